@@ -1,0 +1,243 @@
+// The runner's core: long-polls for tasks while slots are free, heartbeats its leases, runs attempts.
+import { randomUUID } from "node:crypto";
+import { mkdir, rmdir } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Attempt, type AttemptEnd, deliverCompletion } from "./attempt.ts";
+import { Backoff, sleep } from "./backoff.ts";
+import { RunnerUnauthorizedError } from "./errors.ts";
+import { isUnreadable, readTask, type RunnerTask, SluiceClient } from "./sluice-client.ts";
+
+export interface RunnerOptions {
+  url: string;
+  token: string;
+  slots: number;
+  name?: string;
+  runnerId?: string;
+  /** Where attempts get their work dirs; default `<tmp>/sluice-runner-<runnerId>`. */
+  workDir?: string;
+  heartbeatSeconds?: number;
+  killGraceSeconds?: number;
+  keepWorkDirs?: boolean;
+  bash?: string;
+  python?: string;
+  /** How long the server may hold a claim when nothing is ready. */
+  claimWaitMs?: number;
+  /** The environment user code inherits (minus SLUICE_*); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  fetch?: typeof fetch;
+  /** One line per started/finished attempt (stdout in the CLI). */
+  print?: (line: string) => void;
+  /** Problems worth an operator's eye (stderr in the CLI). */
+  warn?: (line: string) => void;
+}
+
+export class Runner {
+  readonly runnerId: string;
+  readonly name: string;
+  readonly slots: number;
+  private readonly options: RunnerOptions;
+  private readonly client: SluiceClient;
+  private readonly workRoot: string;
+  private readonly print: (line: string) => void;
+  private readonly warn: (line: string) => void;
+  private readonly stopping = new AbortController();
+  /** Attempts holding a slot: from claim until their result is reported or they are abandoned. */
+  private readonly running = new Map<string, Attempt>();
+  private readonly settling = new Set<Promise<void>>();
+  private wakeClaimLoop: (() => void) | null = null;
+  private fatal: Error | null = null;
+  private done: Promise<void> | null = null;
+
+  constructor(options: RunnerOptions) {
+    if (!Number.isInteger(options.slots) || options.slots < 1) throw new Error("slots must be an integer ≥ 1");
+    this.options = options;
+    this.runnerId = options.runnerId ?? randomUUID();
+    this.name = (options.name ?? hostname()).slice(0, 128);
+    this.slots = options.slots;
+    this.workRoot = resolve(options.workDir ?? join(tmpdir(), `sluice-runner-${this.runnerId}`));
+    this.print = options.print ?? ((line) => console.log(line));
+    this.warn = options.warn ?? ((line) => console.error(line));
+    this.client = new SluiceClient({
+      url: options.url,
+      token: options.token,
+      runnerId: this.runnerId,
+      name: this.name,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+  }
+
+  /** Runs until stop(); rejects when the server refuses the runner token. */
+  run(): Promise<void> {
+    this.done ??= this.serve();
+    return this.done;
+  }
+
+  /** Stops claiming, kills every running process group and resolves once they are gone. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.wakeClaimLoop?.();
+    await this.done?.catch(() => {});
+  }
+
+  /** SIGKILL every process group now, for a runner told twice to stop. */
+  killAllNow(): void {
+    for (const attempt of this.running.values()) attempt.killNow();
+  }
+
+  /** Attempt ids holding a slot now. */
+  runningAttempts(): string[] {
+    return [...this.running.keys()];
+  }
+
+  private async serve(): Promise<void> {
+    const createdRoot = await mkdir(this.workRoot, { recursive: true });
+    this.print(`[runner] ${this.name} (${this.runnerId}) pulling tasks from ${this.options.url} with ${this.slots} slots`);
+    const heartbeats = this.heartbeatLoop();
+    await this.claimLoop();
+    // The server's lease expiry retries whatever we abandon here.
+    for (const attempt of this.running.values()) attempt.abandon("runner stopping");
+    await Promise.all([...this.settling]);
+    await heartbeats;
+    if (createdRoot !== undefined && !this.options.keepWorkDirs) await rmdir(this.workRoot).catch(() => {});
+    this.print("[runner] stopped");
+    if (this.fatal) throw this.fatal;
+  }
+
+  private async claimLoop(): Promise<void> {
+    const signal = this.stopping.signal;
+    const backoff = new Backoff();
+    let failing = false;
+    while (!signal.aborted) {
+      const free = this.slots - this.running.size;
+      if (free <= 0) {
+        await new Promise<void>((wake) => (this.wakeClaimLoop = wake));
+        this.wakeClaimLoop = null;
+        continue;
+      }
+      let claimed: unknown[];
+      try {
+        claimed = await this.client.claim(free, this.options.claimWaitMs ?? 20_000, signal);
+      } catch (error) {
+        if (signal.aborted) break;
+        if (error instanceof RunnerUnauthorizedError) {
+          this.failFatally(error);
+          break;
+        }
+        if (!failing) this.warn(`[runner] claiming failed, will retry: ${String(error)}`);
+        failing = true;
+        await sleep(backoff.nextDelayMs(), signal);
+        continue;
+      }
+      if (failing) this.warn("[runner] claiming recovered");
+      failing = false;
+      backoff.reset();
+      for (const raw of claimed) this.accept(raw);
+    }
+  }
+
+  private accept(raw: unknown): void {
+    const task = readTask(raw);
+    if (isUnreadable(task)) {
+      this.warn(`[runner] cannot execute a claimed task: ${task.problem}`);
+      if (task.attemptId !== null) this.reportUnreadable(task.attemptId, task.problem);
+      return;
+    }
+    if (this.running.has(task.attemptId)) {
+      this.warn(`[runner] ${task.attemptId} is already running here; ignoring the duplicate`);
+      return;
+    }
+    if (this.running.size >= this.slots) {
+      // Never run more than `slots`: the lease of an extra task expires and the server retries it.
+      this.warn(`[runner] the server handed out more tasks than free slots; not starting ${task.attemptId}`);
+      return;
+    }
+    this.startAttempt(task);
+  }
+
+  private startAttempt(task: RunnerTask): void {
+    const attempt = new Attempt(task, {
+      client: this.client,
+      workRoot: this.workRoot,
+      interpreters: {
+        bash: this.options.bash ?? "bash",
+        python: this.options.python ?? "python3",
+      },
+      runnerEnv: this.options.env ?? process.env,
+      killGraceMs: (this.options.killGraceSeconds ?? 5) * 1000,
+      keepWorkDirs: this.options.keepWorkDirs ?? false,
+      warn: (message) => this.warn(`[runner] ${message}`),
+      onUnauthorized: (error) => this.failFatally(error),
+    });
+    this.running.set(task.attemptId, attempt);
+    this.print(`[runner] ${task.nodeName} attempt ${task.attempt} started`);
+    const settled = attempt.finished
+      .then(
+        (end) => this.print(`[runner] ${task.nodeName} attempt ${task.attempt} ${describeEnd(end)}`),
+        (error: unknown) => this.warn(`[runner] ${task.nodeName} attempt ${task.attempt} crashed: ${String(error)}`),
+      )
+      .finally(() => {
+        this.running.delete(task.attemptId);
+        this.settling.delete(settled);
+        this.wakeClaimLoop?.();
+      });
+    this.settling.add(settled);
+  }
+
+  private reportUnreadable(attemptId: string, problem: string): void {
+    const task = { attemptId, nodeName: attemptId, attempt: 0, leaseSeconds: 30 };
+    const completion = { exitCode: null, signal: null, outputs: {}, error: problem };
+    const settings = {
+      client: this.client,
+      warn: (message: string) => this.warn(`[runner] ${message}`),
+      onUnauthorized: (error: RunnerUnauthorizedError) => this.failFatally(error),
+    };
+    const reported = deliverCompletion(task, completion, settings, this.stopping.signal).then(() => {
+      this.settling.delete(reported);
+    });
+    this.settling.add(reported);
+  }
+
+  /** Sent every heartbeatSeconds, idle or not, so the server knows the runner and its leases are alive. */
+  private async heartbeatLoop(): Promise<void> {
+    const signal = this.stopping.signal;
+    const periodMs = (this.options.heartbeatSeconds ?? 5) * 1000;
+    let failing = false;
+    while (!signal.aborted) {
+      const startedAt = Date.now();
+      try {
+        const cancel = await this.client.heartbeat(this.slots, this.runningAttempts(), signal);
+        if (failing) this.warn("[runner] heartbeats recovered");
+        failing = false;
+        for (const attemptId of cancel) this.running.get(attemptId)?.abandon("cancelled by the server");
+      } catch (error) {
+        if (signal.aborted) break;
+        if (error instanceof RunnerUnauthorizedError) {
+          this.failFatally(error);
+          break;
+        }
+        if (!failing) this.warn(`[runner] heartbeat failed, will retry: ${String(error)}`);
+        failing = true;
+      }
+      await sleep(Math.max(0, periodMs - (Date.now() - startedAt)), signal);
+    }
+  }
+
+  private failFatally(error: Error): void {
+    this.fatal ??= error;
+    this.stopping.abort();
+    this.wakeClaimLoop?.();
+  }
+}
+
+function describeEnd(end: AttemptEnd): string {
+  if (end.kind === "abandoned") return `killed: ${end.reason}`;
+  const { completion, delivered } = end;
+  const outcome =
+    completion.error !== null
+      ? `failed: ${completion.error}`
+      : completion.exitCode === 0
+        ? "succeeded"
+        : `failed: exit ${completion.exitCode}`;
+  return delivered ? outcome : `${outcome} (result not accepted by the server)`;
+}

@@ -1,0 +1,180 @@
+// The runner's half of the runner protocol: one method per endpoint, every failure classified.
+import type { Completion, RunnerTask } from "../../worker/core/runner-protocol.ts";
+import {
+  LeaseLostError,
+  RequestRejectedError,
+  RunnerUnauthorizedError,
+  TransientRequestError,
+} from "./errors.ts";
+
+export type { Completion, RunnerTask };
+
+export interface SluiceClientOptions {
+  url: string;
+  token: string;
+  runnerId: string;
+  name: string;
+  fetch?: typeof fetch;
+  /** Cap on one request (beyond the claim's long-poll wait), so a hung connection cannot stall a loop. */
+  requestTimeoutMs?: number;
+}
+
+/** A claimed task the runner cannot execute; reported as a failure when it has an attempt id. */
+export interface UnreadableTask {
+  attemptId: string | null;
+  problem: string;
+}
+
+export class SluiceClient {
+  private readonly baseUrl: string;
+  private readonly token: string;
+  private readonly runnerId: string;
+  private readonly name: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly requestTimeoutMs: number;
+
+  constructor(options: SluiceClientOptions) {
+    this.baseUrl = options.url.replace(/\/+$/, "");
+    this.token = options.token;
+    this.runnerId = options.runnerId;
+    this.name = options.name;
+    this.fetchImpl = options.fetch ?? globalThis.fetch;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  /** Long-polls for up to `slots` tasks; the server may hold the request for `waitMs`. */
+  async claim(slots: number, waitMs: number, signal: AbortSignal): Promise<unknown[]> {
+    const body = { runnerId: this.runnerId, name: this.name, slots, waitMs };
+    const response = await this.postJson("/api/v1/runner/claim", body, waitMs + this.requestTimeoutMs, signal);
+    const parsed = (await this.readJson(response, signal)) as { tasks?: unknown };
+    if (!Array.isArray(parsed?.tasks)) throw new TransientRequestError("claim: response has no tasks array");
+    return parsed.tasks;
+  }
+
+  /** Reports the attempts running now; returns the ones the server wants killed. */
+  async heartbeat(totalSlots: number, attempts: string[], signal: AbortSignal): Promise<string[]> {
+    const body = { runnerId: this.runnerId, name: this.name, slots: totalSlots, attempts };
+    const response = await this.postJson("/api/v1/runner/heartbeat", body, this.requestTimeoutMs, signal);
+    const parsed = (await this.readJson(response, signal)) as { cancel?: unknown };
+    const cancel = Array.isArray(parsed?.cancel) ? parsed.cancel : [];
+    return cancel.filter((id): id is string => typeof id === "string");
+  }
+
+  async appendLog(attemptId: string, text: string, signal: AbortSignal): Promise<void> {
+    const response = await this.post(
+      `/api/v1/runner/attempts/${encodeURIComponent(attemptId)}/log`,
+      text,
+      "text/plain; charset=utf-8",
+      this.requestTimeoutMs,
+      signal,
+    );
+    await response.body?.cancel();
+  }
+
+  async complete(attemptId: string, completion: Completion, signal: AbortSignal): Promise<void> {
+    const response = await this.postJson(
+      `/api/v1/runner/attempts/${encodeURIComponent(attemptId)}/complete`,
+      completion,
+      this.requestTimeoutMs,
+      signal,
+    );
+    await response.body?.cancel();
+  }
+
+  private postJson(path: string, body: unknown, timeoutMs: number, signal: AbortSignal): Promise<Response> {
+    return this.post(path, JSON.stringify(body), "application/json", timeoutMs, signal);
+  }
+
+  private async post(
+    path: string,
+    body: string,
+    contentType: string,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(this.baseUrl + path, {
+        method: "POST",
+        headers: { authorization: `Bearer ${this.token}`, "content-type": contentType },
+        body,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      });
+    } catch (error) {
+      signal.throwIfAborted();
+      throw new TransientRequestError(`POST ${path}: ${describeNetworkError(error)}`);
+    }
+    if (response.ok) return response;
+    const detail = await readErrorDetail(response);
+    const what = `POST ${path}: HTTP ${response.status}${detail ? ` ${detail}` : ""}`;
+    if (response.status === 401) {
+      throw new RunnerUnauthorizedError(
+        `the Sluice server at ${this.baseUrl} rejected the runner token (401); check --token / SLUICE_RUNNER_TOKEN`,
+      );
+    }
+    if (response.status === 409) throw new LeaseLostError(what);
+    if (response.status === 408 || response.status === 429 || response.status >= 500) {
+      throw new TransientRequestError(what);
+    }
+    throw new RequestRejectedError(what, response.status);
+  }
+
+  private async readJson(response: Response, signal: AbortSignal): Promise<unknown> {
+    try {
+      return await response.json();
+    } catch (error) {
+      signal.throwIfAborted();
+      throw new TransientRequestError(`reading response: ${describeNetworkError(error)}`);
+    }
+  }
+}
+
+/** Checks a claimed task's shape; the server is trusted, but a version skew must fail one task, not the runner. */
+export function readTask(raw: unknown): RunnerTask | UnreadableTask {
+  const task = (raw ?? {}) as Partial<Record<keyof RunnerTask, unknown>>;
+  const attemptId = typeof task.attemptId === "string" && task.attemptId !== "" ? task.attemptId : null;
+  if (attemptId === null) return { attemptId, problem: "task has no attemptId" };
+  if (task.type !== "shell" && task.type !== "python") {
+    return { attemptId, problem: `this runner cannot execute node type ${JSON.stringify(task.type)}` };
+  }
+  if (typeof task.script !== "string") return { attemptId, problem: "task has no script" };
+  const env: Record<string, string> = {};
+  if (task.env && typeof task.env === "object") {
+    for (const [key, value] of Object.entries(task.env)) if (typeof value === "string") env[key] = value;
+  }
+  return {
+    attemptId,
+    instanceId: String(task.instanceId ?? ""),
+    workflowId: String(task.workflowId ?? ""),
+    nodeName: String(task.nodeName ?? attemptId),
+    attempt: Number(task.attempt ?? 1),
+    type: task.type,
+    script: task.script,
+    prelude: typeof task.prelude === "string" ? task.prelude : "",
+    env,
+    timeoutSeconds: positiveOr(task.timeoutSeconds, 3600),
+    leaseSeconds: positiveOr(task.leaseSeconds, 60),
+  };
+}
+
+export function isUnreadable(task: RunnerTask | UnreadableTask): task is UnreadableTask {
+  return "problem" in task;
+}
+
+function positiveOr(value: unknown, fallback: number): number {
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+function describeNetworkError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? error.message;
+}
+
+async function readErrorDetail(response: Response): Promise<string> {
+  try {
+    return (await response.text()).slice(0, 300).trim();
+  } catch {
+    return "";
+  }
+}

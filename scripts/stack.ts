@@ -1,0 +1,138 @@
+// Starts the local stack (wrangler dev with local D1/R2/Queues/DOs, plus runners); used by npm start and e2e tests.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const BIN = `${ROOT}node_modules/.bin`;
+
+export interface StackOptions {
+  port?: number;
+  adminToken?: string;
+  /** Where wrangler keeps local D1/R2/DO/queue state (default .wrangler/state). */
+  persistTo?: string;
+  runners?: { slots: number; name: string }[];
+  /** Extra `--var NAME:VALUE` for the Worker (e.g. a short LEASE_SECONDS in tests). */
+  vars?: Record<string, string>;
+  /** Where child output goes: inherited (npm start) or collected (tests). */
+  quiet?: boolean;
+}
+
+export interface Stack {
+  url: string;
+  adminToken: string;
+  runnerToken: string;
+  worker: ChildProcess;
+  runners: ChildProcess[];
+  output: string[];
+  startRunner(name: string, slots: number): ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function run(cmd: string, args: string[], opts: { quiet?: boolean; output?: string[] }): ChildProcess {
+  // Each child leads its own process group so stop() can end it with everything it spawned.
+  const child = spawn(cmd, args, { cwd: ROOT, detached: true, stdio: opts.quiet ? ["ignore", "pipe", "pipe"] : ["ignore", "inherit", "inherit"], env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` } });
+  if (opts.quiet && opts.output) {
+    child.stdout?.on("data", (d: Buffer) => opts.output!.push(d.toString()));
+    child.stderr?.on("data", (d: Buffer) => opts.output!.push(d.toString()));
+  }
+  return child;
+}
+
+async function exec(cmd: string, args: string[], quiet: boolean): Promise<void> {
+  const output: string[] = [];
+  const child = run(cmd, args, { quiet: true, output });
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  if (code !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${code}):\n${output.join("")}`);
+  if (!quiet) process.stdout.write(output.join(""));
+}
+
+export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {}
+    }, 5_000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
+
+async function waitForHealth(url: string, worker: ChildProcess, output: string[]): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (worker.exitCode !== null) throw new Error(`wrangler dev exited (${worker.exitCode}):\n${output.join("")}`);
+    try {
+      const res = await fetch(`${url}/api/v1/health`);
+      if (res.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`wrangler dev did not become healthy at ${url}:\n${output.join("")}`);
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const port = options.port ?? (await freePort());
+  const adminToken = options.adminToken ?? `sk_local_${randomBytes(24).toString("hex")}`;
+  const persist = options.persistTo ? ["--persist-to", options.persistTo] : [];
+  const output: string[] = [];
+  const quiet = options.quiet ?? false;
+
+  await exec("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persist], quiet);
+
+  const vars = Object.entries({ SLUICE_ADMIN_TOKEN: adminToken, ...options.vars }).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+  const worker = run(
+    "wrangler",
+    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--show-interactive-dev-session=false", ...persist, ...vars],
+    { quiet, output },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const runners: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(runners.map((r) => stopProcess(r)));
+    await stopProcess(worker);
+  };
+  try {
+    await waitForHealth(url, worker, output);
+    const res = await fetch(`${url}/api/v1/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "local runner", role: "runner", resourceGroup: "default" }),
+    });
+    if (res.status !== 201) throw new Error(`could not create a runner token: ${res.status} ${await res.text()}`);
+    const runnerToken = ((await res.json()) as { key: string }).key;
+    const startRunner = (name: string, slots: number) => {
+      const child = run("node", ["runner/src/cli.ts", "--url", url, "--token", runnerToken, "--slots", String(slots), "--name", name], { quiet, output });
+      runners.push(child);
+      return child;
+    };
+    for (const r of options.runners ?? [{ name: "local-runner", slots: 4 }]) startRunner(r.name, r.slots);
+    return { url, adminToken, runnerToken, worker, runners, output, startRunner, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

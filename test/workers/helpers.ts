@@ -1,0 +1,76 @@
+// Helpers for Workers-runtime tests: call the Worker as a client would, and play a runner.
+import { SELF } from "cloudflare:test";
+
+export const ADMIN = "test-admin-key";
+
+export async function api<T = any>(method: string, path: string, body?: unknown, key: string | null = ADMIN) {
+  const headers: Record<string, string> = {};
+  if (key) headers.authorization = `Bearer ${key}`;
+  let payload: string | undefined;
+  if (body !== undefined) {
+    headers["content-type"] = typeof body === "string" ? "text/plain" : "application/json";
+    payload = typeof body === "string" ? body : JSON.stringify(body);
+  }
+  const res = await SELF.fetch(`http://sluice.test${path}`, { method, headers, body: payload });
+  const text = await res.text();
+  let json: T | undefined;
+  try {
+    json = JSON.parse(text) as T;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json: json as T, text };
+}
+
+export function shellNode(name: string, code: string, extra: Record<string, unknown> = {}) {
+  return { name, type: "shell", code, ...extra };
+}
+
+export async function createWorkflow(def: Record<string, unknown>) {
+  const res = await api("POST", "/api/v1/workflows", def);
+  if (res.status !== 201) throw new Error(`create failed: ${res.status} ${res.text}`);
+  return res.json as { id: string; publishedVersion: number | null };
+}
+
+export async function runnerToken(resourceGroup = "default"): Promise<string> {
+  const res = await api("POST", "/api/v1/keys", { name: `runner-${resourceGroup}`, role: "runner", resourceGroup });
+  if (res.status !== 201) throw new Error(`runner token: ${res.status} ${res.text}`);
+  return res.json.key as string;
+}
+
+/** A runner in the test: claims, optionally logs, and completes with the given exit code. */
+export class FakeRunner {
+  readonly token: string;
+  readonly runnerId: string;
+
+  constructor(token: string, runnerId = `runner-${crypto.randomUUID()}`) {
+    this.token = token;
+    this.runnerId = runnerId;
+  }
+
+  async claim(slots = 4, waitMs = 0) {
+    const res = await api("POST", "/api/v1/runner/claim", { runnerId: this.runnerId, name: "test", slots, waitMs }, this.token);
+    if (res.status !== 200) throw new Error(`claim: ${res.status} ${res.text}`);
+    return res.json.tasks as any[];
+  }
+
+  log(attemptId: string, text: string) {
+    return api("POST", `/api/v1/runner/attempts/${attemptId}/log`, text, this.token);
+  }
+
+  complete(attemptId: string, exitCode: number | null, outputs: Record<string, string> = {}, error: string | null = null) {
+    return api("POST", `/api/v1/runner/attempts/${attemptId}/complete`, { exitCode, signal: null, outputs, error }, this.token);
+  }
+
+  heartbeat(attempts: string[]) {
+    return api("POST", "/api/v1/runner/heartbeat", { runnerId: this.runnerId, name: "test", slots: 4, attempts }, this.token);
+  }
+}
+
+export async function instance(id: string) {
+  const res = await api("GET", `/api/v1/instances/${id}`);
+  if (res.status !== 200) throw new Error(`instance: ${res.status} ${res.text}`);
+  return res.json as { status: string; nodes: { name: string; status: string; attempt: number; error: string | null; exitCode: number | null }[] };
+}
+
+export const nodeStatus = async (id: string) => Object.fromEntries((await instance(id)).nodes.map((n) => [n.name, n.status]));

@@ -1,0 +1,150 @@
+// The definitions API in the Workers runtime: auth, CRUD, validation errors, versions, clone.
+import { describe, expect, it } from "vitest";
+import { api, createWorkflow, shellNode } from "./helpers.ts";
+
+const hello = (name = "hello") => ({
+  name,
+  nodes: [shellNode("greet", 'echo "Hello, Trigger Workflow! Current time is ${bizdate}"')],
+});
+
+describe("auth", () => {
+  it("answers health without a key", async () => {
+    const res = await api("GET", "/api/v1/health", undefined, null);
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ ok: true });
+  });
+
+  it("refuses a missing key with 401 and the error shape", async () => {
+    const res = await api("GET", "/api/v1/workflows", undefined, null);
+    expect(res.status).toBe(401);
+    expect(res.json.error.code).toBe("unauthorized");
+    expect(res.json.error.message).toMatch(/Bearer/);
+  });
+
+  it("refuses a wrong key with 401", async () => {
+    const res = await api("GET", "/api/v1/workflows", undefined, "not-the-key");
+    expect(res.status).toBe(401);
+  });
+
+  it("accepts a key created by an admin and refuses it once revoked", async () => {
+    const created = await api("POST", "/api/v1/keys", { name: "ci", role: "viewer" });
+    expect(created.status).toBe(201);
+    expect((await api("GET", "/api/v1/workflows", undefined, created.json.key)).status).toBe(200);
+    expect((await api("POST", "/api/v1/workflows", hello("by-viewer"), created.json.key)).status).toBe(403);
+    expect((await api("DELETE", `/api/v1/keys/${created.json.id}`)).status).toBe(204);
+    expect((await api("GET", "/api/v1/workflows", undefined, created.json.key)).status).toBe(401);
+  });
+
+  it("serves the OpenAPI 3.1 document", async () => {
+    const res = await api("GET", "/api/v1/openapi.json", undefined, null);
+    expect(res.status).toBe(200);
+    expect(res.json.openapi).toBe("3.1.0");
+    expect(Object.keys(res.json.paths)).toEqual(expect.arrayContaining(["/api/v1/workflows", "/api/v1/workflows/{id}/runs", "/api/v1/instances/{id}"]));
+  });
+});
+
+describe("workflow definitions", () => {
+  it("creates, reads, lists, replaces and deletes a workflow", async () => {
+    const created = await createWorkflow(hello("crud"));
+    const read = await api("GET", `/api/v1/workflows/${created.id}`);
+    expect(read.status).toBe(200);
+    expect(read.json.definition.policy).toMatchObject({ priority: 5, weighting: "none", maxParallel: null, timezone: "UTC" });
+    expect(read.json.publishedVersion).toBeNull();
+
+    const list = await api("GET", "/api/v1/workflows?limit=200");
+    expect(list.json.items.map((w: { id: string }) => w.id)).toContain(created.id);
+
+    const replaced = await api("PUT", `/api/v1/workflows/${created.id}`, { ...hello("crud-renamed"), description: "v2" });
+    expect(replaced.status).toBe(200);
+    expect(replaced.json.name).toBe("crud-renamed");
+
+    expect((await api("DELETE", `/api/v1/workflows/${created.id}`)).status).toBe(204);
+    expect((await api("GET", `/api/v1/workflows/${created.id}`)).status).toBe(404);
+  });
+
+  it("refuses a second workflow with the same name with 409", async () => {
+    await createWorkflow(hello("twice"));
+    const res = await api("POST", "/api/v1/workflows", hello("twice"));
+    expect(res.status).toBe(409);
+    expect(res.json.error.message).toMatch(/twice/);
+  });
+
+  it("names the nodes of a cycle and saves nothing", async () => {
+    const before = (await api("GET", "/api/v1/workflows?limit=200")).json.items.length;
+    const res = await api("POST", "/api/v1/workflows", {
+      name: "cyclic",
+      nodes: ["a", "b", "c"].map((n) => shellNode(n, "true")),
+      edges: [{ from: "a", to: "b" }, { from: "b", to: "c" }, { from: "c", to: "a" }],
+    });
+    expect(res.status).toBe(400);
+    expect(res.json.error.code).toBe("validation_failed");
+    expect(res.json.error.message).toMatch(/cycle/);
+    expect(res.json.error.message).toMatch(/a → b → c → a|b → c → a → b|c → a → b → c/);
+    expect((await api("GET", "/api/v1/workflows?limit=200")).json.items.length).toBe(before);
+  });
+
+  it("names the 400-node limit for 401 nodes", async () => {
+    const nodes = Array.from({ length: 401 }, (_, i) => ({ name: `n${i}`, type: "noop" }));
+    const res = await api("POST", "/api/v1/workflows", { name: "too-big", nodes });
+    expect(res.status).toBe(400);
+    expect(res.json.error.message).toMatch(/400/);
+  });
+
+  it("names flink-sql-streaming as unsupported in a triggered workflow", async () => {
+    const res = await api("POST", "/api/v1/workflows", { name: "streaming", nodes: [{ name: "s", type: "flink-sql-streaming" }] });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.json.error)).toMatch(/flink-sql-streaming/);
+  });
+
+  it("answers a malformed JSON body with a 400 error shape", async () => {
+    const res = await api("POST", "/api/v1/workflows", "{not json");
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(res.json.error.code).toBeTypeOf("string");
+  });
+
+  it("rejects an invalid update and keeps the previous draft", async () => {
+    const created = await createWorkflow(hello("keep-draft"));
+    const res = await api("PUT", `/api/v1/workflows/${created.id}`, { name: "keep-draft", nodes: [{ name: "x", type: "shell" }], edges: [{ from: "x", to: "ghost" }] });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.json.error)).toMatch(/ghost/);
+    const read = await api("GET", `/api/v1/workflows/${created.id}`);
+    expect(read.json.definition.nodes[0].name).toBe("greet");
+  });
+});
+
+describe("versions", () => {
+  it("publishes numbered versions, lists, compares, reverts and clones", async () => {
+    const wf = await createWorkflow(hello("versioned"));
+    expect((await api("POST", `/api/v1/workflows/${wf.id}/publish`, { message: "first" })).json).toEqual({ version: 1 });
+
+    const v2 = { name: "versioned", params: { target: "t" }, nodes: [shellNode("greet", "echo second"), { name: "end", type: "noop" }], edges: [{ from: "greet", to: "end" }] };
+    expect((await api("PUT", `/api/v1/workflows/${wf.id}`, v2)).status).toBe(200);
+    expect((await api("POST", `/api/v1/workflows/${wf.id}/publish`, {})).json).toEqual({ version: 2 });
+
+    const versions = await api("GET", `/api/v1/workflows/${wf.id}/versions`);
+    expect(versions.json.items.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    expect(versions.json.items[1].message).toBe("first");
+
+    const diff = await api("GET", `/api/v1/workflows/${wf.id}/versions/1/compare/2`);
+    expect(diff.status).toBe(200);
+    expect(JSON.stringify(diff.json)).toMatch(/end/);
+    expect(JSON.stringify(diff.json)).toMatch(/echo second/);
+
+    const reverted = await api("POST", `/api/v1/workflows/${wf.id}/versions/1/revert`);
+    expect(reverted.status).toBe(200);
+    expect(reverted.json.definition.nodes.map((n: { name: string }) => n.name)).toEqual(["greet"]);
+    expect(reverted.json.publishedVersion).toBe(2);
+    expect((await api("POST", `/api/v1/workflows/${wf.id}/publish`, {})).json).toEqual({ version: 3 });
+
+    const clone = await api("POST", `/api/v1/workflows/${wf.id}/clone`, { name: "versioned-copy" });
+    expect(clone.status).toBe(201);
+    expect(clone.json.publishedVersion).toBeNull();
+    expect(clone.json.definition.nodes).toEqual(reverted.json.definition.nodes);
+  });
+
+  it("answers 404 for a version that does not exist", async () => {
+    const wf = await createWorkflow(hello("no-versions"));
+    expect((await api("GET", `/api/v1/workflows/${wf.id}/versions/7`)).status).toBe(404);
+  });
+});

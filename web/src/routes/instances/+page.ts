@@ -1,0 +1,18 @@
+// Instances, filtered by the query string; the workflows feed the filter's choices.
+import { api, loadFailed, PAGE_SIZE } from "#lib/client";
+import { filterFromSearch } from "#lib/instance-filter";
+import type { PageLoad } from "./$types";
+
+export const load: PageLoad = async ({ url }) => {
+  const filter = filterFromSearch(url.searchParams);
+  try {
+    const [instances, workflows] = await Promise.all([
+      api.listInstances({ ...filter, limit: PAGE_SIZE }),
+      // Only names for the filter; the list still works without them.
+      api.listWorkflows({ limit: 100 }).catch(() => null),
+    ]);
+    return { filter, instances, workflows: workflows?.items ?? [] };
+  } catch (cause) {
+    loadFailed(cause, url);
+  }
+};

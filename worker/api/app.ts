@@ -1,0 +1,59 @@
+// The Hono app: auth, one router per resource under /api/v1, the OpenAPI document and one error shape.
+import { swaggerUI } from "@hono/swagger-ui";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { SluiceError } from "../core/errors.ts";
+import { authenticate } from "../auth/keys.ts";
+import type { AppEnv } from "./context.ts";
+import { instancesApi } from "./instances.ts";
+import { keysApi } from "./keys.ts";
+import { runnerApi } from "./runner.ts";
+import { versionsApi } from "./versions.ts";
+import { workflowsApi } from "./workflows.ts";
+
+export const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.onError((err, c) => {
+    if (err instanceof SluiceError) return c.json(err.toJSON(), err.status);
+    if (err instanceof HTTPException) {
+      const status = err.status;
+      const code = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : "bad_request";
+      return c.json({ error: { code, message: err.message || "bad request", details: [] } }, status);
+    }
+    console.error("unhandled error", err);
+    return c.json({ error: { code: "internal", message: "internal error; the request may be retried", details: [] } }, 500);
+  });
+  app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}`, details: [] } }, 404));
+
+  app.get("/api/v1/health", (c) => c.json({ ok: true }));
+  app.get("/api/docs", swaggerUI({ url: "/api/v1/openapi.json", title: "Sluice API" }));
+
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: MAX_REQUEST_BYTES,
+      onError: () => {
+        throw new SluiceError(413, "payload_too_large", `request bodies are at most ${MAX_REQUEST_BYTES} bytes`);
+      },
+    }),
+  );
+  app.use("/api/v1/*", async (c, next) => {
+    if (c.req.path === "/api/v1/openapi.json") return next();
+    c.set("principal", await authenticate(c.env, c.req.header("authorization")));
+    return next();
+  });
+
+  for (const api of [workflowsApi, versionsApi, instancesApi, runnerApi, keysApi]) app.route("/api/v1", api);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer" });
+  app.doc31("/api/v1/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "Sluice API", version: "1.0.0", description: "Triggered workflows on Cloudflare Workers" },
+    security: [{ apiKey: [] }],
+  });
+  return app;
+}

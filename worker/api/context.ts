@@ -1,0 +1,32 @@
+// The Hono environment shared by every router: bindings and the authenticated principal.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { ZodError } from "zod";
+import { SluiceError, type ErrorDetail } from "../core/errors.ts";
+import type { Principal } from "../auth/keys.ts";
+
+export type AppEnv = { Bindings: Env; Variables: { principal: Principal } };
+
+export function zodDetails(error: ZodError): ErrorDetail[] {
+  return error.issues.map((issue) => {
+    const path = issue.path
+      .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+      .join("");
+    return { path: path || undefined, message: path ? `${path}: ${issue.message}` : issue.message };
+  });
+}
+
+/** A router whose request validation failures use Sluice's error shape (DESIGN §2.2). */
+export function router() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const details = zodDetails(result.error as ZodError);
+        throw new SluiceError(400, "bad_request", details.map((d) => d.message).join("; "), details);
+      }
+    },
+  });
+}
+
+export const ErrorSchemaDoc = {
+  description: "Error: `{ error: { code, message, details: [{ path?, message }] } }`",
+} as const;

@@ -1,0 +1,119 @@
+// Runs and instances: start a run, list and read instances, read a node's log (DESIGN §4).
+import { createRoute, z } from "@hono/zod-openapi";
+import { downwardWeights } from "../core/dag.ts";
+import type { Priority } from "../core/definition.ts";
+import { newId } from "../core/ids.ts";
+import { runClock } from "../core/params/index.ts";
+import { checkTriggerMessageSize, mergeRunParams, RunRequestSchema, versionForRun } from "../core/runs.ts";
+import { requirePermission } from "../auth/keys.ts";
+import { coordinatorFor } from "../coordinator/stub.ts";
+import { InstanceRepo } from "../db/instances.ts";
+import { WorkflowRepo } from "../db/workflows.ts";
+import { router } from "./context.ts";
+import { body, errors, IdParam, json, Page } from "./schemas.ts";
+
+export const instancesApi = router();
+const tags = ["runs"];
+
+const Started = z.object({ id: z.string(), status: z.enum(["waiting", "running", "succeeded", "failed", "terminated"]) });
+
+instancesApi.openapi(
+  createRoute({
+    method: "post",
+    path: "/workflows/{id}/runs",
+    tags,
+    request: { params: IdParam, ...body(RunRequestSchema.openapi("RunRequest")) },
+    responses: { 201: json(Started, "The instance was created"), ...errors },
+  }),
+  async (c) => {
+    const principal = c.get("principal");
+    const request = c.req.valid("json");
+    requirePermission(principal, request.env === "prod" ? "runProd" : "runDev");
+    const workflows = new WorkflowRepo(c.env.DB, principal.workspaceId);
+    const workflow = await workflows.get(c.req.valid("param").id);
+    const version = versionForRun({ draft: workflow.definition, publishedVersion: workflow.publishedVersion }, request.env);
+    const { definition, weights } = version === null
+      ? { definition: workflow.definition, weights: downwardWeights(workflow.definition) }
+      : await workflows.version(workflow.id, version);
+    const receivedAt = Date.now();
+    const clock = runClock({ runDate: request.runDate, receivedAt: new Date(receivedAt), timezone: definition.policy.timezone });
+    const params = mergeRunParams(definition.params, request.params);
+    const triggerMessage = request.triggerMessage ?? {};
+    checkTriggerMessageSize(triggerMessage);
+    const started = await coordinatorFor(c.env, workflow.id).start({
+      instanceId: newId("ins", receivedAt),
+      workspaceId: principal.workspaceId,
+      workflowId: workflow.id,
+      workflowName: definition.name,
+      version,
+      env: request.env,
+      definition,
+      weights,
+      priorityOverride: (request.priority ?? null) as Priority | null,
+      runDate: request.runDate ?? null,
+      receivedAt,
+      cyctime: clock.cyctime.getTime(),
+      triggerType: c.req.header("x-sluice-client") === "console" ? "manual" : "api",
+      triggerMessage,
+      params,
+    });
+    return c.json(Started.parse(started), 201);
+  },
+);
+
+const Filter = Page.extend({
+  workflowId: z.string().optional().openapi({ param: { name: "workflowId", in: "query" } }),
+  status: z.enum(["waiting", "running", "succeeded", "failed", "terminated"]).optional().openapi({ param: { name: "status", in: "query" } }),
+  env: z.enum(["dev", "prod"]).optional().openapi({ param: { name: "env", in: "query" } }),
+});
+
+instancesApi.openapi(
+  createRoute({
+    method: "get",
+    path: "/instances",
+    tags,
+    request: { query: Filter },
+    responses: { 200: json(z.object({ items: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable() }), "Newest first"), ...errors },
+  }),
+  async (c) => {
+    const principal = c.get("principal");
+    requirePermission(principal, "read");
+    const { limit, cursor, ...filter } = c.req.valid("query");
+    return c.json(await new InstanceRepo(c.env.DB, principal.workspaceId).list(filter, limit, cursor ?? null), 200);
+  },
+);
+
+instancesApi.openapi(
+  createRoute({
+    method: "get",
+    path: "/instances/{id}",
+    tags,
+    request: { params: IdParam },
+    responses: { 200: json(z.record(z.string(), z.unknown()).openapi("Instance"), "The instance with the current attempt of every node"), ...errors },
+  }),
+  async (c) => {
+    const principal = c.get("principal");
+    requirePermission(principal, "read");
+    return c.json(await new InstanceRepo(c.env.DB, principal.workspaceId).get(c.req.valid("param").id), 200);
+  },
+);
+
+instancesApi.openapi(
+  createRoute({
+    method: "get",
+    path: "/instances/{id}/nodes/{name}/log",
+    tags,
+    request: {
+      params: IdParam.extend({ name: z.string().openapi({ param: { name: "name", in: "path" } }) }),
+      query: z.object({ attempt: z.coerce.number().int().min(1).optional().openapi({ param: { name: "attempt", in: "query" } }) }),
+    },
+    responses: { 200: { content: { "text/plain": { schema: z.string() } }, description: "The node's log as text" }, ...errors },
+  }),
+  async (c) => {
+    const principal = c.get("principal");
+    requirePermission(principal, "read");
+    const { id, name } = c.req.valid("param");
+    const text = await new InstanceRepo(c.env.DB, principal.workspaceId).log(id, name, c.req.valid("query").attempt);
+    return c.text(text, 200);
+  },
+);

@@ -1,0 +1,90 @@
+// The runner protocol: claim node runs, heartbeat leases, stream logs, report results.
+import { createRoute, z } from "@hono/zod-openapi";
+import { leaseLost, badRequest } from "../core/errors.ts";
+import { ClaimSchema, CompletionSchema, HeartbeatSchema, MAX_LOG_CHUNK_BYTES } from "../core/runner-protocol.ts";
+import { requirePermission, type Principal } from "../auth/keys.ts";
+import { poolFor } from "../coordinator/stub.ts";
+import { insertLog } from "../db/mirror.ts";
+import { router, type AppEnv } from "./context.ts";
+import { body, errors, json } from "./schemas.ts";
+import type { Context } from "hono";
+
+export const runnerApi = router();
+const tags = ["runner"];
+
+function pool(c: Context<AppEnv>) {
+  const principal: Principal = c.get("principal");
+  requirePermission(principal, "runner");
+  return poolFor(c.env, principal.resourceGroup ?? "default");
+}
+
+const Attempt = z.object({ attemptId: z.string().openapi({ param: { name: "attemptId", in: "path" } }) });
+
+runnerApi.openapi(
+  createRoute({
+    method: "post",
+    path: "/runner/claim",
+    tags,
+    request: body(ClaimSchema),
+    responses: { 200: json(z.object({ tasks: z.array(z.record(z.string(), z.unknown())) }), "Leased tasks (held up to waitMs when none is ready)"), ...errors },
+  }),
+  async (c) => {
+    const { runnerId, name, slots, waitMs } = c.req.valid("json");
+    return c.json({ tasks: await pool(c).claim(runnerId, name, slots, waitMs) }, 200);
+  },
+);
+
+runnerApi.openapi(
+  createRoute({
+    method: "post",
+    path: "/runner/heartbeat",
+    tags,
+    request: body(HeartbeatSchema),
+    responses: { 200: json(z.object({ cancel: z.array(z.string()) }), "Attempts the runner must kill now"), ...errors },
+  }),
+  async (c) => {
+    const { runnerId, name, slots, attempts } = c.req.valid("json");
+    return c.json({ cancel: await pool(c).heartbeat(runnerId, name, slots, attempts) }, 200);
+  },
+);
+
+runnerApi.openapi(
+  createRoute({
+    method: "post",
+    path: "/runner/attempts/{attemptId}/log",
+    tags,
+    request: { params: Attempt, body: { content: { "text/plain": { schema: z.string() } }, required: true } },
+    responses: { 204: { description: "Stored" }, ...errors },
+  }),
+  async (c) => {
+    const { attemptId } = c.req.valid("param");
+    const text = await c.req.text();
+    const bytes = new TextEncoder().encode(text).byteLength;
+    if (bytes > MAX_LOG_CHUNK_BYTES) throw badRequest(`a log chunk is at most ${MAX_LOG_CHUNK_BYTES} bytes`);
+    const verdict = await pool(c).acceptLog(attemptId, bytes);
+    if (!verdict.leased) throw leaseLost(attemptId);
+    if (verdict.keep > 0 || verdict.truncatedNow) {
+      let kept = verdict.keep === bytes ? text : new TextDecoder().decode(new TextEncoder().encode(text).slice(0, verdict.keep));
+      if (verdict.truncatedNow) kept += "\n[sluice] log truncated: the rest of this node run's output was dropped (5 MiB limit)\n";
+      const s = insertLog(attemptId, kept);
+      await c.env.DB.prepare(s.sql).bind(...s.params).run();
+    }
+    return c.body(null, 204);
+  },
+);
+
+runnerApi.openapi(
+  createRoute({
+    method: "post",
+    path: "/runner/attempts/{attemptId}/complete",
+    tags,
+    request: { params: Attempt, ...body(CompletionSchema) },
+    responses: { 200: json(z.object({ ok: z.literal(true) }), "Accepted"), ...errors },
+  }),
+  async (c) => {
+    const { attemptId } = c.req.valid("param");
+    const { accepted } = await pool(c).complete(attemptId, c.req.valid("json"));
+    if (!accepted) throw leaseLost(attemptId);
+    return c.json({ ok: true as const }, 200);
+  },
+);

@@ -1,0 +1,84 @@
+// Workflow definitions: create, list, read, replace the draft, delete, clone (DESIGN §4, §2.8).
+import { createRoute, z } from "@hono/zod-openapi";
+import { newId } from "../core/ids.ts";
+import { parseDefinition } from "../core/validate.ts";
+import { requirePermission } from "../auth/keys.ts";
+import { WorkflowRepo } from "../db/workflows.ts";
+import { router } from "./context.ts";
+import { body, Definition, errors, IdParam, json, Page, Workflow, WorkflowSummary } from "./schemas.ts";
+
+export const workflowsApi = router();
+const repo = (c: { env: Env; get: (k: "principal") => { workspaceId: string } }) => new WorkflowRepo(c.env.DB, c.get("principal").workspaceId);
+const tags = ["workflows"];
+
+workflowsApi.openapi(
+  createRoute({ method: "post", path: "/workflows", tags, request: body(Definition), responses: { 201: json(Workflow, "Created"), ...errors } }),
+  async (c) => {
+    requirePermission(c.get("principal"), "edit");
+    const def = parseDefinition(c.req.valid("json"));
+    return c.json(await repo(c).create(newId("wf"), def), 201);
+  },
+);
+
+workflowsApi.openapi(
+  createRoute({
+    method: "get",
+    path: "/workflows",
+    tags,
+    request: { query: Page },
+    responses: { 200: json(z.object({ items: z.array(WorkflowSummary), nextCursor: z.string().nullable() }), "Newest first"), ...errors },
+  }),
+  async (c) => {
+    requirePermission(c.get("principal"), "read");
+    const { limit, cursor } = c.req.valid("query");
+    return c.json(await repo(c).list(limit, cursor ?? null), 200);
+  },
+);
+
+workflowsApi.openapi(
+  createRoute({ method: "get", path: "/workflows/{id}", tags, request: { params: IdParam }, responses: { 200: json(Workflow, "The workflow with its draft"), ...errors } }),
+  async (c) => {
+    requirePermission(c.get("principal"), "read");
+    return c.json(await repo(c).get(c.req.valid("param").id), 200);
+  },
+);
+
+workflowsApi.openapi(
+  createRoute({
+    method: "put",
+    path: "/workflows/{id}",
+    tags,
+    request: { params: IdParam, ...body(Definition) },
+    responses: { 200: json(Workflow, "The draft was replaced"), ...errors },
+  }),
+  async (c) => {
+    requirePermission(c.get("principal"), "edit");
+    const def = parseDefinition(c.req.valid("json"));
+    return c.json(await repo(c).replaceDraft(c.req.valid("param").id, def), 200);
+  },
+);
+
+workflowsApi.openapi(
+  createRoute({ method: "delete", path: "/workflows/{id}", tags, request: { params: IdParam }, responses: { 204: { description: "Deleted" }, ...errors } }),
+  async (c) => {
+    requirePermission(c.get("principal"), "edit");
+    await repo(c).delete(c.req.valid("param").id);
+    return c.body(null, 204);
+  },
+);
+
+workflowsApi.openapi(
+  createRoute({
+    method: "post",
+    path: "/workflows/{id}/clone",
+    tags,
+    request: { params: IdParam, ...body(z.strictObject({ name: z.string().min(1).max(128) })) },
+    responses: { 201: json(Workflow, "The copy, as a new unpublished workflow"), ...errors },
+  }),
+  async (c) => {
+    requirePermission(c.get("principal"), "edit");
+    const source = await repo(c).get(c.req.valid("param").id);
+    const def = parseDefinition({ ...source.definition, name: c.req.valid("json").name });
+    return c.json(await repo(c).create(newId("wf"), def), 201);
+  },
+);

@@ -1,0 +1,66 @@
+// API keys and runner tokens: stored as SHA-256 hashes, the bootstrap admin key compared in constant time.
+import { and, eq, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { forbidden, unauthorized } from "../core/errors.ts";
+import { apiKeys } from "../db/schema.ts";
+
+export type Role = "admin" | "developer" | "operator" | "viewer" | "runner";
+export const ROLES = ["admin", "developer", "operator", "viewer", "runner"] as const;
+
+export interface Principal {
+  keyId: string;
+  workspaceId: string;
+  role: Role;
+  /** Set for runner tokens: the one resource group they may pull from. */
+  resourceGroup: string | null;
+}
+
+const encoder = new TextEncoder();
+
+export async function hashKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(key));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  // Comparing fixed-length digests keeps the time independent of where the strings differ.
+  const [da, db] = await Promise.all([
+    crypto.subtle.digest("SHA-256", encoder.encode(a)),
+    crypto.subtle.digest("SHA-256", encoder.encode(b)),
+  ]);
+  return crypto.subtle.timingSafeEqual(da, db);
+}
+
+export async function authenticate(env: Env, authorization: string | undefined): Promise<Principal> {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
+  if (!match) throw unauthorized();
+  const key = match[1]!;
+  if (env.SLUICE_ADMIN_TOKEN && (await sameSecret(key, env.SLUICE_ADMIN_TOKEN))) {
+    return { keyId: "bootstrap-admin", workspaceId: "default", role: "admin", resourceGroup: null };
+  }
+  // The lookup is by hash, so response time reveals nothing about a valid key's characters.
+  const row = await drizzle(env.DB)
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.keyHash, await hashKey(key)), isNull(apiKeys.revokedAt)))
+    .get();
+  if (!row) throw unauthorized("this API key is not valid (unknown or revoked)");
+  return { keyId: row.id, workspaceId: row.workspaceId, role: row.role as Role, resourceGroup: row.resourceGroup };
+}
+
+/** Which roles may do what; runners may only use the runner protocol. */
+const CAN: Record<"read" | "edit" | "runDev" | "runProd" | "admin" | "runner", readonly Role[]> = {
+  read: ["admin", "developer", "operator", "viewer"],
+  edit: ["admin", "developer"],
+  runDev: ["admin", "developer"],
+  runProd: ["admin", "operator"],
+  admin: ["admin"],
+  runner: ["runner"],
+};
+export type Permission = keyof typeof CAN;
+
+export function requirePermission(principal: Principal, permission: Permission): void {
+  if (!CAN[permission].includes(principal.role)) {
+    throw forbidden(`the ${principal.role} role may not do this (needs one of: ${CAN[permission].join(", ")})`);
+  }
+}

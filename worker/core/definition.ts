@@ -1,0 +1,105 @@
+// The workflow definition (DESIGN §5): its schema, limits and defaults, as one zod source of truth.
+import { z } from "zod";
+
+export const MAX_NODES = 400;
+export const MAX_PARALLEL = 100_000;
+export const PRIORITY_LEVELS = [1, 3, 5, 7, 8] as const;
+export type Priority = (typeof PRIORITY_LEVELS)[number];
+
+/** Node types this build executes. http, branch and merge arrive with the scheduler work. */
+export const SUPPORTED_NODE_TYPES = ["shell", "python", "noop"] as const;
+export type NodeType = (typeof SUPPORTED_NODE_TYPES)[number];
+/** Streaming and dependency-check nodes cannot run in a triggered workflow (DataWorks' list). */
+export const TRIGGER_INCOMPATIBLE_NODE_TYPES = [
+  "emr-spark-streaming",
+  "flink-sql-streaming",
+  "flink-jar-streaming",
+  "flink-python-streaming",
+  "dependency-check",
+] as const;
+
+export const LIMITS = {
+  nameLength: 128,
+  descriptionLength: 4_000,
+  nodeCodeBytes: 64 * 1024,
+  paramCount: 100,
+  paramValueLength: 4_096,
+  /** Whole definition as JSON: D1 stores it in one row, whose limit is 2 MB. */
+  definitionBytes: 1024 * 1024,
+  maxRetries: 10,
+  maxRetryDelaySeconds: 86_400,
+  maxTimeoutSeconds: 7 * 86_400,
+} as const;
+
+export const NODE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/;
+export const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
+const priority = z
+  .number()
+  .int()
+  .refine((p): p is Priority => (PRIORITY_LEVELS as readonly number[]).includes(p), {
+    message: `priority must be one of ${PRIORITY_LEVELS.join(", ")} (higher runs first)`,
+  });
+
+const params = z
+  .record(
+    z.string().regex(PARAM_NAME, "parameter names are letters, digits and _ and start with a letter or _"),
+    z.string().max(LIMITS.paramValueLength, `a parameter value is at most ${LIMITS.paramValueLength} characters`),
+  )
+  .refine((p) => Object.keys(p).length <= LIMITS.paramCount, {
+    message: `at most ${LIMITS.paramCount} parameters`,
+  });
+
+const isTimeZone = (tz: string) => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const RetryPolicySchema = z.strictObject({
+  count: z.number().int().min(0).max(LIMITS.maxRetries).default(0),
+  delaySeconds: z.number().int().min(0).max(LIMITS.maxRetryDelaySeconds).default(0),
+  backoff: z.enum(["fixed", "exponential"]).default("fixed"),
+});
+
+export const NodeSchema = z.strictObject({
+  name: z.string().regex(NODE_NAME, "node names are 1-64 letters, digits, _ or - (they appear in ${nodes.<name>...})"),
+  // Any string here: the type check with its helpful message lives in validate.ts.
+  type: z.string().min(1),
+  description: z.string().max(LIMITS.descriptionLength).optional(),
+  code: z.string().default(""),
+  params: params.default({}),
+  priority: priority.optional(),
+  timeoutSeconds: z.number().int().min(1).max(LIMITS.maxTimeoutSeconds).default(3600),
+  retry: RetryPolicySchema.optional(),
+});
+
+export const EdgeSchema = z.strictObject({ from: z.string().min(1), to: z.string().min(1) });
+
+export const PolicySchema = z.strictObject({
+  priority: priority.default(5),
+  weighting: z.enum(["none", "downward"]).default("none"),
+  maxParallel: z.number().int().min(1).max(MAX_PARALLEL).nullable().default(null),
+  triggerId: z.string().nullable().default(null),
+  timezone: z.string().refine(isTimeZone, { message: "timezone must be an IANA time zone name such as UTC or Asia/Shanghai" }).default("UTC"),
+  resourceGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default("default"),
+});
+
+export const DefinitionSchema = z.strictObject({
+  name: z.string().min(1).max(LIMITS.nameLength).regex(/^[^\s].*$/, "the name must not start with a space"),
+  description: z.string().max(LIMITS.descriptionLength).default(""),
+  params: params.default({}),
+  policy: PolicySchema.default(PolicySchema.parse({})),
+  nodes: z.array(NodeSchema).min(1, "a workflow needs at least one node"),
+  edges: z.array(EdgeSchema).default([]),
+});
+
+export type WorkflowDefinition = z.output<typeof DefinitionSchema>;
+export type WorkflowDefinitionInput = z.input<typeof DefinitionSchema>;
+export type NodeDefinition = z.output<typeof NodeSchema>;
+export type Edge = z.output<typeof EdgeSchema>;
+export type SchedulingPolicy = z.output<typeof PolicySchema>;
+export type RetryPolicy = z.output<typeof RetryPolicySchema>;

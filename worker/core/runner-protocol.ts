@@ -1,0 +1,53 @@
+// What passes between the Worker and a runner: claimed tasks, heartbeats and results.
+import { z } from "zod";
+
+export interface RunnerTask {
+  attemptId: string;
+  instanceId: string;
+  workflowId: string;
+  nodeName: string;
+  attempt: number;
+  type: "shell" | "python";
+  /** The node's code, references already rewritten so values stay data (DESIGN §2.3). */
+  script: string;
+  /** Shell only: bash sourced before the script (via BASH_ENV) that binds the resolved values. */
+  prelude: string;
+  env: Record<string, string>;
+  timeoutSeconds: number;
+  leaseSeconds: number;
+}
+
+/** A task as the pool keeps it: the runner's view plus its place in line. */
+export interface QueuedTask {
+  task: Omit<RunnerTask, "leaseSeconds">;
+  priority: number;
+  weight: number;
+}
+
+export const ClaimSchema = z.strictObject({
+  runnerId: z.string().min(1).max(128),
+  name: z.string().max(128).default(""),
+  slots: z.number().int().min(1).max(1024),
+  waitMs: z.number().int().min(0).max(30_000).default(20_000),
+});
+
+export const HeartbeatSchema = z.strictObject({
+  runnerId: z.string().min(1).max(128),
+  name: z.string().max(128).default(""),
+  slots: z.number().int().min(0).max(1024),
+  attempts: z.array(z.string()).max(1024),
+});
+
+export const MAX_OUTPUTS_BYTES = 64 * 1024;
+
+export const CompletionSchema = z.strictObject({
+  exitCode: z.number().int().nullable(),
+  signal: z.string().max(32).nullable().default(null),
+  outputs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+  error: z.string().max(4096).nullable().default(null),
+});
+export type Completion = z.output<typeof CompletionSchema>;
+
+/** Log volume kept per node run; past it one truncation line is written and the rest dropped. */
+export const MAX_LOG_BYTES_PER_RUN = 5 * 1024 * 1024;
+export const MAX_LOG_CHUNK_BYTES = 256 * 1024;

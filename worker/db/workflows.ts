@@ -1,0 +1,157 @@
+// Workflow drafts and versions in D1. Every write is one statement or one D1 batch (all or nothing).
+import { and, desc, eq, lt, or, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { WorkflowDefinition } from "../core/definition.ts";
+import { conflict, notFound } from "../core/errors.ts";
+import { workflows, workflowVersions } from "../db/schema.ts";
+
+export interface WorkflowRecord {
+  id: string;
+  name: string;
+  description: string;
+  publishedVersion: number | null;
+  createdAt: string;
+  updatedAt: string;
+  definition: WorkflowDefinition;
+}
+
+type Row = typeof workflows.$inferSelect;
+
+const toRecord = (row: Row): WorkflowRecord => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  publishedVersion: row.publishedVersion,
+  createdAt: new Date(row.createdAt).toISOString(),
+  updatedAt: new Date(row.updatedAt).toISOString(),
+  definition: JSON.parse(row.draft) as WorkflowDefinition,
+});
+
+const isUniqueViolation = (err: unknown) => /UNIQUE constraint failed/i.test(String((err as Error)?.message ?? err));
+
+const nameTaken = (name: string) => conflict(`a workflow named '${name}' already exists in this workspace`);
+
+export class WorkflowRepo {
+  private readonly db;
+  private readonly workspaceId: string;
+
+  constructor(d1: D1Database, workspaceId: string) {
+    this.db = drizzle(d1);
+    this.workspaceId = workspaceId;
+  }
+
+  async create(id: string, def: WorkflowDefinition): Promise<WorkflowRecord> {
+    const now = Date.now();
+    try {
+      const row = await this.db
+        .insert(workflows)
+        .values({ id, workspaceId: this.workspaceId, name: def.name, description: def.description, draft: JSON.stringify(def), createdAt: now, updatedAt: now })
+        .returning()
+        .get();
+      return toRecord(row);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw nameTaken(def.name);
+      throw err;
+    }
+  }
+
+  async get(id: string): Promise<WorkflowRecord> {
+    const row = await this.db
+      .select()
+      .from(workflows)
+      .where(and(eq(workflows.id, id), eq(workflows.workspaceId, this.workspaceId)))
+      .get();
+    if (!row) throw notFound(`workflow ${id}`);
+    return toRecord(row);
+  }
+
+  /** Newest first; the cursor is the last item's `updatedAt|id`. */
+  async list(limit: number, cursor: string | null): Promise<{ items: Omit<WorkflowRecord, "definition">[]; nextCursor: string | null }> {
+    const [at, id] = cursor ? cursor.split("|") : [];
+    const where = at && id
+      ? and(eq(workflows.workspaceId, this.workspaceId), or(lt(workflows.updatedAt, Number(at)), and(eq(workflows.updatedAt, Number(at)), lt(workflows.id, id))))
+      : eq(workflows.workspaceId, this.workspaceId);
+    const rows = await this.db.select().from(workflows).where(where).orderBy(desc(workflows.updatedAt), desc(workflows.id)).limit(limit + 1).all();
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      items: page.map((r) => {
+        const { definition: _, ...rest } = toRecord(r);
+        return rest;
+      }),
+      nextCursor: rows.length > limit && last ? `${last.updatedAt}|${last.id}` : null,
+    };
+  }
+
+  async replaceDraft(id: string, def: WorkflowDefinition): Promise<WorkflowRecord> {
+    await this.get(id);
+    try {
+      const row = await this.db
+        .update(workflows)
+        .set({ name: def.name, description: def.description, draft: JSON.stringify(def), updatedAt: Date.now() })
+        .where(and(eq(workflows.id, id), eq(workflows.workspaceId, this.workspaceId)))
+        .returning()
+        .get();
+      return toRecord(row!);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw nameTaken(def.name);
+      throw err;
+    }
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.get(id);
+    await this.db.batch([
+      this.db.delete(workflowVersions).where(eq(workflowVersions.workflowId, id)),
+      this.db.delete(workflows).where(eq(workflows.id, id)),
+    ]);
+  }
+
+  /** Freezes the draft as the next version and makes it the published one, in one D1 transaction. */
+  async publish(id: string, weights: Record<string, number>, message: string): Promise<number> {
+    const wf = await this.get(id);
+    const next = sql`(SELECT COALESCE(MAX(version), 0) + 1 FROM workflow_versions WHERE workflow_id = ${id})`;
+    await this.db.batch([
+      this.db.insert(workflowVersions).values({
+        workflowId: id,
+        version: next as unknown as number,
+        definition: JSON.stringify(wf.definition),
+        weights: JSON.stringify(weights),
+        message,
+      }),
+      this.db
+        .update(workflows)
+        .set({ publishedVersion: sql`(SELECT MAX(version) FROM workflow_versions WHERE workflow_id = ${id})`, updatedAt: Date.now() })
+        .where(eq(workflows.id, id)),
+    ]);
+    return (await this.get(id)).publishedVersion!;
+  }
+
+  async versions(id: string) {
+    await this.get(id);
+    const rows = await this.db
+      .select({ version: workflowVersions.version, message: workflowVersions.message, createdAt: workflowVersions.createdAt })
+      .from(workflowVersions)
+      .where(eq(workflowVersions.workflowId, id))
+      .orderBy(desc(workflowVersions.version))
+      .all();
+    return rows.map((r) => ({ ...r, createdAt: new Date(r.createdAt).toISOString() }));
+  }
+
+  async version(id: string, version: number) {
+    await this.get(id);
+    const row = await this.db
+      .select()
+      .from(workflowVersions)
+      .where(and(eq(workflowVersions.workflowId, id), eq(workflowVersions.version, version)))
+      .get();
+    if (!row) throw notFound(`version ${version} of workflow ${id}`);
+    return {
+      version: row.version,
+      message: row.message,
+      createdAt: new Date(row.createdAt).toISOString(),
+      definition: JSON.parse(row.definition) as WorkflowDefinition,
+      weights: JSON.parse(row.weights) as Record<string, number>,
+    };
+  }
+}

@@ -1,0 +1,23 @@
+// The Worker's bindings, as declared in wrangler.toml (plus the admin secret).
+import type { ResourcePool } from "./pool/resource-pool.ts";
+import type { WorkflowCoordinator } from "./coordinator/workflow-coordinator.ts";
+
+declare global {
+  interface Env {
+    DB: D1Database;
+    UPLOADS: R2Bucket;
+    R2_EVENTS: Queue;
+    USER_BEHAVIOR: Queue;
+    COORDINATOR: DurableObjectNamespace<WorkflowCoordinator>;
+    POOL: DurableObjectNamespace<ResourcePool>;
+    ASSETS: Fetcher;
+    EMULATE_R2_NOTIFICATIONS: string;
+    LEASE_SECONDS: string;
+    /** Bootstrap admin API key (a secret in production; `npm start` passes one). */
+    SLUICE_ADMIN_TOKEN?: string;
+  }
+  namespace Cloudflare {
+    interface Env extends globalThis.Env {}
+  }
+}
+export {};
