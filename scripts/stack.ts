@@ -2,9 +2,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
-export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+export const ROOT = `${join(import.meta.dirname, "..")}/`;
 const BIN = `${ROOT}node_modules/.bin`;
 
 export interface StackOptions {

@@ -47,7 +47,7 @@ describe("runs", () => {
   it("prod runs the published version, not a newer draft", async () => {
     const wf = await createWorkflow({ name: "prod-version", nodes: [shellNode("n", "echo published")] });
     await api("POST", `/api/v1/workflows/${wf.id}/publish`, {});
-    await api("PUT", `/api/v1/workflows/${wf.id}`, { name: "prod-version", nodes: [shellNode("n", "echo draft")] });
+    await api("PUT", `/api/v1/workflows/${wf.id}`, { name: "prod-version", policy: { resourceGroup: group }, nodes: [shellNode("n", "echo draft")] });
     const prodId = await start(wf.id, { env: "prod" });
     const devId = await start(wf.id, { env: "dev" });
     const runner = await newRunner();
@@ -139,7 +139,7 @@ describe("leases and fencing", () => {
     const [task] = await runner.claim();
     const pool = groupPool();
     await new Promise((r) => setTimeout(r, 2_100)); // LEASE_SECONDS is 2 in tests
-    expect(await runDurableObjectAlarm(pool)).toBe(true);
+    await runDurableObjectAlarm(pool); // the alarm may already have fired by itself
     const done = await instance(id);
     expect(done.status).toBe("failed");
     expect(done.nodes[0]!.error).toMatch(/lost/);

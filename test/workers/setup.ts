@@ -1,5 +1,5 @@
 // Every Workers-runtime test file starts from a migrated D1 database.
-import { applyD1Migrations, env } from "cloudflare:test";
+import { applyD1Migrations, env, type D1Migration } from "cloudflare:test";
 
 declare global {
   namespace Cloudflare {

@@ -13,6 +13,7 @@ import { router } from "./context.ts";
 import { body, errors, IdParam, json, Page } from "./schemas.ts";
 
 export const instancesApi = router();
+const jsonCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 const tags = ["runs"];
 
 const Started = z.object({ id: z.string(), status: z.enum(["waiting", "running", "succeeded", "failed", "terminated"]) });
@@ -40,7 +41,8 @@ instancesApi.openapi(
     const params = mergeRunParams(definition.params, request.params);
     const triggerMessage = request.triggerMessage ?? {};
     checkTriggerMessageSize(triggerMessage);
-    const started = await coordinatorFor(c.env, workflow.id).start({
+    // A JSON round trip: validated objects (e.g. zod records) may not be structured-clonable for RPC.
+    const started = await coordinatorFor(c.env, workflow.id).start(jsonCopy({
       instanceId: newId("ins", receivedAt),
       workspaceId: principal.workspaceId,
       workflowId: workflow.id,
@@ -56,7 +58,7 @@ instancesApi.openapi(
       triggerType: c.req.header("x-sluice-client") === "console" ? "manual" : "api",
       triggerMessage,
       params,
-    });
+    }));
     return c.json(Started.parse(started), 201);
   },
 );

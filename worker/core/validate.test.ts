@@ -280,7 +280,10 @@ describe("parameter references", () => {
       ],
       edges: [],
     });
-    expect(problems(input).some((d) => d.message.includes("later"))).toBe(true);
+    const details = problems(input);
+    expect(details).toHaveLength(1);
+    expect(details[0]!.path).toBe("nodes[0].code");
+    expect(details[0]!.message).toContain("${nodes.later.outputs.x}");
   });
 });
 

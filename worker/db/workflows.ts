@@ -27,7 +27,13 @@ const toRecord = (row: Row): WorkflowRecord => ({
   definition: JSON.parse(row.draft) as WorkflowDefinition,
 });
 
-const isUniqueViolation = (err: unknown) => /UNIQUE constraint failed/i.test(String((err as Error)?.message ?? err));
+/** drizzle wraps the D1 error, so look down the cause chain. */
+function isUniqueViolation(err: unknown): boolean {
+  for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (/UNIQUE constraint failed/i.test(String(e.message))) return true;
+  }
+  return false;
+}
 
 const nameTaken = (name: string) => conflict(`a workflow named '${name}' already exists in this workspace`);
 

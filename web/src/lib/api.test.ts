@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { ApiError, createApi } from "./api";
+import { ApiError, createApi } from "./api.ts";
 
 interface Sent {
   url: string;
@@ -118,6 +118,12 @@ describe("createApi", () => {
     const { fetch } = fakeFetch(() => new Response("<html>Bad gateway</html>", { status: 502, statusText: "Bad Gateway" }));
     const error = await createApi({ getKey: () => "k", fetch }).health().catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 502, code: "http_502", message: "502 Bad Gateway", details: [] });
+  });
+
+  it("reports a success that is not JSON, such as an HTML page where the API should be", async () => {
+    const { fetch } = fakeFetch(() => new Response("<!doctype html><html></html>", { status: 200 }));
+    const error = await createApi({ getKey: () => "k", fetch }).listWorkflows().catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 200, code: "bad_response", message: "GET /workflows did not answer with JSON." });
   });
 
   it("reports an unreachable server as status 0", async () => {

@@ -160,7 +160,13 @@ export function createApi(options: ApiOptions) {
       if (response.status === 401) options.onUnauthorized?.();
       throw error;
     }
-    return (as === "text" ? await response.text() : await response.json()) as T;
+    if (as === "text") return (await response.text()) as T;
+    try {
+      return (await response.json()) as T;
+    } catch {
+      // Typically an HTML page where the API should be: a proxy, or a Worker without the /api route.
+      throw new ApiError(response.status, "bad_response", `${method} ${path} did not answer with JSON.`);
+    }
   }
 
   return {

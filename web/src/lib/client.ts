@@ -1,8 +1,8 @@
 // The console's API client, wired to the session, and how a failed page load is shown.
 import { error, redirect } from "@sveltejs/kit";
-import { ApiError, createApi } from "./api";
-import { session } from "./session.svelte";
-import { signInHref } from "./signin";
+import { ApiError, createApi } from "./api.ts";
+import { session } from "./session.svelte.ts";
+import { signInHref } from "./signin.ts";
 
 /** Every call carries the session's key; a 401 ends the session, and the layout then asks for a key. */
 export const api = createApi({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bizdateOf, displayDay, isRunDate, todayIn } from "./dates";
+import { bizdateOf, displayDay, isRunDate, todayIn } from "./dates.ts";
 
 describe("bizdateOf", () => {
   it("is the run date minus one day", () => {

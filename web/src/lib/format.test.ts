@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, formatTime, formatVersion, shortId } from "./format";
+import { formatDuration, formatTime, formatVersion, shortId } from "./format.ts";
 
 describe("formatTime", () => {
   it("writes an ISO time as a 24-hour local time in the given zone", () => {

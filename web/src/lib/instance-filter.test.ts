@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { filterFromSearch, searchOfFilter } from "./instance-filter";
+import { filterFromSearch, searchOfFilter } from "./instance-filter.ts";
 
 describe("filterFromSearch", () => {
   it("reads the workflow, status and environment", () => {

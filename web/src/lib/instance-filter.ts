@@ -1,6 +1,6 @@
 // The instances page keeps its filter in the query string, so a filtered list is a link.
-import type { InstanceFilter } from "./api";
-import { isEnv, isInstanceStatus } from "./status";
+import type { InstanceFilter } from "./api.ts";
+import { isEnv, isInstanceStatus } from "./status.ts";
 
 /** The filter a query string asks for; unknown statuses or environments are ignored, not sent. */
 export function filterFromSearch(search: URLSearchParams): InstanceFilter {

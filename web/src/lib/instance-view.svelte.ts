@@ -1,8 +1,8 @@
 // One instance as its page shows it: refreshed every second while it can still change, with node logs.
 import { SvelteMap } from "svelte/reactivity";
-import { ApiError, type Api, type Instance, type NodeRun } from "./api";
-import { isOpenByDefault, logsDue, logVersion } from "./node-logs";
-import { isLive } from "./status";
+import { ApiError, type Api, type Instance, type NodeRun } from "./api.ts";
+import { isOpenByDefault, logsDue, logVersion } from "./node-logs.ts";
+import { isLive } from "./status.ts";
 
 export interface NodeLog {
   /** `null` until a log has been read, or when the node has none yet. */

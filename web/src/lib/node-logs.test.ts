@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { NodeRun } from "./api";
-import { isOpenByDefault, logsDue, logVersion } from "./node-logs";
+import type { NodeRun } from "./api.ts";
+import { isOpenByDefault, logsDue, logVersion } from "./node-logs.ts";
 
 const node = (name: string, status: NodeRun["status"], attempt = 1): NodeRun => ({
   name,

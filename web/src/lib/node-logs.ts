@@ -1,6 +1,6 @@
 // Which node logs the instance page shows open, and which of them to (re)fetch.
-import type { NodeRun } from "./api";
-import { hasStarted } from "./status";
+import type { NodeRun } from "./api.ts";
+import { hasStarted } from "./status.ts";
 
 /** Up to this many nodes, every started node's log is open at first; past it only the interesting ones. */
 export const OPEN_ALL_LOGS_UP_TO = 10;

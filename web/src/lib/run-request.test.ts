@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseTriggerMessage, runRequestFrom } from "./run-request";
+import { parseTriggerMessage, runRequestFrom } from "./run-request.ts";
 
 describe("runRequestFrom", () => {
   it("sends the run date and the parsed trigger message", () => {

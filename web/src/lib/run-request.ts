@@ -1,6 +1,6 @@
 // The run form's fields → a run request (POST /workflows/{id}/runs), or what to fix first.
-import type { Env, RunRequest } from "./api";
-import { bizdateOf } from "./dates";
+import type { Env, RunRequest } from "./api.ts";
+import { bizdateOf } from "./dates.ts";
 
 export interface RunForm {
   env: Env;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { safeNext, signInHref } from "./signin";
+import { safeNext, signInHref } from "./signin.ts";
 
 describe("signInHref", () => {
   it("remembers the page with its query string", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hasStarted, isEnv, isInstanceStatus, isLive, toneOf } from "./status";
+import { hasStarted, isEnv, isInstanceStatus, isLive, toneOf } from "./status.ts";
 
 describe("instance liveness", () => {
   it("keeps refreshing waiting and running instances only", () => {

@@ -1,5 +1,5 @@
 // The lifecycle states of instances and node runs (DESIGN §2.6) as the console shows them.
-import type { Env, InstanceStatus, NodeRun, NodeStatus } from "./api";
+import type { Env, InstanceStatus, NodeRun, NodeStatus } from "./api.ts";
 
 export const INSTANCE_STATUSES: readonly InstanceStatus[] = ["waiting", "running", "succeeded", "failed", "terminated"];
 export const ENVS: readonly Env[] = ["dev", "prod"];

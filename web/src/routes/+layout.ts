@@ -1,7 +1,7 @@
 // The console is a single-page app: nothing renders on a server, and every page needs a signed-in key.
 import { redirect } from "@sveltejs/kit";
-import { session } from "#lib/session.svelte";
-import { SIGN_IN_PATH, signInHref } from "#lib/signin";
+import { session } from "#lib/session.svelte.ts";
+import { SIGN_IN_PATH, signInHref } from "#lib/signin.ts";
 import type { LayoutLoad } from "./$types";
 
 export const ssr = false;

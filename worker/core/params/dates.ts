@@ -75,7 +75,8 @@ function parseFormat(text: string): FormatPart[] | undefined {
       return undefined;
     }
   }
-  return parts.some((p) => "token" in p) ? parts : undefined;
+  // Separators only between tokens: `$[yyyymmdd-]` is a typo, not a date.
+  return parts.length > 0 && "token" in parts[0]! && "token" in parts.at(-1)! ? parts : undefined;
 }
 
 const ADD_MONTHS = /^add_months\(\s*([^,()]+?)\s*,\s*([+-]?\d{1,4})\s*\)$/;

@@ -74,7 +74,7 @@ class ShellLexer {
         case "double": this.inDouble(); break;
         case "single": this.closeAt("'"); break;
         case "ansi": code[this.i] === "\\" ? this.escape() : this.closeAt("'"); break;
-        case "comment": code[this.i] === "\n" ? this.stack.pop() : this.i++; break;
+        case "comment": this.inComment(); break;
         case "param": this.inParam(top); break;
         case "arith": this.inArith(top); break;
         case "heredoc": top.quoted ? this.i++ : this.inHeredoc(); break;
@@ -86,7 +86,8 @@ class ShellLexer {
 
   private site(): ShellSite {
     const top = this.stack.at(-1)!;
-    if (top.kind === "comment" || top.kind === "single" || top.kind === "ansi") {
+    if (top.kind === "comment") return { context: "comment" };
+    if (top.kind === "single" || top.kind === "ansi") {
       return this.inArithmetic() ? { context: "arithmetic" } : { context: top.kind };
     }
     if (top.kind === "heredoc" && top.quoted) return { context: "heredoc-literal", delimiter: top.delimiter, stripTabs: top.stripTabs };
@@ -97,9 +98,11 @@ class ShellLexer {
 
   /** Arithmetic if any frame up to the enclosing command is, or the command itself evaluates it. */
   private inArithmetic(): boolean {
+    let viaHeredoc = false;
     for (let k = this.stack.length - 1; k >= 0; k--) {
       const frame = this.stack[k]!;
       if (frame.kind === "arith") return true;
+      if (frame.kind === "heredoc") viaHeredoc = true;
       if (frame.kind === "param" && SUBSCRIPT.test(this.code.slice(frame.from + 2, this.i).replace(/^[#!]/, ""))) return true;
       if (frame.kind !== "command") continue;
       if (frame.letCommand) return true;
@@ -107,7 +110,8 @@ class ShellLexer {
         const close = this.code.indexOf("]]", this.i);
         if (ARITHMETIC_TEST.test(this.code.slice(frame.testFrom, close < 0 ? undefined : close))) return true;
       }
-      return k === this.stack.length - 1 && !this.wordStart && SUBSCRIPT.test(this.code.slice(this.wordFrom, this.i));
+      // `a[…]=v` (and `unset a[…]`): bash evaluates an indexed array's subscript as arithmetic.
+      return !viaHeredoc && !this.wordStart && SUBSCRIPT.test(this.code.slice(this.wordFrom, this.i));
     }
     return false;
   }
@@ -138,8 +142,34 @@ class ShellLexer {
   }
 
   private closeAt(quote: string) {
+    if (this.backtickEnds()) return;
     if (this.code[this.i] === quote) this.pop();
     this.i++;
+  }
+
+  /**
+   * The first unescaped backquote ends a `…` substitution whatever quotes are open inside it,
+   * so inside one a backquote closes it; elsewhere a backquote in "…" opens a new one.
+   */
+  private backtickEnds(): boolean {
+    if (this.code[this.i] !== "`") return false;
+    const k = this.stack.findLastIndex((f) => f.kind === "command");
+    if ((this.stack[k] as Command).closer !== "`") return false;
+    this.stack.length = k;
+    this.i++;
+    this.inWord();
+    return true;
+  }
+
+  private openBacktick() {
+    if (this.backtickEnds()) return;
+    this.i++;
+    this.push(command("`"));
+  }
+
+  private inComment() {
+    if (this.code[this.i] === "\n") this.stack.pop();
+    else if (!this.backtickEnds()) this.i++;
   }
 
   private newCommand() {
@@ -309,10 +339,8 @@ class ShellLexer {
     else if (c === '"') {
       this.i++;
       this.pop();
-    } else if (c === "`") {
-      this.i++;
-      this.push(command("`"));
-    } else if (c === "$") this.dollar(true);
+    } else if (c === "`") this.openBacktick();
+    else if (c === "$") this.dollar(true);
     else this.i++;
   }
 
@@ -320,10 +348,8 @@ class ShellLexer {
   private inHeredoc() {
     const c = this.code[this.i];
     if (c === "\\") this.escape();
-    else if (c === "`") {
-      this.i++;
-      this.push(command("`"));
-    } else if (c === "$") this.dollar(true);
+    else if (c === "`") this.openBacktick();
+    else if (c === "$") this.dollar(true);
     else this.i++;
   }
 
@@ -342,10 +368,8 @@ class ShellLexer {
     } else if (c === "'" && frame.outer === "unquoted") {
       this.i++;
       this.stack.push({ kind: "single" });
-    } else if (c === "`") {
-      this.i++;
-      this.push(command("`"));
-    } else if (c === "$") this.dollar(frame.outer === "double");
+    } else if (c === "`") this.openBacktick();
+    else if (c === "$") this.dollar(frame.outer === "double");
     else this.i++;
   }
 
@@ -367,10 +391,8 @@ class ShellLexer {
     } else if (c === '"') {
       this.i++;
       this.stack.push({ kind: "double" });
-    } else if (c === "`") {
-      this.i++;
-      this.push(command("`"));
-    } else if (c === "$") this.dollar(true);
+    } else if (c === "`") this.openBacktick();
+    else if (c === "$") this.dollar(true);
     else this.i++;
   }
 }

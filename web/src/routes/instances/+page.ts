@@ -1,6 +1,6 @@
 // Instances, filtered by the query string; the workflows feed the filter's choices.
-import { api, loadFailed, PAGE_SIZE } from "#lib/client";
-import { filterFromSearch } from "#lib/instance-filter";
+import { api, loadFailed, PAGE_SIZE } from "#lib/client.ts";
+import { filterFromSearch } from "#lib/instance-filter.ts";
 import type { PageLoad } from "./$types";
 
 export const load: PageLoad = async ({ url }) => {

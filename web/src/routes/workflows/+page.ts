@@ -1,5 +1,5 @@
 // The first page of workflows; more are fetched on request.
-import { api, loadFailed, PAGE_SIZE } from "#lib/client";
+import { api, loadFailed, PAGE_SIZE } from "#lib/client.ts";
 import type { PageLoad } from "./$types";
 
 export const load: PageLoad = async ({ url }) => {

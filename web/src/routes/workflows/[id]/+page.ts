@@ -1,5 +1,5 @@
 // One workflow with its draft definition.
-import { api, loadFailed } from "#lib/client";
+import { api, loadFailed } from "#lib/client.ts";
 import type { PageLoad } from "./$types";
 
 export const load: PageLoad = async ({ params, url }) => {

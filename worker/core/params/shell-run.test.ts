@@ -1,0 +1,79 @@
+import { describe, expect, it } from "vitest";
+import { prepareNodeCode } from "./prepare.ts";
+import { canaryPath, context, hostileValues, runPrepared } from "./testing.ts";
+
+// Each script prints the value between brackets; a hostile value must come out exactly as it went in.
+const CONTEXTS: Array<[string, string]> = [
+  ["unquoted word", "printf '[%s]\\n' ${workflow.triggerMessage.k}"],
+  ["double quotes", 'printf \'%s\\n\' "[${workflow.triggerMessage.k}]"'],
+  ["single quotes", "printf '%s\\n' '[${workflow.triggerMessage.k}]'"],
+  ["ANSI-C quotes", "printf '%s\\n' $'[${workflow.triggerMessage.k}]'"],
+  ["assignment", 'X=${workflow.triggerMessage.k}\nprintf \'[%s]\\n\' "$X"'],
+  ["command substitution", 'printf \'[%s]\\n\' "$(printf \'%s\' "${workflow.triggerMessage.k}")"'],
+  ["unquoted word in a command substitution", "printf '[%s]\\n' \"$(printf '%s' ${workflow.triggerMessage.k})\""],
+  ["backticks", "printf '[%s]\\n' \"`printf '%s' ${workflow.triggerMessage.k}`\""],
+  ["case inside a command substitution", 'printf \'[%s]\\n\' "$(case a in a) printf \'%s\' ${workflow.triggerMessage.k};; esac)"'],
+  ["bash default", 'printf \'[%s]\\n\' "${UNSET_VAR:-${workflow.triggerMessage.k}}"'],
+  ["unquoted heredoc", "cat <<EOF\n[${workflow.triggerMessage.k}]\nEOF"],
+  ["unquoted heredoc with quotes", "cat <<EOF\n['${workflow.triggerMessage.k}']\nEOF"],
+];
+
+const prepare = (code: string, k: string) => prepareNodeCode("shell", code, context({ triggerMessage: { k } }));
+
+describe("shell: hostile trigger data reaches bash as a literal string", () => {
+  const canary = canaryPath();
+  const values = hostileValues(canary.path);
+
+  it.each(CONTEXTS)("in %s", (name, code) => {
+    for (const value of values) {
+      const ran = runPrepared("shell", prepare(code, value));
+      const shown = name === "unquoted heredoc with quotes" ? `['${value}']` : `[${value}]`;
+      expect({ value, stdout: ran.stdout, stderr: ran.stderr }).toEqual({ value, stdout: `${shown}\n`, stderr: "" });
+      expect(canary.exists()).toBe(false);
+    }
+  });
+
+  it("in a quoted heredoc, where the value is written literally", () => {
+    const code = "cat <<'EOF'\n[${workflow.triggerMessage.k}]\nEOF";
+    for (const value of values) {
+      const prepared = prepare(code, value);
+      if (value.split("\n").includes("EOF")) {
+        expect(prepared.ok).toBe(false);
+        continue;
+      }
+      expect(runPrepared("shell", prepared).stdout).toBe(`[${value}]\n`);
+      expect(canary.exists()).toBe(false);
+    }
+  });
+
+  it("in a comment, where the value is shown with its newlines escaped", () => {
+    for (const value of values) {
+      const ran = runPrepared("shell", prepare("# got ${workflow.triggerMessage.k}\necho done", value));
+      expect(ran).toEqual({ stdout: "done\n", stderr: "", status: 0 });
+      expect(canary.exists()).toBe(false);
+    }
+  });
+
+  it("in arithmetic, by refusing anything but an integer", () => {
+    const code = "echo $(( ${workflow.triggerMessage.k} + 1 ))";
+    for (const value of values) expect(prepare(code, value).ok).toBe(false);
+    expect(runPrepared("shell", prepare(code, "41")).stdout).toBe("42\n");
+    expect(canary.exists()).toBe(false);
+  });
+
+  it("keeps line numbers when a value spans lines", () => {
+    const ran = runPrepared("shell", prepare('X="${workflow.triggerMessage.k}"\necho "$LINENO"\nfalse_command_here', "a\nb\nc"));
+    expect(ran.stdout).toBe("2\n");
+    expect(ran.stderr).toMatch(/line 3: false_command_here: command not found/);
+  });
+
+  it("does not pass BASH_ENV on to commands the script starts", () => {
+    const ran = runPrepared("shell", prepare("echo ${workflow.triggerMessage.k} \"${BASH_ENV:-unset}\"\nbash -c 'echo \"${BASH_ENV:-unset}\"'", "v"));
+    expect(ran.stdout).toBe("v unset\nunset\n");
+  });
+
+  it("leaves the script's own variables working", () => {
+    const code = 'FILE_PATH="${workflow.triggerMessage.k}"\necho "got ${FILE_PATH} ${#FILE_PATH}"\narr=(a b)\necho "${#arr[@]} $[1+2] ${HOME:+home}"';
+    expect(runPrepared("shell", prepare(code, "x.csv"), { HOME: "/root" }).stdout).toBe("got x.csv 5\n2 3 home\n");
+  });
+});
