@@ -42,6 +42,8 @@ export class Attempt {
   private termination: Promise<void> | null = null;
   private outputStreams: Readable[] = [];
   private logEndsWithNewline = true;
+  /** Once the leader has exited, what is left in the pipes is bounded, so it is read without backpressure. */
+  private exited = false;
 
   constructor(task: RunnerTask, settings: AttemptSettings) {
     this.task = task;
@@ -70,7 +72,9 @@ export class Attempt {
       onLeaseLost: () => this.abandon("lease lost"),
       onUnauthorized: (error) => this.refusedToken(error),
       onWarning: (message) => settings.warn(`${this.label()}: ${message}`),
-      onHighWater: () => this.outputStreams.forEach((stream) => stream.pause()),
+      onHighWater: () => {
+        if (!this.exited) this.outputStreams.forEach((stream) => stream.pause());
+      },
       onLowWater: () => this.outputStreams.forEach((stream) => stream.resume()),
     });
     let workDir: string | null = null;
@@ -130,6 +134,8 @@ export class Attempt {
     );
     const exit = await processExited(child);
     clearTimeout(timer);
+    this.exited = true;
+    for (const stream of this.outputStreams) stream.resume();
     // Whatever the script left running in its group (e.g. `sleep 1000 &`) dies with the attempt.
     await this.termination;
     await terminateGroup(child.pid, this.settings.killGraceMs);

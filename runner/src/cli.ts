@@ -7,7 +7,7 @@ const USAGE = `usage: node runner/src/cli.ts --url <base url> --token <runner to
   --url URL                 the Sluice Worker, e.g. http://127.0.0.1:8787   (env SLUICE_URL)
   --token TOKEN             the resource group's runner token             (env SLUICE_RUNNER_TOKEN;
                             prefer the env: flags are visible to other users in ps)
-  --slots N                 node runs executed at once, default 4         (env SLUICE_RUNNER_SLOTS)
+  --slots N                 node runs executed at once (1..1024), default 4 (env SLUICE_RUNNER_SLOTS)
   --name NAME               shown in the console, default the host name   (env SLUICE_RUNNER_NAME)
   --work-dir DIR            parent of the attempts' work dirs, default <tmp>/sluice-runner-<id>
   --heartbeat-seconds S     default 5
@@ -15,6 +15,9 @@ const USAGE = `usage: node runner/src/cli.ts --url <base url> --token <runner to
   --keep-work-dirs          keep each attempt's work dir (debugging)
   --bash PATH               bash executable, default bash                  (env SLUICE_BASH)
   --python PATH             python executable, default python3             (env SLUICE_PYTHON)`;
+
+/** The Worker accepts claims and heartbeats for at most this many slots. */
+const MAX_SLOTS = 1024;
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -59,6 +62,7 @@ export function parseRunnerArgs(argv: string[], env: NodeJS.ProcessEnv): RunnerO
     killGraceSeconds: positiveNumber("--kill-grace-seconds", values["kill-grace-seconds"] ?? "5", false),
     keepWorkDirs: values["keep-work-dirs"] ?? false,
   };
+  if (options.slots > MAX_SLOTS) throw new UsageError(`--slots is at most ${MAX_SLOTS}`);
   const name = values.name ?? env.SLUICE_RUNNER_NAME;
   if (name) options.name = name;
   if (values["work-dir"]) options.workDir = values["work-dir"];

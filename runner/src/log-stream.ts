@@ -15,6 +15,8 @@ export interface LogStreamOptions {
   onLowWater?: () => void;
   flushAfterMs?: number;
   flushAtBytes?: number;
+  /** Largest request when behind: bigger batches catch up faster (the Worker accepts up to 256 KB). */
+  maxChunkBytes?: number;
   highWaterBytes?: number;
   backoff?: BackoffOptions;
   now?: () => number;
@@ -30,6 +32,7 @@ export class LogStream {
   private readonly options: LogStreamOptions;
   private readonly flushAfterMs: number;
   private readonly flushAtBytes: number;
+  private readonly maxChunkBytes: number;
   private readonly highWaterBytes: number;
   private readonly now: () => number;
   /** Text not yet delivered, oldest first; the head chunk stays here until the server accepted it. */
@@ -46,6 +49,7 @@ export class LogStream {
     this.options = options;
     this.flushAfterMs = options.flushAfterMs ?? 200;
     this.flushAtBytes = options.flushAtBytes ?? 32 * 1024;
+    this.maxChunkBytes = options.maxChunkBytes ?? 128 * 1024;
     this.highWaterBytes = options.highWaterBytes ?? 1024 * 1024;
     this.now = options.now ?? Date.now;
     if (options.signal.aborted) this.close();
@@ -135,12 +139,12 @@ export class LogStream {
     this.schedule();
   }
 
-  /** Pieces in the next request: up to flushAtBytes, but at least one so a big read still goes out whole. */
+  /** Pieces in the next request: up to maxChunkBytes, but at least one so a big read still goes out whole. */
   private headChunkLength(): number {
     let bytes = 0;
     let count = 0;
     for (const piece of this.pieces) {
-      if (count > 0 && bytes + piece.bytes > this.flushAtBytes) break;
+      if (count > 0 && bytes + piece.bytes > this.maxChunkBytes) break;
       bytes += piece.bytes;
       count++;
     }

@@ -1,5 +1,6 @@
 // Starts a node's interpreter as the leader of its own process group, and kills the whole group.
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { sleep } from "./backoff.ts";
 
 export interface ProcessExit {
@@ -75,13 +76,45 @@ export function outputClosed(child: ChildProcess, waitMs: number): Promise<void>
   return Promise.race([closed.then(() => undefined), timedOut]).finally(() => clearTimeout(timer));
 }
 
-export function groupExists(pgid: number): boolean {
+/**
+ * Whether any process of the group is still alive. On Linux zombies do not count: where PID 1 does
+ * not reap orphans (a container without an init), a dead grandchild would otherwise keep the group
+ * "alive" and every kill would wait out its whole grace period.
+ */
+export function groupIsAlive(pgid: number): boolean {
+  if (!signalReaches(pgid)) return false;
+  if (process.platform !== "linux") return true;
+  try {
+    return liveMembersOnLinux(pgid) > 0;
+  } catch {
+    return true; // no readable /proc: trust the signal probe
+  }
+}
+
+function signalReaches(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+function liveMembersOnLinux(pgid: number): number {
+  let live = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (entry.charCodeAt(0) > 57) continue; // not a pid
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile, or not a process directory
+    }
+    // "pid (comm) state ppid pgrp ...": comm may contain spaces, so parse after the last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 3);
+    if (Number(fields[2]) === pgid && fields[0] !== "Z") live++;
+  }
+  return live;
 }
 
 export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -94,14 +127,14 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 
 /** SIGTERM to the whole group, then SIGKILL to whatever is still there after graceMs. */
 export async function terminateGroup(pgid: number, graceMs: number): Promise<void> {
-  if (!groupExists(pgid)) return;
+  if (!groupIsAlive(pgid)) return;
   signalGroup(pgid, "SIGTERM");
   const deadline = Date.now() + graceMs;
   for (;;) {
     const left = deadline - Date.now();
     if (left <= 0) break;
     await sleep(Math.min(50, left));
-    if (!groupExists(pgid)) return;
+    if (!groupIsAlive(pgid)) return;
   }
   signalGroup(pgid, "SIGKILL");
 }

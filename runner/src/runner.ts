@@ -32,6 +32,9 @@ export interface RunnerOptions {
   warn?: (line: string) => void;
 }
 
+/** The shortest a claim that returned no tasks may take before the next one is sent. */
+const MIN_EMPTY_CLAIM_MS = 1_000;
+
 export class Runner {
   readonly runnerId: string;
   readonly name: string;
@@ -116,6 +119,7 @@ export class Runner {
         continue;
       }
       let claimed: unknown[];
+      const askedAt = Date.now();
       try {
         claimed = await this.client.claim(free, this.options.claimWaitMs ?? 20_000, signal);
       } catch (error) {
@@ -133,10 +137,15 @@ export class Runner {
       failing = false;
       backoff.reset();
       for (const raw of claimed) this.accept(raw);
+      if (claimed.length === 0 && Date.now() - askedAt < MIN_EMPTY_CLAIM_MS) {
+        // A server that answers "nothing" without holding the request must not make us spin.
+        await sleep(MIN_EMPTY_CLAIM_MS - (Date.now() - askedAt), signal);
+      }
     }
   }
 
   private accept(raw: unknown): void {
+    if (this.stopping.signal.aborted) return; // its lease expires and the server retries it
     const task = readTask(raw);
     if (isUnreadable(task)) {
       this.warn(`[runner] cannot execute a claimed task: ${task.problem}`);

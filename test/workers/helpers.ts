@@ -1,5 +1,6 @@
 // Helpers for Workers-runtime tests: call the Worker as a client would, and play a runner.
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
+import { beforeEach } from "vitest";
 
 export const ADMIN = "test-admin-key";
 
@@ -74,3 +75,27 @@ export async function instance(id: string) {
 }
 
 export const nodeStatus = async (id: string) => Object.fromEntries((await instance(id)).nodes.map((n) => [n.name, n.status]));
+
+/**
+ * Gives each test of the calling file its own resource group, so no test claims another's work.
+ * Workflows created through the returned function run in that group.
+ */
+export function isolatedGroup() {
+  let group = "";
+  beforeEach(() => {
+    group = `g${crypto.randomUUID().slice(0, 8)}`;
+  });
+  return {
+    name: () => group,
+    createWorkflow: (def: { policy?: Record<string, unknown> } & Record<string, unknown>) =>
+      createWorkflow({ ...def, policy: { ...def.policy, resourceGroup: group } }),
+    newRunner: async () => new FakeRunner(await runnerToken(group)),
+    pool: () => env.POOL.get(env.POOL.idFromName(group)),
+  };
+}
+
+export async function startRun(workflowId: string, body: Record<string, unknown> = { env: "dev" }): Promise<string> {
+  const res = await api("POST", `/api/v1/workflows/${workflowId}/runs`, body);
+  if (res.status !== 201) throw new Error(`run: ${res.status} ${res.text}`);
+  return res.json.id as string;
+}

@@ -1,23 +1,10 @@
 // Runs through the coordinator and the pool in the Workers runtime, with a test double playing the runner.
 import { env, evictDurableObject, runDurableObjectAlarm } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
-import { api, createWorkflow as create, FakeRunner, instance, nodeStatus, runnerToken, shellNode } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { api, instance, isolatedGroup, nodeStatus, shellNode, startRun as start } from "./helpers.ts";
 
-// Each test gets its own resource group, so no test claims another's work.
-let group = "";
-beforeEach(() => {
-  group = `g${crypto.randomUUID().slice(0, 8)}`;
-});
-const createWorkflow = (def: { policy?: Record<string, unknown> } & Record<string, unknown>) =>
-  create({ ...def, policy: { ...def.policy, resourceGroup: group } });
-const newRunner = async () => new FakeRunner(await runnerToken(group));
-const groupPool = () => env.POOL.get(env.POOL.idFromName(group));
-
-async function start(workflowId: string, body: Record<string, unknown> = { env: "dev" }) {
-  const res = await api("POST", `/api/v1/workflows/${workflowId}/runs`, body);
-  if (res.status !== 201) throw new Error(`run: ${res.status} ${res.text}`);
-  return res.json.id as string;
-}
+const scope = isolatedGroup();
+const { createWorkflow, newRunner, pool: groupPool } = scope;
 
 describe("runs", () => {
   it("runs a dev draft: the runner gets the script with bizdate bound, logs and completes", async () => {
@@ -47,7 +34,7 @@ describe("runs", () => {
   it("prod runs the published version, not a newer draft", async () => {
     const wf = await createWorkflow({ name: "prod-version", nodes: [shellNode("n", "echo published")] });
     await api("POST", `/api/v1/workflows/${wf.id}/publish`, {});
-    await api("PUT", `/api/v1/workflows/${wf.id}`, { name: "prod-version", policy: { resourceGroup: group }, nodes: [shellNode("n", "echo draft")] });
+    await api("PUT", `/api/v1/workflows/${wf.id}`, { name: "prod-version", policy: { resourceGroup: scope.name() }, nodes: [shellNode("n", "echo draft")] });
     const prodId = await start(wf.id, { env: "prod" });
     const devId = await start(wf.id, { env: "dev" });
     const runner = await newRunner();

@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { downwardWeights } from "../core/dag.ts";
 import type { Priority } from "../core/definition.ts";
+import { unwrap } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import { runClock } from "../core/params/index.ts";
 import { checkTriggerMessageSize, mergeRunParams, RunRequestSchema, versionForRun } from "../core/runs.ts";
@@ -96,7 +97,10 @@ instancesApi.openapi(
   async (c) => {
     const principal = c.get("principal");
     requirePermission(principal, "read");
-    return c.json(await new InstanceRepo(c.env.DB, principal.workspaceId).get(c.req.valid("param").id), 200);
+    const found = await new InstanceRepo(c.env.DB, principal.workspaceId).get(c.req.valid("param").id);
+    // Only the coordinator knows a waiting instance's place in line.
+    const waitReason = found.status === "waiting" ? await coordinatorFor(c.env, found.workflowId).waitReason(found.id) : null;
+    return c.json({ ...found, waitReason }, 200);
   },
 );
 
@@ -117,5 +121,43 @@ instancesApi.openapi(
     const { id, name } = c.req.valid("param");
     const text = await new InstanceRepo(c.env.DB, principal.workspaceId).log(id, name, c.req.valid("query").attempt);
     return c.text(text, 200);
+  },
+);
+
+const Control = z.object({ id: z.string(), status: z.enum(["waiting", "running", "succeeded", "failed", "terminated"]) });
+
+/** Operating on an instance needs the right to run in its environment. */
+async function operable(c: { env: Env; get: (k: "principal") => import("../auth/keys.ts").Principal }, id: string) {
+  const principal = c.get("principal");
+  const found = await new InstanceRepo(c.env.DB, principal.workspaceId).get(id);
+  requirePermission(principal, found.env === "prod" ? "runProd" : "runDev");
+  return coordinatorFor(c.env, found.workflowId);
+}
+
+instancesApi.openapi(
+  createRoute({
+    method: "post",
+    path: "/instances/{id}/terminate",
+    tags,
+    request: { params: IdParam },
+    responses: { 200: json(Control, "Terminated: queued node runs dropped, running ones killed with their process group"), ...errors },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    return c.json(Control.parse(unwrap(await (await operable(c, id)).terminate(id))), 200);
+  },
+);
+
+instancesApi.openapi(
+  createRoute({
+    method: "post",
+    path: "/instances/{id}/rerun",
+    tags,
+    request: { params: IdParam, ...body(z.strictObject({ mode: z.enum(["all", "failed"]).default("failed") })) },
+    responses: { 200: json(Control, "Rerun: new attempts beside the old ones, same version, parameters and message"), ...errors },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    return c.json(Control.parse(unwrap(await (await operable(c, id)).rerun(id, c.req.valid("json").mode))), 200);
   },
 );

@@ -1,4 +1,4 @@
-// The coordinator's SQLite tables: definitions, instances and node runs of one workflow.
+// The coordinator's SQLite tables: definitions, instances, node runs, timers and dedup keys of one workflow.
 import type { WorkflowDefinition } from "../core/definition.ts";
 import type { InstanceStatus, NodeStatus } from "../core/progress.ts";
 import type { InstanceRow, NodeRunRow } from "../db/mirror.ts";
@@ -8,35 +8,58 @@ export interface LiveInstance extends InstanceRow {
   def_hash: string;
   priority_override: number | null;
   max_parallel: number | null;
+  ordering_key: string | null;
   cyctime: number;
 }
+
+export interface LiveNodeRun extends NodeRunRow {
+  current: number;
+  /** A retry waits for its delay: not dispatched before this time. */
+  not_before: number | null;
+}
+
+export type TimerKind = "retry" | "timeout";
+
+type Row<T> = T & Record<string, SqlStorageValue>;
+
+const SCHEMA = [
+  `CREATE TABLE definitions (hash TEXT PRIMARY KEY, json TEXT NOT NULL, weights TEXT NOT NULL)`,
+  `CREATE TABLE instances (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     workspace_id TEXT NOT NULL, workflow_id TEXT NOT NULL, workflow_name TEXT NOT NULL,
+     version INTEGER, env TEXT NOT NULL, status TEXT NOT NULL,
+     priority INTEGER NOT NULL, priority_override INTEGER, max_parallel INTEGER, ordering_key TEXT,
+     run_date TEXT, trigger_type TEXT NOT NULL, trigger_message TEXT NOT NULL, params TEXT NOT NULL,
+     def_hash TEXT NOT NULL, cyctime INTEGER NOT NULL,
+     created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER)`,
+  // Waiting instances are admitted in (priority, arrival) order through this index, never all in memory.
+  `CREATE INDEX instances_by_status ON instances (env, status, priority DESC, seq)`,
+  `CREATE INDEX instances_by_ordering_key ON instances (ordering_key, env, status, seq)`,
+  `CREATE TABLE node_runs (
+     id TEXT PRIMARY KEY, instance_id TEXT NOT NULL, node_name TEXT NOT NULL, node_type TEXT NOT NULL,
+     attempt INTEGER NOT NULL, current INTEGER NOT NULL, status TEXT NOT NULL, runner_id TEXT, not_before INTEGER,
+     queued_at INTEGER, started_at INTEGER, finished_at INTEGER, exit_code INTEGER, error TEXT, outputs TEXT)`,
+  `CREATE INDEX node_runs_current ON node_runs (instance_id, current)`,
+  // Every timer of the workflow in one due-table; the single DO alarm is armed to its earliest row.
+  `CREATE TABLE timers (id INTEGER PRIMARY KEY AUTOINCREMENT, due_at INTEGER NOT NULL, kind TEXT NOT NULL, ref TEXT NOT NULL)`,
+  `CREATE INDEX timers_due ON timers (due_at)`,
+  `CREATE TABLE dedup (key TEXT PRIMARY KEY, instance_id TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
+  `CREATE INDEX dedup_expiry ON dedup (expires_at)`,
+];
 
 export class CoordinatorStore {
   private readonly sql: SqlStorage;
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
-    sql.exec(`
-      CREATE TABLE IF NOT EXISTS definitions (hash TEXT PRIMARY KEY, json TEXT NOT NULL, weights TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS instances (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
-        workspace_id TEXT NOT NULL, workflow_id TEXT NOT NULL, workflow_name TEXT NOT NULL,
-        version INTEGER, env TEXT NOT NULL, status TEXT NOT NULL,
-        priority INTEGER NOT NULL, priority_override INTEGER, max_parallel INTEGER,
-        run_date TEXT, trigger_type TEXT NOT NULL, trigger_message TEXT NOT NULL, params TEXT NOT NULL,
-        def_hash TEXT NOT NULL, cyctime INTEGER NOT NULL,
-        created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER
-      );
-      -- Waiting instances are admitted by (priority, arrival), read through this index, never all in memory.
-      CREATE INDEX IF NOT EXISTS instances_by_status ON instances (env, status, priority DESC, seq);
-      CREATE TABLE IF NOT EXISTS node_runs (
-        id TEXT PRIMARY KEY, instance_id TEXT NOT NULL, node_name TEXT NOT NULL, node_type TEXT NOT NULL,
-        attempt INTEGER NOT NULL, current INTEGER NOT NULL, status TEXT NOT NULL, runner_id TEXT,
-        queued_at INTEGER, started_at INTEGER, finished_at INTEGER, exit_code INTEGER, error TEXT, outputs TEXT
-      );
-      CREATE INDEX IF NOT EXISTS node_runs_current ON node_runs (instance_id, current);
-    `);
+    // Schema versions: each statement runs once, in order, so later releases only append.
+    sql.exec(`CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)`);
+    const done = sql.exec<{ v: number | null }>(`SELECT MAX(version) AS v FROM _schema`).one().v ?? 0;
+    for (let v = done; v < SCHEMA.length; v++) {
+      sql.exec(SCHEMA[v]!);
+      sql.exec(`INSERT INTO _schema (version) VALUES (?)`, v + 1);
+    }
   }
 
   saveDefinition(hash: string, def: WorkflowDefinition, weights: Record<string, number>): void {
@@ -49,21 +72,17 @@ export class CoordinatorStore {
   }
 
   insertInstance(row: Omit<LiveInstance, "seq">): void {
-    const cols = Object.keys(row);
-    this.sql.exec(
-      `INSERT INTO instances (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`,
-      ...cols.map((c) => row[c as keyof typeof row]),
-    );
+    this.insert("instances", row);
   }
 
   instance(id: string): LiveInstance | undefined {
-    return this.sql.exec<LiveInstance & Record<string, SqlStorageValue>>(`SELECT * FROM instances WHERE id = ?`, id).toArray()[0];
+    return this.sql.exec<Row<LiveInstance>>(`SELECT * FROM instances WHERE id = ?`, id).toArray()[0];
   }
 
   setInstanceStatus(id: string, status: InstanceStatus, at: number): LiveInstance {
-    const column = status === "running" ? "started_at" : status === "waiting" ? null : "finished_at";
-    if (column) this.sql.exec(`UPDATE instances SET status = ?, ${column} = ? WHERE id = ?`, status, at, id);
-    else this.sql.exec(`UPDATE instances SET status = ? WHERE id = ?`, status, id);
+    if (status === "running") this.sql.exec(`UPDATE instances SET status = ?, started_at = ?, finished_at = NULL WHERE id = ?`, status, at, id);
+    else if (status === "waiting") this.sql.exec(`UPDATE instances SET status = ?, finished_at = NULL WHERE id = ?`, status, id);
+    else this.sql.exec(`UPDATE instances SET status = ?, finished_at = ? WHERE id = ?`, status, at, id);
     return this.instance(id)!;
   }
 
@@ -71,33 +90,50 @@ export class CoordinatorStore {
     return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM instances WHERE env = ? AND status = 'running'`, env).one().n;
   }
 
-  /** The next waiting instance in (priority, arrival) order. */
+  /**
+   * The next waiting instance in (priority, arrival) order whose ordering key is free: no instance
+   * with that key is running, and none with that key arrived earlier and still waits.
+   */
   nextWaiting(env: string): LiveInstance | undefined {
     return this.sql
-      .exec<LiveInstance & Record<string, SqlStorageValue>>(
-        `SELECT * FROM instances WHERE env = ? AND status = 'waiting' ORDER BY priority DESC, seq LIMIT 1`,
+      .exec<Row<LiveInstance>>(
+        `SELECT * FROM instances i WHERE i.env = ? AND i.status = 'waiting' AND (i.ordering_key IS NULL OR (
+           NOT EXISTS (SELECT 1 FROM instances r WHERE r.ordering_key = i.ordering_key AND r.env = i.env AND r.status = 'running')
+           AND NOT EXISTS (SELECT 1 FROM instances e WHERE e.ordering_key = i.ordering_key AND e.env = i.env AND e.status = 'waiting' AND e.seq < i.seq)))
+         ORDER BY i.priority DESC, i.seq LIMIT 1`,
         env,
       )
       .toArray()[0];
   }
 
-  insertNodeRun(row: NodeRunRow): void {
-    const cols = Object.keys(row);
-    this.sql.exec(
-      `INSERT INTO node_runs (${cols.join(", ")}, current) VALUES (${cols.map(() => "?").join(", ")}, 1)`,
-      ...cols.map((c) => row[c as keyof NodeRunRow]),
-    );
+  waitingAhead(instance: LiveInstance): number {
+    return this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM instances WHERE env = ? AND status = 'waiting' AND (priority > ? OR (priority = ? AND seq < ?))`,
+        instance.env,
+        instance.priority,
+        instance.priority,
+        instance.seq,
+      )
+      .one().n;
   }
 
-  nodeRun(id: string): (NodeRunRow & { current: number }) | undefined {
-    return this.sql.exec<NodeRunRow & { current: number } & Record<string, SqlStorageValue>>(`SELECT * FROM node_runs WHERE id = ?`, id).toArray()[0];
+  insertNodeRun(row: NodeRunRow, notBefore: number | null = null): void {
+    this.insert("node_runs", { ...row, current: 1, not_before: notBefore });
+  }
+
+  nodeRun(id: string): LiveNodeRun | undefined {
+    return this.sql.exec<Row<LiveNodeRun>>(`SELECT * FROM node_runs WHERE id = ?`, id).toArray()[0];
   }
 
   /** The current attempt of every node of an instance. */
-  currentRuns(instanceId: string): NodeRunRow[] {
-    return this.sql
-      .exec<NodeRunRow & Record<string, SqlStorageValue>>(`SELECT * FROM node_runs WHERE instance_id = ? AND current = 1`, instanceId)
-      .toArray();
+  currentRuns(instanceId: string): LiveNodeRun[] {
+    return this.sql.exec<Row<LiveNodeRun>>(`SELECT * FROM node_runs WHERE instance_id = ? AND current = 1`, instanceId).toArray();
+  }
+
+  /** Retires the current attempt of a node so a new one can take its place. */
+  retire(runId: string): void {
+    this.sql.exec(`UPDATE node_runs SET current = 0 WHERE id = ?`, runId);
   }
 
   updateNodeRun(id: string, changes: Partial<Omit<NodeRunRow, "id">> & { status: NodeStatus }): NodeRunRow {
@@ -107,7 +143,42 @@ export class CoordinatorStore {
       ...cols.map((c) => changes[c as keyof typeof changes] ?? null),
       id,
     );
-    const { current: _, ...row } = this.nodeRun(id)!;
+    const { current: _c, not_before: _n, ...row } = this.nodeRun(id)!;
     return row;
+  }
+
+  addTimer(kind: TimerKind, ref: string, dueAt: number): void {
+    this.sql.exec(`INSERT INTO timers (due_at, kind, ref) VALUES (?, ?, ?)`, dueAt, kind, ref);
+  }
+
+  /** Takes (removes and returns) the timers due by `now`. */
+  takeDueTimers(now: number, limit = 500): { kind: TimerKind; ref: string }[] {
+    const rows = this.sql.exec<{ id: number; kind: TimerKind; ref: string }>(`SELECT id, kind, ref FROM timers WHERE due_at <= ? ORDER BY due_at LIMIT ?`, now, limit).toArray();
+    for (const r of rows) this.sql.exec(`DELETE FROM timers WHERE id = ?`, r.id);
+    return rows;
+  }
+
+  nextTimerAt(): number | null {
+    return this.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM timers`).one().t;
+  }
+
+  /** The instance a dedup key already started inside its window, if any. */
+  dedupHit(key: string, now: number): string | null {
+    // Amortized clean-up: a few expired keys go with every lookup.
+    this.sql.exec(`DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT 20)`, now);
+    const row = this.sql.exec<{ instance_id: string; expires_at: number }>(`SELECT instance_id, expires_at FROM dedup WHERE key = ?`, key).toArray()[0];
+    return row && row.expires_at > now ? row.instance_id : null;
+  }
+
+  rememberDedup(key: string, instanceId: string, expiresAt: number): void {
+    this.sql.exec(`INSERT OR REPLACE INTO dedup (key, instance_id, expires_at) VALUES (?, ?, ?)`, key, instanceId, expiresAt);
+  }
+
+  private insert(table: string, row: object): void {
+    const cols = Object.keys(row);
+    this.sql.exec(
+      `INSERT INTO ${table} (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`,
+      ...cols.map((c) => (row as Record<string, SqlStorageValue>)[c] ?? null),
+    );
   }
 }

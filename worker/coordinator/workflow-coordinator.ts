@@ -1,121 +1,39 @@
-// WorkflowCoordinator Durable Object: one per workflow; admission, DAG progression, node results.
+// WorkflowCoordinator Durable Object: one per workflow; persists and wires the Engine, arms the alarm.
 import { DurableObject } from "cloudflare:workers";
-import { Dag } from "../core/dag.ts";
-import type { Priority, WorkflowDefinition } from "../core/definition.ts";
-import { dagShape, FINISHED_NODE, planProgress, type DagShape, type NodeStatus } from "../core/progress.ts";
-import { prepareNodeRun } from "../core/node-run.ts";
+import { toOutcome, type Outcome } from "../core/errors.ts";
+import type { RerunMode } from "../core/lifecycle.ts";
 import type { Completion } from "../core/runner-protocol.ts";
-import type { TriggerType } from "../core/runs.ts";
-import { insertLog, upsertInstance, upsertNodeRun, type InstanceRow, type NodeRunRow } from "../db/mirror.ts";
+import { Engine, type StartInstance, type Started } from "./engine.ts";
 import { Outbox } from "./outbox.ts";
-import { CoordinatorStore, type LiveInstance } from "./store.ts";
+import { CoordinatorStore } from "./store.ts";
 
-export interface StartInstance {
-  instanceId: string;
-  workspaceId: string;
-  workflowId: string;
-  workflowName: string;
-  version: number | null;
-  env: "dev" | "prod";
-  definition: WorkflowDefinition;
-  weights: Record<string, number>;
-  priorityOverride: Priority | null;
-  runDate: string | null;
-  receivedAt: number;
-  cyctime: number;
-  triggerType: TriggerType;
-  triggerMessage: unknown;
-  params: Record<string, string>;
-}
+export type { StartInstance, Started } from "./engine.ts";
 
 export class WorkflowCoordinator extends DurableObject<Env> {
-  private readonly store: CoordinatorStore;
+  private readonly engine: Engine;
   private readonly outbox: Outbox;
-  /** Derived from immutable definitions, so safe to cache in memory. */
-  private readonly shapes = new Map<string, DagShape>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new CoordinatorStore(ctx.storage.sql);
     this.outbox = new Outbox(ctx.storage, env);
+    // The runner kills a timed-out node itself; the coordinator waits two lease periods more for its report.
+    const graceMs = 2 * Number(env.LEASE_SECONDS || "30") * 1000;
+    this.engine = new Engine(new CoordinatorStore(ctx.storage.sql), this.outbox, graceMs);
   }
 
-  async start(input: StartInstance): Promise<{ id: string; status: string }> {
-    const defJson = JSON.stringify(input.definition);
-    const hash = await sha256(defJson + JSON.stringify(input.weights));
-    const existing = this.store.instance(input.instanceId);
-    if (existing) return { id: existing.id, status: existing.status };
-    const status = this.ctx.storage.transactionSync(() => {
-      this.store.saveDefinition(hash, input.definition, input.weights);
-      const priority = input.priorityOverride ?? input.definition.policy.priority;
-      this.store.insertInstance({
-        id: input.instanceId,
-        workspace_id: input.workspaceId,
-        workflow_id: input.workflowId,
-        workflow_name: input.workflowName,
-        version: input.version,
-        env: input.env,
-        status: "waiting",
-        priority,
-        priority_override: input.priorityOverride,
-        max_parallel: input.definition.policy.maxParallel,
-        run_date: input.runDate,
-        trigger_type: input.triggerType,
-        trigger_message: JSON.stringify(input.triggerMessage ?? {}),
-        params: JSON.stringify(input.params),
-        def_hash: hash,
-        cyctime: input.cyctime,
-        created_at: input.receivedAt,
-        started_at: null,
-        finished_at: null,
-      });
-      const statements = [upsertInstance(this.mirrorRow(this.store.instance(input.instanceId)!))];
-      for (const node of input.definition.nodes) {
-        const run = pendingRun(input.instanceId, node.name, node.type, 1);
-        this.store.insertNodeRun(run);
-        statements.push(upsertNodeRun(run));
-      }
-      this.outbox.add({ kind: "d1", statements });
-      this.admitWaiting(input.env);
-      return this.store.instance(input.instanceId)!.status;
-    });
-    await this.outbox.flush();
-    return { id: input.instanceId, status };
+  async start(input: StartInstance): Promise<Started> {
+    const hash = await sha256(JSON.stringify(input.definition) + JSON.stringify(input.weights));
+    return this.commit(() => this.engine.start(input, hash));
   }
 
   /** The pool handed the attempt to a runner. */
   async nodeStarted(attemptId: string, runnerId: string, at: number): Promise<void> {
-    this.ctx.storage.transactionSync(() => {
-      const run = this.store.nodeRun(attemptId);
-      if (!run || run.current !== 1 || run.status !== "queued") return;
-      const updated = this.store.updateNodeRun(attemptId, { status: "running", runner_id: runnerId, started_at: at });
-      this.outbox.add({ kind: "d1", statements: [upsertNodeRun(updated)] });
-    });
-    await this.outbox.flush();
+    await this.commit(() => this.engine.nodeStarted(attemptId, runnerId, at));
   }
 
   /** A runner's result. Idempotent: a repeated or stale report changes nothing. */
   async nodeFinished(attemptId: string, completion: Completion): Promise<void> {
-    this.ctx.storage.transactionSync(() => {
-      const run = this.store.nodeRun(attemptId);
-      if (!run || run.current !== 1 || FINISHED_NODE.has(run.status as NodeStatus)) return;
-      const ok = completion.exitCode === 0;
-      const error = ok
-        ? null
-        : (completion.error ??
-          (completion.exitCode === null ? `killed by signal ${completion.signal ?? "unknown"}` : `exit code ${completion.exitCode}`));
-      const updated = this.store.updateNodeRun(attemptId, {
-        status: ok ? "succeeded" : "failed",
-        started_at: run.started_at ?? Date.now(),
-        finished_at: Date.now(),
-        exit_code: completion.exitCode,
-        error,
-        outputs: JSON.stringify(completion.outputs),
-      });
-      this.outbox.add({ kind: "d1", statements: [upsertNodeRun(updated)] });
-      this.advance(run.instance_id);
-    });
-    await this.outbox.flush();
+    await this.commit(() => this.engine.nodeFinished(attemptId, completion));
   }
 
   /** The pool declared the attempt's runner gone. */
@@ -123,93 +41,36 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     await this.nodeFinished(attemptId, { exitCode: null, signal: null, outputs: {}, error: `lost: ${reason}` });
   }
 
+  async terminate(instanceId: string): Promise<Outcome<Started>> {
+    return this.commit(() => toOutcome(() => this.engine.terminate(instanceId)));
+  }
+
+  async rerun(instanceId: string, mode: RerunMode): Promise<Outcome<Started>> {
+    return this.commit(() => toOutcome(() => this.engine.rerun(instanceId, mode)));
+  }
+
+  async waitReason(instanceId: string): Promise<string | null> {
+    return this.engine.waitReason(instanceId);
+  }
+
   override async alarm(): Promise<void> {
+    await this.commit(() => this.engine.fireTimers());
+  }
+
+  /**
+   * One transaction per change: state and its effects (D1 mirror rows, pool calls) commit together,
+   * then the outbox delivers the effects and the alarm is re-armed for the next timer.
+   */
+  private async commit<T>(change: () => T): Promise<T> {
+    const result = this.ctx.storage.transactionSync(change);
     await this.outbox.flush();
-  }
-
-  /** Starts waiting instances while the workflow's maxParallel allows (DESIGN §2.5). */
-  private admitWaiting(env: string): void {
-    for (;;) {
-      const next = this.store.nextWaiting(env);
-      if (!next) return;
-      if (next.max_parallel !== null && this.store.countRunning(env) >= next.max_parallel) return;
-      const running = this.store.setInstanceStatus(next.id, "running", Date.now());
-      this.outbox.add({ kind: "d1", statements: [upsertInstance(this.mirrorRow(running))] });
-      this.advance(next.id);
+    const next = this.engine.nextTimerAt();
+    if (next !== null) {
+      const current = await this.ctx.storage.getAlarm();
+      if (current === null || current > next) await this.ctx.storage.setAlarm(next);
     }
+    return result;
   }
-
-  /** Moves an instance forward until it waits on runners or ends. Runs inside a transaction. */
-  private advance(instanceId: string): void {
-    const instance = this.store.instance(instanceId)!;
-    if (instance.status !== "running") return;
-    const { def, weights } = this.store.definition(instance.def_hash);
-    const shape = this.shape(instance.def_hash, def);
-    for (;;) {
-      const runs = this.store.currentRuns(instanceId);
-      const byName = new Map(runs.map((r) => [r.node_name, r]));
-      const plan = planProgress(shape, Object.fromEntries(runs.map((r) => [r.node_name, r.status as NodeStatus])));
-      const statements = plan.skipped.map((name) =>
-        upsertNodeRun(this.store.updateNodeRun(byName.get(name)!.id, { status: "skipped", finished_at: Date.now() })),
-      );
-      let inlineDone = false;
-      for (const name of plan.ready) {
-        const run = byName.get(name)!;
-        const node = def.nodes.find((n) => n.name === name)!;
-        const outcome = prepareNodeRun({ instance, def, node, runs, attemptId: run.id, attempt: run.attempt, weight: weights[name] ?? 0 });
-        const now = Date.now();
-        if (outcome.kind === "done") {
-          inlineDone = true;
-          statements.push(upsertNodeRun(this.store.updateNodeRun(run.id, { status: outcome.status, started_at: now, finished_at: now, error: outcome.error })));
-          for (const line of outcome.log) statements.push(insertLog(run.id, line));
-        } else {
-          statements.push(upsertNodeRun(this.store.updateNodeRun(run.id, { status: "queued", queued_at: now })));
-          this.outbox.add({ kind: "d1", statements: statements.splice(0) });
-          this.outbox.add({ kind: "dispatch", resourceGroup: def.policy.resourceGroup, tasks: [outcome.queued] });
-        }
-      }
-      if (statements.length > 0) this.outbox.add({ kind: "d1", statements });
-      if (plan.finished) {
-        const done = this.store.setInstanceStatus(instanceId, plan.finished, Date.now());
-        this.outbox.add({ kind: "d1", statements: [upsertInstance(this.mirrorRow(done))] });
-        this.admitWaiting(instance.env);
-        return;
-      }
-      if (!inlineDone && plan.skipped.length === 0) return;
-    }
-  }
-
-  private shape(hash: string, def: WorkflowDefinition): DagShape {
-    let shape = this.shapes.get(hash);
-    if (!shape) {
-      shape = dagShape(def.nodes, def.edges, new Dag(def.nodes.map((n) => n.name), def.edges).topologicalOrder());
-      this.shapes.set(hash, shape);
-    }
-    return shape;
-  }
-
-  private mirrorRow(i: LiveInstance): InstanceRow {
-    const { seq: _s, def_hash: _d, priority_override: _p, max_parallel: _m, cyctime: _c, ...row } = i;
-    return row;
-  }
-}
-
-function pendingRun(instanceId: string, nodeName: string, nodeType: string, attempt: number): NodeRunRow {
-  return {
-    id: `${instanceId.replace(/^ins_/, "run_")}_${nodeName}_${attempt}`,
-    instance_id: instanceId,
-    node_name: nodeName,
-    node_type: nodeType,
-    attempt,
-    status: "pending",
-    runner_id: null,
-    queued_at: null,
-    started_at: null,
-    finished_at: null,
-    exit_code: null,
-    error: null,
-    outputs: null,
-  };
 }
 
 async function sha256(text: string): Promise<string> {

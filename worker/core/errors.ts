@@ -61,3 +61,24 @@ export const unauthorized = (message = "a valid API key is required: Authorizati
 export const forbidden = (message: string) => new SluiceError(403, "forbidden", message);
 export const leaseLost = (attemptId: string) =>
   new SluiceError(409, "lease_lost", `attempt ${attemptId} no longer holds its lease; its result is refused`);
+
+/**
+ * A SluiceError cannot cross a Durable Object RPC boundary intact (only its message survives), so
+ * object methods return this instead of throwing, and the API turns it back into the error.
+ */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: { status: SluiceError["status"]; code: ErrorCode; message: string; details: ErrorDetail[] } };
+
+export function toOutcome<T>(run: () => T): Outcome<T> {
+  try {
+    return { ok: true, value: run() };
+  } catch (err) {
+    if (err instanceof SluiceError) return { ok: false, error: { status: err.status, code: err.code, message: err.message, details: err.details } };
+    throw err;
+  }
+}
+
+export function unwrap<T>(outcome: Outcome<T>): T {
+  if (outcome.ok) return outcome.value;
+  const { status, code, message, details } = outcome.error;
+  throw new SluiceError(status, code, message, details);
+}

@@ -1,9 +1,9 @@
 // Preparing a shell or python node's code: resolve its references and substitute them safely.
 import { pythonSites, type PythonSite } from "./python-lexer.ts";
 import { renderPython } from "./python.ts";
-import { Resolver, runSources, unresolvedResult, type Problem, type ResolveContext } from "./resolve.ts";
+import { Resolver, runSources, unresolvedResult, type Problem, type ResolveContext, type Substitution } from "./resolve.ts";
 import { shellSites, type ShellSite } from "./shell-lexer.ts";
-import { renderShell, type Substitution } from "./shell.ts";
+import { renderShell } from "./shell.ts";
 import { isCodeReference, scanReferences, type ParsedReference } from "./template.ts";
 
 export type PreparedCode =

@@ -26,6 +26,8 @@ describe("python: the rewrite follows the tokenizer's context", () => {
     ["comment", "pass  # ${workflow.triggerMessage.q}", "pass  # a\"b'c\\d\\ne"],
     ["f-string replacement field", 's = f"{${workflow.x}}"', `s = f"{'V'}"`],
     ["doubled braces in an f-string", "s = f'{{${workflow.x}}}'", `s = f'{{' "V" f'}}'`],
+    ["string inside an f-string replacement field", `s = f"{d['\${workflow.x}']}"`, `s = f"{d['' 'V' '']}"`],
+    ["line continuation then a string", "s = 1 + \\\n  len('${workflow.x}')", `s = 1 + \\\n  len('' "V" '')`],
   ])("%s", (_name, code, expected) => {
     expect(script(code)).toBe(expected);
   });

@@ -1,7 +1,7 @@
 // Substituting values into Python: each value becomes an escaped literal, never code.
 import { escapeControls, pythonBytes, pythonStr } from "./literals.ts";
 import type { PythonSite } from "./python-lexer.ts";
-import type { Substitution } from "./shell.ts";
+import type { Substitution } from "./resolve.ts";
 
 export type PythonPrepared = { ok: true; script: string; prelude: "" } | { ok: false; refused: string[]; message: string };
 

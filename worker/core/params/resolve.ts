@@ -34,6 +34,15 @@ export interface Problem {
   fatal?: boolean;
 }
 export type Resolution = { ok: true; value: string } | { ok: false; problems: Problem[] };
+/** A reference in code with its resolved value, ready to be placed. */
+export interface Substitution {
+  /** The reference as written, for messages. */
+  raw: string;
+  start: number;
+  end: number;
+  value: string;
+}
+
 export type Unresolved = { ok: false; unresolved: string[]; message: string };
 
 const has = (record: object, key: string) => Object.hasOwn(record, key);

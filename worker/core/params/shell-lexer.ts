@@ -65,8 +65,8 @@ class ShellLexer {
       const ref = this.refAt.get(this.i);
       if (ref !== undefined) {
         this.sites[ref] = this.site();
-        this.i = this.refs[ref]!.end;
         this.inWord();
+        this.i = this.refs[ref]!.end;
         continue;
       }
       switch (top.kind) {

@@ -14,6 +14,12 @@ const CONTEXTS: Array<[string, string]> = [
   ["backticks", "printf '[%s]\\n' \"`printf '%s' ${workflow.triggerMessage.k}`\""],
   ["case inside a command substitution", 'printf \'[%s]\\n\' "$(case a in a) printf \'%s\' ${workflow.triggerMessage.k};; esac)"'],
   ["bash default", 'printf \'[%s]\\n\' "${UNSET_VAR:-${workflow.triggerMessage.k}}"'],
+  ["single quotes in an unquoted bash default", "printf '[%s]\\n' ${UNSET_VAR:-'${workflow.triggerMessage.k}'}"],
+  ["function argument", 'show() { printf \'[%s]\\n\' "$1"; }\nshow ${workflow.triggerMessage.k}'],
+  ["[[ string comparison ]]", "[[ ${workflow.triggerMessage.k} == \"${workflow.triggerMessage.k}\" ]] && printf '[%s]\\n' ${workflow.triggerMessage.k}"],
+  ["case subject", "case ${workflow.triggerMessage.k} in *) printf '[%s]\\n' \"${workflow.triggerMessage.k}\";; esac"],
+  ["here-string", 'cat <<< "[${workflow.triggerMessage.k}]"'],
+  ["heredoc in a command substitution", "X=$(cat <<EOF\n[${workflow.triggerMessage.k}]\nEOF\n)\nprintf '%s\\n' \"$X\""],
   ["unquoted heredoc", "cat <<EOF\n[${workflow.triggerMessage.k}]\nEOF"],
   ["unquoted heredoc with quotes", "cat <<EOF\n['${workflow.triggerMessage.k}']\nEOF"],
 ];
@@ -44,6 +50,14 @@ describe("shell: hostile trigger data reaches bash as a literal string", () => {
       expect(runPrepared("shell", prepared).stdout).toBe(`[${value}]\n`);
       expect(canary.exists()).toBe(false);
     }
+  });
+
+  it("in a bash default inside double quotes, where single quotes are plain characters", () => {
+    for (const value of values) {
+      const ran = runPrepared("shell", prepare("printf '%s\\n' \"${UNSET_VAR:-'${workflow.triggerMessage.k}'}\"", value));
+      expect(ran.stdout).toBe(`'${value}'\n`);
+    }
+    expect(canary.exists()).toBe(false);
   });
 
   it("in a comment, where the value is shown with its newlines escaped", () => {

@@ -1,14 +1,7 @@
 // Substituting values into bash: each value becomes a variable set by a prelude, never script text.
 import { bashSingleQuoted, escapeControls } from "./literals.ts";
+import type { Substitution } from "./resolve.ts";
 import type { ShellSite } from "./shell-lexer.ts";
-
-export interface Substitution {
-  /** The reference as written, for messages. */
-  raw: string;
-  start: number;
-  end: number;
-  value: string;
-}
 
 export type ShellPrepared = { ok: true; script: string; prelude: string } | { ok: false; refused: string[]; message: string };
 

@@ -34,17 +34,21 @@ const OUTPUT_KEY = /[A-Za-z0-9_][A-Za-z0-9_.-]*/y;
 const PATH_KEY = /[^.[\]{}:\s"'$\\()]+/y;
 const INDEX = /\[(\d{1,9})\]/y;
 
+/** How far past `${` a reference may reach; bounds the work per `$` on hostile or broken text. */
+const MAX_REFERENCE_LENGTH = 4096;
+const MAX_DATE_EXPRESSION_LENGTH = 64;
+
 const match = (re: RegExp, text: string, at: number) => {
   re.lastIndex = at;
   return re.exec(text)?.[0];
 };
 
 /** Parses `["a.b"]` / `['a']` with backslash escapes; returns the key and where it ends. */
-function quotedKey(text: string, at: number): { key: string; end: number } | undefined {
+function quotedKey(text: string, at: number, limit: number): { key: string; end: number } | undefined {
   const quote = text[at + 1];
   if (text[at] !== "[" || (quote !== '"' && quote !== "'")) return undefined;
   let key = "";
-  for (let i = at + 2; i < text.length; i++) {
+  for (let i = at + 2; i < limit; i++) {
     const c = text[i]!;
     if (c === "\\" && i + 1 < text.length) key += text[++i];
     else if (c === quote) return text[i + 1] === "]" ? { key, end: i + 2 } : undefined;
@@ -53,7 +57,7 @@ function quotedKey(text: string, at: number): { key: string; end: number } | und
   return undefined;
 }
 
-function triggerPath(text: string, at: number): { path: PathSegment[]; end: number } {
+function triggerPath(text: string, at: number, limit: number): { path: PathSegment[]; end: number } {
   const path: PathSegment[] = [];
   let i = at;
   for (;;) {
@@ -69,7 +73,7 @@ function triggerPath(text: string, at: number): { path: PathSegment[]; end: numb
       i += index.length;
       continue;
     }
-    const quoted = quotedKey(text, i);
+    const quoted = quotedKey(text, i, limit);
     if (quoted === undefined) return { path, end: i };
     path.push({ key: quoted.key });
     i = quoted.end;
@@ -77,9 +81,9 @@ function triggerPath(text: string, at: number): { path: PathSegment[]; end: numb
 }
 
 /** The name part of `${...}` starting at `at` (just after `${`). */
-function parseName(text: string, at: number): { target: Target; end: number } | undefined {
+function parseName(text: string, at: number, limit: number): { target: Target; end: number } | undefined {
   if (text.startsWith(TRIGGER_MESSAGE, at)) {
-    const { path, end } = triggerPath(text, at + TRIGGER_MESSAGE.length);
+    const { path, end } = triggerPath(text, at + TRIGGER_MESSAGE.length, limit);
     if (text[end] === "}" || text.startsWith(":-", end)) return { target: { type: "trigger", path }, end };
   }
   if (text.startsWith("workflow.", at)) {
@@ -98,9 +102,9 @@ function parseName(text: string, at: number): { target: Target; end: number } | 
 }
 
 /** Index of the `}` closing a default, counting nested `${`; -1 when unbalanced. */
-function defaultEnd(text: string, at: number): number {
+function defaultEnd(text: string, at: number, limit: number): number {
   let depth = 0;
-  for (let i = at; i < text.length; i++) {
+  for (let i = at; i < limit; i++) {
     if (text[i] === "$" && text[i + 1] === "{") {
       depth++;
       i++;
@@ -115,16 +119,17 @@ function defaultEnd(text: string, at: number): number {
 /** A syntactic reference starting at `start` (a `$`), or undefined. */
 export function referenceAt(text: string, start: number): ParsedReference | undefined {
   if (text[start] !== "$") return undefined;
+  const limit = Math.min(text.length, start + MAX_REFERENCE_LENGTH);
   if (text[start + 1] === "[") {
     const close = text.indexOf("]", start + 2);
-    if (close < 0) return undefined;
+    if (close < 0 || close - start > MAX_DATE_EXPRESSION_LENGTH) return undefined;
     const expr = text.slice(start + 2, close);
     if (!parseDateExpression(expr)) return undefined;
     const end = close + 1;
     return { raw: text.slice(start, end), start, end, kind: "date", name: expr, target: { type: "date", expr } };
   }
   if (text[start + 1] !== "{") return undefined;
-  const parsed = parseName(text, start + 2);
+  const parsed = parseName(text, start + 2, limit);
   if (!parsed) return undefined;
   const name = text.slice(start + 2, parsed.end);
   if (text[parsed.end] === "}") {
@@ -132,7 +137,7 @@ export function referenceAt(text: string, start: number): ParsedReference | unde
     return { raw: text.slice(start, end), start, end, kind: "param", name, target: parsed.target };
   }
   if (!text.startsWith(":-", parsed.end)) return undefined;
-  const close = defaultEnd(text, parsed.end + 2);
+  const close = defaultEnd(text, parsed.end + 2, limit);
   if (close < 0) return undefined;
   const end = close + 1;
   const fallback = text.slice(parsed.end + 2, close);

@@ -1,0 +1,244 @@
+// A fake Sluice Worker speaking the runner protocol over node:http, plus helpers for the runner's tests.
+import { isUtf8 } from "node:buffer";
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Runner, type RunnerOptions } from "../src/runner.ts";
+import type { Completion, RunnerTask } from "../src/sluice-client.ts";
+
+export interface ClaimRequest {
+  runnerId: string;
+  name: string;
+  slots: number;
+  waitMs: number;
+}
+
+export interface HeartbeatRequest {
+  runnerId: string;
+  name: string;
+  slots: number;
+  attempts: string[];
+}
+
+interface HeldClaim {
+  slots: number;
+  response: ServerResponse;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class FakeSluice {
+  readonly token = `rt_test_${randomUUID()}`;
+  readonly claims: ClaimRequest[] = [];
+  readonly heartbeats: HeartbeatRequest[] = [];
+  readonly completions = new Map<string, Completion>();
+  /** Attempt ids whose log and completion get 409, as after the lease expired. */
+  readonly leaseLost = new Set<string>();
+  /** Delay before answering each log upload, as a slow link to the Worker. */
+  logDelayMs = 0;
+  /** Log bodies that were not valid UTF-8 on their own. */
+  invalidUtf8Chunks = 0;
+  private readonly server: Server;
+  private readonly chunks = new Map<string, string[]>();
+  private readonly toCancel = new Set<string>();
+  private pending: RunnerTask[] = [];
+  private held: HeldClaim[] = [];
+  private port = 0;
+
+  private constructor() {
+    this.server = createServer((request, response) => {
+      this.route(request, response).catch((error: unknown) => {
+        response.writeHead(500).end(String(error));
+      });
+    });
+  }
+
+  static async start(): Promise<FakeSluice> {
+    const fake = new FakeSluice();
+    await fake.listen();
+    return fake;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Queues a task for the next claim; unspecified fields get test defaults. */
+  queue(task: Partial<RunnerTask> & Pick<RunnerTask, "script">): RunnerTask {
+    const attemptId = task.attemptId ?? `att_${randomUUID()}`;
+    const nodeName = task.nodeName ?? `node_${this.claims.length}_${attemptId.slice(-6)}`;
+    const full: RunnerTask = {
+      attemptId,
+      instanceId: "ins_test",
+      workflowId: "wf_test",
+      nodeName,
+      attempt: 1,
+      type: "shell",
+      prelude: "",
+      timeoutSeconds: 60,
+      leaseSeconds: 30,
+      ...task,
+      env: { SLUICE_INSTANCE_ID: "ins_test", SLUICE_NODE: nodeName, ...task.env },
+    };
+    this.pending.push(full);
+    this.answerHeldClaims();
+    return full;
+  }
+
+  /** The next heartbeat that lists this attempt is told to kill it. */
+  cancel(attemptId: string): void {
+    this.toCancel.add(attemptId);
+  }
+
+  logOf(attemptId: string): string {
+    return (this.chunks.get(attemptId) ?? []).join("");
+  }
+
+  logChunksOf(attemptId: string): string[] {
+    return this.chunks.get(attemptId) ?? [];
+  }
+
+  /** Refuses connections until comeBack(), as a Worker that is down or unreachable. */
+  async goDown(): Promise<void> {
+    for (const claim of this.held) clearTimeout(claim.timer);
+    this.held = [];
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  async comeBack(): Promise<void> {
+    await this.listen(this.port);
+  }
+
+  async close(): Promise<void> {
+    if (this.server.listening) await this.goDown();
+  }
+
+  private listen(port = 0): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, "127.0.0.1", () => {
+        this.server.off("error", reject);
+        this.port = (this.server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  }
+
+  private async route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await readBody(request);
+    if (request.headers.authorization !== `Bearer ${this.token}`) {
+      response.writeHead(401, { "content-type": "application/json" }).end('{"error":{"code":"unauthorized"}}');
+      return;
+    }
+    const url = request.url ?? "";
+    if (url === "/api/v1/runner/claim") return this.claim(JSON.parse(body.toString()) as ClaimRequest, response);
+    if (url === "/api/v1/runner/heartbeat") {
+      const heartbeat = JSON.parse(body.toString()) as HeartbeatRequest;
+      this.heartbeats.push(heartbeat);
+      const cancel = heartbeat.attempts.filter((id) => this.toCancel.has(id));
+      return json(response, 200, { cancel });
+    }
+    const match = /^\/api\/v1\/runner\/attempts\/([^/]+)\/(log|complete)$/.exec(url);
+    if (!match) return json(response, 404, { error: { code: "not_found" } });
+    const attemptId = decodeURIComponent(match[1] ?? "");
+    if (this.leaseLost.has(attemptId)) return json(response, 409, { error: { code: "lease_lost" } });
+    if (match[2] === "log") {
+      if (this.logDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.logDelayMs));
+      this.recordLog(attemptId, body);
+      response.writeHead(204).end();
+      return;
+    }
+    this.completions.set(attemptId, JSON.parse(body.toString()) as Completion);
+    return json(response, 200, {});
+  }
+
+  private claim(claim: ClaimRequest, response: ServerResponse): void {
+    this.claims.push(claim);
+    if (this.pending.length > 0) return json(response, 200, { tasks: this.pending.splice(0, claim.slots) });
+    const held: HeldClaim = {
+      slots: claim.slots,
+      response,
+      timer: setTimeout(() => this.release(held, []), claim.waitMs),
+    };
+    this.held.push(held);
+    response.on("close", () => this.release(held, null));
+  }
+
+  private answerHeldClaims(): void {
+    for (const held of [...this.held]) {
+      if (this.pending.length === 0) return;
+      this.release(held, this.pending.splice(0, held.slots));
+    }
+  }
+
+  private release(held: HeldClaim, tasks: RunnerTask[] | null): void {
+    if (!this.held.includes(held)) return;
+    this.held = this.held.filter((other) => other !== held);
+    clearTimeout(held.timer);
+    if (tasks !== null) json(held.response, 200, { tasks });
+  }
+
+  private recordLog(attemptId: string, body: Buffer): void {
+    if (!isUtf8(body)) this.invalidUtf8Chunks++;
+    const text = body.toString("utf8");
+    const chunks = this.chunks.get(attemptId) ?? [];
+    chunks.push(text);
+    this.chunks.set(attemptId, chunks);
+  }
+}
+
+/** A runner against the fake with test-sized timers; its lines are collected instead of printed. */
+export function runnerFor(fake: FakeSluice, options: Partial<RunnerOptions> = {}): { runner: Runner; lines: string[] } {
+  const lines: string[] = [];
+  const runner = new Runner({
+    url: fake.url,
+    token: fake.token,
+    slots: 2,
+    heartbeatSeconds: 0.1,
+    killGraceSeconds: 0.5,
+    print: (line) => lines.push(line),
+    warn: (line) => lines.push(line),
+    ...options,
+  });
+  return { runner, lines };
+}
+
+export async function waitFor<T>(
+  check: () => T | undefined | null | false,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** True once the process no longer exists or is a zombie nobody has reaped yet (it runs nothing). */
+export function processIsGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+}
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    request.on("data", (part: Buffer) => parts.push(part));
+    request.on("end", () => resolve(Buffer.concat(parts)));
+    request.on("error", reject);
+  });
+}

@@ -1,0 +1,252 @@
+// Scheduler semantics in the Workers runtime: admission, priorities, retries, terminate, rerun, dedup, ordering.
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { StartInstance } from "../../worker/coordinator/engine.ts";
+import { api, instance, isolatedGroup, nodeStatus, shellNode, startRun } from "./helpers.ts";
+
+const scope = isolatedGroup();
+const coordinator = (workflowId: string) => env.COORDINATOR.get(env.COORDINATOR.idFromName(workflowId));
+
+/** The coordinator's own count, the ground truth for maxParallel. */
+async function runningNow(workflowId: string): Promise<number> {
+  return runInDurableObject(coordinator(workflowId), (_, state) =>
+    state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM instances WHERE status = 'running'`).one().n,
+  );
+}
+
+/** A small deterministic PRNG, so a failing property run can be replayed from its seed. */
+function prng(seed: number) {
+  return () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+}
+
+describe("maxParallel", () => {
+  it("never runs more than maxParallel instances under random bursts, failures and evictions", async () => {
+    const seed = 20261125;
+    const random = prng(seed);
+    const limit = 3;
+    const wf = await scope.createWorkflow({ name: "spiky", policy: { maxParallel: limit }, nodes: [shellNode("work", "true")] });
+    const runner = await scope.newRunner();
+    const started: string[] = [];
+    let peak = 0;
+    for (let round = 0; round < 12; round++) {
+      const burst = 1 + Math.floor(random() * 6);
+      const ids = await Promise.all(
+        Array.from({ length: burst }, () => startRun(wf.id, { env: "dev", priority: [1, 3, 5, 7, 8][Math.floor(random() * 5)] })),
+      );
+      started.push(...ids);
+      if (random() < 0.3) await evictDurableObject(coordinator(wf.id));
+      for (const task of await runner.claim(10)) {
+        expect((await runner.complete(task.attemptId, random() < 0.2 ? 1 : 0)).status).toBe(200);
+      }
+      const running = await runningNow(wf.id);
+      peak = Math.max(peak, running);
+      expect(running, `seed ${seed}, round ${round}`).toBeLessThanOrEqual(limit);
+    }
+    // Drain: everything that was started finishes, nothing is lost or stuck.
+    for (let i = 0; i < 100 && (await runningNow(wf.id)) > 0; i++) {
+      for (const task of await runner.claim(10)) await runner.complete(task.attemptId, 0);
+      expect(await runningNow(wf.id)).toBeLessThanOrEqual(limit);
+    }
+    const statuses = await Promise.all(started.map(async (id) => (await instance(id)).status));
+    expect(statuses.filter((s) => s !== "succeeded" && s !== "failed")).toEqual([]);
+    expect(peak).toBe(limit);
+  });
+
+  it("starts waiting instances by priority, then arrival, and says why they wait", async () => {
+    const wf = await scope.createWorkflow({ name: "one-at-a-time", policy: { maxParallel: 1 }, nodes: [shellNode("work", "true")] });
+    const first = await startRun(wf.id);
+    const low = await startRun(wf.id, { env: "dev", priority: 1 });
+    const urgent = await startRun(wf.id, { env: "dev", priority: 8 });
+    const normal = await startRun(wf.id, { env: "dev", priority: 5 });
+    const urgent2 = await startRun(wf.id, { env: "dev", priority: 8 });
+    const waiting = (await api("GET", `/api/v1/instances/${low}`)).json;
+    expect(waiting.status).toBe("waiting");
+    expect(waiting.waitReason).toMatch(/maxParallel 1 reached/);
+    const runner = await scope.newRunner();
+    const order: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [task] = await runner.claim(1);
+      order.push(task.instanceId);
+      await runner.complete(task.attemptId, 0);
+    }
+    expect(order).toEqual([first, urgent, urgent2, normal, low]);
+  });
+});
+
+describe("retries and timeouts", () => {
+  it("retries a failing node up to its count and keeps every attempt", async () => {
+    const wf = await scope.createWorkflow({ name: "flaky", nodes: [shellNode("flaky", "exit 1", { retry: { count: 2 } })] });
+    const id = await startRun(wf.id);
+    const runner = await scope.newRunner();
+    for (const exit of [1, 1, 0]) {
+      const [task] = await runner.claim();
+      await runner.log(task.attemptId, `attempt ${task.attempt}\n`);
+      await runner.complete(task.attemptId, exit);
+    }
+    const done = await instance(id);
+    expect(done.status).toBe("succeeded");
+    expect(done.nodes[0]).toMatchObject({ status: "succeeded", attempt: 3 });
+    expect((await api("GET", `/api/v1/instances/${id}/nodes/flaky/log?attempt=1`)).text).toBe("attempt 1\n");
+    expect((await api("GET", `/api/v1/instances/${id}/nodes/flaky/log`)).text).toBe("attempt 3\n");
+  });
+
+  it("fails the node once its retries are used up", async () => {
+    const wf = await scope.createWorkflow({ name: "hopeless", nodes: [shellNode("n", "exit 1", { retry: { count: 1 } })] });
+    const id = await startRun(wf.id);
+    const runner = await scope.newRunner();
+    for (let i = 0; i < 2; i++) await runner.complete((await runner.claim())[0].attemptId, 1);
+    expect(await runner.claim(4, 0)).toEqual([]);
+    expect((await instance(id)).nodes[0]).toMatchObject({ status: "failed", attempt: 2 });
+  });
+
+  it("waits for a retry's delay before dispatching it, across an eviction", async () => {
+    const wf = await scope.createWorkflow({ name: "delayed", nodes: [shellNode("n", "exit 1", { retry: { count: 1, delaySeconds: 1 } })] });
+    const id = await startRun(wf.id);
+    const runner = await scope.newRunner();
+    await runner.complete((await runner.claim())[0].attemptId, 1);
+    expect(await runner.claim(4, 0)).toEqual([]);
+    expect((await instance(id)).nodes[0]).toMatchObject({ status: "pending", attempt: 2 });
+    await evictDurableObject(coordinator(wf.id));
+    await new Promise((r) => setTimeout(r, 1_100));
+    await runDurableObjectAlarm(coordinator(wf.id));
+    const [retry] = await runner.claim(4, 1_000);
+    expect(retry).toMatchObject({ nodeName: "n", attempt: 2 });
+  });
+
+  it("fails a running node whose runner never reports, after its timeout and grace", async () => {
+    const wf = await scope.createWorkflow({ name: "silent", nodes: [shellNode("n", "sleep 100", { timeoutSeconds: 1 })] });
+    const id = await startRun(wf.id);
+    const runner = await scope.newRunner();
+    const [task] = await runner.claim();
+    // The runner keeps heartbeating (alive) but never completes; grace is two leases (4 s in tests).
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      await runner.heartbeat([task.attemptId]);
+    }
+    await runDurableObjectAlarm(coordinator(wf.id));
+    const done = await instance(id);
+    expect(done.status).toBe("failed");
+    expect(done.nodes[0]!.error).toMatch(/timed out/);
+    expect((await runner.heartbeat([task.attemptId])).json.cancel).toEqual([task.attemptId]);
+  }, 20_000);
+});
+
+describe("terminate", () => {
+  it("kills running node runs, drops queued ones and refuses late reports", async () => {
+    const wf = await scope.createWorkflow({
+      name: "stop-me",
+      nodes: [shellNode("long", "sleep 1000"), shellNode("queued", "true"), shellNode("after", "true")],
+      edges: [{ from: "long", to: "after" }],
+    });
+    const id = await startRun(wf.id);
+    const runner = await scope.newRunner();
+    // One root runs, the other stays queued in the pool.
+    const [long] = await runner.claim(1);
+    const res = await api("POST", `/api/v1/instances/${id}/terminate`);
+    expect(res.status).toBe(200);
+    expect(res.json.status).toBe("terminated");
+    expect(await nodeStatus(id)).toEqual({ after: "terminated", long: "terminated", queued: "terminated" });
+    expect((await instance(id)).nodes.every((n) => n.error === "terminated by a user")).toBe(true);
+    expect((await runner.heartbeat([long.attemptId])).json.cancel).toEqual([long.attemptId]);
+    expect(await runner.claim(4, 0)).toEqual([]);
+    expect((await runner.complete(long.attemptId, 0)).status).toBe(409);
+    expect((await api("POST", `/api/v1/instances/${id}/terminate`)).status).toBe(409);
+  });
+
+  it("terminating a waiting instance lets the next one start", async () => {
+    const wf = await scope.createWorkflow({ name: "queue-of-two", policy: { maxParallel: 1 }, nodes: [shellNode("n", "true")] });
+    const a = await startRun(wf.id);
+    const b = await startRun(wf.id);
+    expect((await api("POST", `/api/v1/instances/${a}/terminate`)).status).toBe(200);
+    expect((await instance(b)).status).toBe("running");
+  });
+});
+
+describe("rerun", () => {
+  it("reruns failed nodes and their downstream with new attempts beside the old ones", async () => {
+    const wf = await scope.createWorkflow({
+      name: "rerun-failed",
+      nodes: [shellNode("a", "true"), shellNode("b", "true"), shellNode("c", "true")],
+      edges: [{ from: "a", to: "b" }, { from: "b", to: "c" }],
+    });
+    const id = await startRun(wf.id);
+    const runner = await scope.newRunner();
+    await runner.complete((await runner.claim())[0].attemptId, 0);
+    await runner.complete((await runner.claim())[0].attemptId, 1);
+    expect((await instance(id)).status).toBe("failed");
+    expect((await api("POST", `/api/v1/instances/${id}/rerun`, { mode: "failed" })).json.status).toBe("running");
+    const [b2] = await runner.claim();
+    expect(b2).toMatchObject({ nodeName: "b", attempt: 2 });
+    await runner.complete(b2.attemptId, 0);
+    await runner.complete((await runner.claim())[0].attemptId, 0);
+    const done = await instance(id);
+    expect(done.status).toBe("succeeded");
+    expect(Object.fromEntries(done.nodes.map((n) => [n.name, n.attempt]))).toEqual({ a: 1, b: 2, c: 2 });
+
+    expect((await api("POST", `/api/v1/instances/${id}/rerun`, { mode: "all" })).status).toBe(200);
+    expect((await runner.claim())[0]).toMatchObject({ nodeName: "a", attempt: 2 });
+  });
+
+  it("refuses to rerun a running instance", async () => {
+    const wf = await scope.createWorkflow({ name: "busy", nodes: [shellNode("n", "true")] });
+    const id = await startRun(wf.id);
+    expect((await api("POST", `/api/v1/instances/${id}/rerun`, { mode: "all" })).status).toBe(409);
+  });
+});
+
+describe("dedup and ordering keys in the coordinator", () => {
+  async function startInput(workflowId: string, extra: Partial<StartInstance>): Promise<StartInstance> {
+    const wf = (await api("GET", `/api/v1/workflows/${workflowId}`)).json;
+    const now = Date.now();
+    return {
+      instanceId: `ins_${crypto.randomUUID().replaceAll("-", "")}`,
+      workspaceId: "default",
+      workflowId,
+      workflowName: wf.name,
+      version: null,
+      env: "prod",
+      definition: wf.definition,
+      weights: {},
+      priorityOverride: null,
+      runDate: null,
+      receivedAt: now,
+      cyctime: now,
+      triggerType: "queue",
+      triggerMessage: {},
+      params: {},
+      ...extra,
+    };
+  }
+
+  it("starts one instance for a dedup key delivered three times, even across an eviction", async () => {
+    const wf = await scope.createWorkflow({ name: "dedup", nodes: [shellNode("n", "true")] });
+    const stub = coordinator(wf.id);
+    const dedup = { key: "q:msg-1", windowSeconds: 3600 };
+    const first = await stub.start(await startInput(wf.id, { dedup }));
+    await evictDurableObject(stub);
+    const again = await Promise.all([stub.start(await startInput(wf.id, { dedup })), stub.start(await startInput(wf.id, { dedup }))]);
+    expect(first.duplicate).toBeUndefined();
+    expect(again.map((s) => s.duplicate)).toEqual([true, true]);
+    expect(again.map((s) => s.id)).toEqual([first.id, first.id]);
+    const other = await stub.start(await startInput(wf.id, { dedup: { key: "q:msg-2", windowSeconds: 3600 } }));
+    expect(other.id).not.toBe(first.id);
+  });
+
+  it("runs instances that share an ordering key one at a time, in arrival order", async () => {
+    const wf = await scope.createWorkflow({ name: "ordered", nodes: [shellNode("n", "true")] });
+    const stub = coordinator(wf.id);
+    const a1 = await stub.start(await startInput(wf.id, { orderingKey: "user-1" }));
+    const b1 = await stub.start(await startInput(wf.id, { orderingKey: "user-2" }));
+    const a2 = await stub.start(await startInput(wf.id, { orderingKey: "user-1", priorityOverride: 8 }));
+    expect([a1.status, b1.status, a2.status]).toEqual(["running", "running", "waiting"]);
+    const runner = await scope.newRunner();
+    const first = await runner.claim(10);
+    expect(first.map((t) => t.instanceId).sort()).toEqual([a1.id, b1.id].sort());
+    await runner.complete(first.find((t) => t.instanceId === a1.id).attemptId, 0);
+    const [next] = await runner.claim(10);
+    expect(next.instanceId).toBe(a2.id);
+  });
+});

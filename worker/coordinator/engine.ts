@@ -1,0 +1,315 @@
+// The coordinator's state machine over its store: admission, progression, retries, terminate, rerun.
+import { Dag } from "../core/dag.ts";
+import type { Priority, WorkflowDefinition } from "../core/definition.ts";
+import { nextAttemptAt, nodesToRerun, STOPPABLE, type RerunMode } from "../core/lifecycle.ts";
+import { prepareNodeRun } from "../core/node-run.ts";
+import { dagShape, FINISHED_INSTANCE, FINISHED_NODE, planProgress, type DagShape, type InstanceStatus, type NodeStatus } from "../core/progress.ts";
+import type { Completion } from "../core/runner-protocol.ts";
+import type { TriggerType } from "../core/runs.ts";
+import { conflict } from "../core/errors.ts";
+import { insertLog, upsertInstance, upsertNodeRun, type InstanceRow, type NodeRunRow, type Statement } from "../db/mirror.ts";
+import type { Outbox } from "./outbox.ts";
+import type { CoordinatorStore, LiveInstance, LiveNodeRun } from "./store.ts";
+
+export interface StartInstance {
+  instanceId: string;
+  workspaceId: string;
+  workflowId: string;
+  workflowName: string;
+  version: number | null;
+  env: "dev" | "prod";
+  definition: WorkflowDefinition;
+  weights: Record<string, number>;
+  priorityOverride: Priority | null;
+  runDate: string | null;
+  receivedAt: number;
+  cyctime: number;
+  triggerType: TriggerType;
+  triggerMessage: unknown;
+  params: Record<string, string>;
+  /** Built-in idempotency (DESIGN §2.7): a second start with the same key inside the window starts nothing. */
+  dedup?: { key: string; windowSeconds: number } | null;
+  /** Instances that share an ordering key run one at a time, in arrival order (DESIGN §2.5). */
+  orderingKey?: string | null;
+}
+
+export interface Started {
+  id: string;
+  status: InstanceStatus;
+  /** Set when the dedup key was seen inside its window: `id` is the instance the first delivery started. */
+  duplicate?: boolean;
+}
+
+
+export class Engine {
+  private readonly store: CoordinatorStore;
+  private readonly outbox: Outbox;
+  private readonly clock: () => number;
+  /** Grace beyond a node's timeout before the coordinator stops waiting for its runner's report. */
+  private readonly timeoutGraceMs: number;
+  /** Derived from immutable definitions, so safe to cache in memory. */
+  private readonly dags = new Map<string, { dag: Dag; shape: DagShape }>();
+
+  constructor(store: CoordinatorStore, outbox: Outbox, timeoutGraceMs: number, clock: () => number = Date.now) {
+    this.store = store;
+    this.outbox = outbox;
+    this.timeoutGraceMs = timeoutGraceMs;
+    this.clock = clock;
+  }
+
+  start(input: StartInstance, defHash: string): Started {
+    const now = this.clock();
+    const existing = this.store.instance(input.instanceId);
+    if (existing) return { id: existing.id, status: existing.status as InstanceStatus };
+    if (input.dedup) {
+      const first = this.store.dedupHit(input.dedup.key, now);
+      if (first) return { id: first, status: this.store.instance(first)!.status as InstanceStatus, duplicate: true };
+      this.store.rememberDedup(input.dedup.key, input.instanceId, now + input.dedup.windowSeconds * 1000);
+    }
+    this.store.saveDefinition(defHash, input.definition, input.weights);
+    this.store.insertInstance({
+      id: input.instanceId,
+      workspace_id: input.workspaceId,
+      workflow_id: input.workflowId,
+      workflow_name: input.workflowName,
+      version: input.version,
+      env: input.env,
+      status: "waiting",
+      priority: input.priorityOverride ?? input.definition.policy.priority,
+      priority_override: input.priorityOverride,
+      max_parallel: input.definition.policy.maxParallel,
+      ordering_key: input.orderingKey ?? null,
+      run_date: input.runDate,
+      trigger_type: input.triggerType,
+      trigger_message: JSON.stringify(input.triggerMessage ?? {}),
+      params: JSON.stringify(input.params),
+      def_hash: defHash,
+      cyctime: input.cyctime,
+      created_at: input.receivedAt,
+      started_at: null,
+      finished_at: null,
+    });
+    const statements = [upsertInstance(mirrorRow(this.store.instance(input.instanceId)!))];
+    for (const node of input.definition.nodes) {
+      const run = pendingRun(input.instanceId, node.name, node.type, 1);
+      this.store.insertNodeRun(run);
+      statements.push(upsertNodeRun(run));
+    }
+    this.outbox.add({ kind: "d1", statements });
+    this.admitWaiting(input.env);
+    return { id: input.instanceId, status: this.store.instance(input.instanceId)!.status as InstanceStatus };
+  }
+
+  nodeStarted(attemptId: string, runnerId: string, at: number): void {
+    const run = this.store.nodeRun(attemptId);
+    if (!run || run.current !== 1 || run.status !== "queued") return;
+    const updated = this.store.updateNodeRun(attemptId, { status: "running", runner_id: runnerId, started_at: at });
+    const { def } = this.definitionOf(run.instance_id);
+    const node = def.nodes.find((n) => n.name === run.node_name)!;
+    // A backstop for a runner that never reports: the runner enforces the timeout itself.
+    this.store.addTimer("timeout", attemptId, at + node.timeoutSeconds * 1000 + this.timeoutGraceMs);
+    this.mirror([upsertNodeRun(updated)]);
+  }
+
+  /** A runner's result. Idempotent: a repeated or stale report changes nothing. */
+  nodeFinished(attemptId: string, completion: Completion): void {
+    const run = this.store.nodeRun(attemptId);
+    if (!run || run.current !== 1 || FINISHED_NODE.has(run.status as NodeStatus)) return;
+    const now = this.clock();
+    const ok = completion.exitCode === 0;
+    const error = ok
+      ? null
+      : (completion.error ?? (completion.exitCode === null ? `killed by signal ${completion.signal ?? "unknown"}` : `exit code ${completion.exitCode}`));
+    const updated = this.store.updateNodeRun(attemptId, {
+      status: ok ? "succeeded" : "failed",
+      started_at: run.started_at ?? now,
+      finished_at: now,
+      exit_code: completion.exitCode,
+      error,
+      outputs: JSON.stringify(completion.outputs),
+    });
+    this.mirror([upsertNodeRun(updated)]);
+    if (!ok) this.scheduleRetry(run, now);
+    this.advance(run.instance_id);
+  }
+
+  /** Stops an instance: queued work is dropped, running processes are killed by their runners. */
+  terminate(instanceId: string): Started {
+    const instance = this.store.instance(instanceId)!;
+    if (FINISHED_INSTANCE.has(instance.status as InstanceStatus)) {
+      throw conflict(`instance ${instanceId} already ${instance.status}; nothing to terminate`);
+    }
+    const now = this.clock();
+    const statements: Statement[] = [];
+    const cancel: string[] = [];
+    for (const run of this.store.currentRuns(instanceId)) {
+      if (!STOPPABLE.has(run.status as NodeStatus)) continue;
+      if (run.status !== "pending") cancel.push(run.id);
+      statements.push(upsertNodeRun(this.store.updateNodeRun(run.id, { status: "terminated", finished_at: now, error: "terminated by a user" })));
+    }
+    const done = this.store.setInstanceStatus(instanceId, "terminated", now);
+    statements.push(upsertInstance(mirrorRow(done)));
+    this.mirror(statements);
+    if (cancel.length > 0) this.outbox.add({ kind: "cancel", resourceGroup: this.definitionOf(instanceId).def.policy.resourceGroup, attemptIds: cancel });
+    this.admitWaiting(instance.env);
+    return { id: instanceId, status: "terminated" };
+  }
+
+  /** Gives the chosen nodes a new attempt with the instance's version, parameters and message. */
+  rerun(instanceId: string, mode: RerunMode): Started {
+    const instance = this.store.instance(instanceId)!;
+    if (!FINISHED_INSTANCE.has(instance.status as InstanceStatus)) {
+      throw conflict(`instance ${instanceId} is ${instance.status}; only a finished instance can be rerun`);
+    }
+    const { dag } = this.definitionOf(instanceId);
+    const runs = this.store.currentRuns(instanceId);
+    const chosen = nodesToRerun(mode, Object.fromEntries(runs.map((r) => [r.node_name, r.status as NodeStatus])), (n) => dag.descendants(n));
+    if (chosen.length === 0) throw conflict(`instance ${instanceId} has no failed or terminated node to rerun`);
+    const statements: Statement[] = [];
+    for (const name of chosen) {
+      const old = runs.find((r) => r.node_name === name)!;
+      this.store.retire(old.id);
+      const fresh = pendingRun(instanceId, name, old.node_type, old.attempt + 1);
+      this.store.insertNodeRun(fresh);
+      statements.push(upsertNodeRun(fresh));
+    }
+    statements.push(upsertInstance(mirrorRow(this.store.setInstanceStatus(instanceId, "waiting", this.clock()))));
+    this.mirror(statements);
+    this.admitWaiting(instance.env);
+    return { id: instanceId, status: this.store.instance(instanceId)!.status as InstanceStatus };
+  }
+
+  /** Runs the timers that are due: delayed retries and timeout backstops. */
+  fireTimers(): void {
+    const now = this.clock();
+    for (const timer of this.store.takeDueTimers(now)) {
+      const run = this.store.nodeRun(timer.ref);
+      if (!run || run.current !== 1) continue;
+      if (timer.kind === "retry") this.advance(run.instance_id);
+      else if (timer.kind === "timeout" && run.status === "running") {
+        this.nodeFinished(run.id, { exitCode: null, signal: null, outputs: {}, error: "timed out: the runner did not report before the node's timeout" });
+        this.outbox.add({ kind: "cancel", resourceGroup: this.definitionOf(run.instance_id).def.policy.resourceGroup, attemptIds: [run.id] });
+      }
+    }
+  }
+
+  nextTimerAt(): number | null {
+    return this.store.nextTimerAt();
+  }
+
+  /** Why a waiting instance waits, for people reading the console. */
+  waitReason(instanceId: string): string | null {
+    const instance = this.store.instance(instanceId);
+    if (!instance || instance.status !== "waiting") return null;
+    const ahead = this.store.waitingAhead(instance);
+    const running = this.store.countRunning(instance.env);
+    if (instance.max_parallel !== null && running >= instance.max_parallel) {
+      return `maxParallel ${instance.max_parallel} reached (${running} running); ${ahead} waiting ahead of it`;
+    }
+    return instance.ordering_key !== null ? `another instance with ordering key '${instance.ordering_key}' runs or arrived first` : `${ahead} waiting ahead of it`;
+  }
+
+  private scheduleRetry(run: LiveNodeRun, now: number): void {
+    const { def } = this.definitionOf(run.instance_id);
+    const node = def.nodes.find((n) => n.name === run.node_name)!;
+    const at = nextAttemptAt(node.retry, run.attempt, now);
+    if (at === null) return;
+    this.store.retire(run.id);
+    const fresh = pendingRun(run.instance_id, run.node_name, run.node_type, run.attempt + 1);
+    this.store.insertNodeRun(fresh, at > now ? at : null);
+    if (at > now) this.store.addTimer("retry", fresh.id, at);
+    this.mirror([upsertNodeRun(fresh)]);
+  }
+
+  /** Starts waiting instances while the workflow's maxParallel and ordering keys allow (DESIGN §2.5). */
+  private admitWaiting(env: string): void {
+    for (;;) {
+      const next = this.store.nextWaiting(env);
+      if (!next) return;
+      if (next.max_parallel !== null && this.store.countRunning(env) >= next.max_parallel) return;
+      const running = this.store.setInstanceStatus(next.id, "running", this.clock());
+      this.mirror([upsertInstance(mirrorRow(running))]);
+      this.advance(next.id);
+    }
+  }
+
+  /** Moves an instance forward until it waits on runners or timers, or ends. */
+  private advance(instanceId: string): void {
+    const instance = this.store.instance(instanceId)!;
+    if (instance.status !== "running") return;
+    const { def, weights, shape } = this.definitionOf(instanceId);
+    for (;;) {
+      const now = this.clock();
+      const runs = this.store.currentRuns(instanceId);
+      const byName = new Map(runs.map((r) => [r.node_name, r]));
+      const plan = planProgress(shape, Object.fromEntries(runs.map((r) => [r.node_name, r.status as NodeStatus])));
+      const statements = plan.skipped.map((name) =>
+        upsertNodeRun(this.store.updateNodeRun(byName.get(name)!.id, { status: "skipped", finished_at: now, error: "an upstream node did not succeed" })),
+      );
+      let changed = plan.skipped.length > 0;
+      for (const name of plan.ready) {
+        const run = byName.get(name)!;
+        if (run.not_before !== null && run.not_before > now) continue; // a delayed retry: its timer brings it back
+        const node = def.nodes.find((n) => n.name === name)!;
+        const outcome = prepareNodeRun({ instance, def, node, runs, attemptId: run.id, attempt: run.attempt, weight: weights[name] ?? 0 });
+        if (outcome.kind === "done") {
+          changed = true;
+          statements.push(upsertNodeRun(this.store.updateNodeRun(run.id, { status: outcome.status, started_at: now, finished_at: now, error: outcome.error })));
+          for (const line of outcome.log) statements.push(insertLog(run.id, line));
+          if (outcome.status === "failed") this.scheduleRetry(run, now);
+        } else {
+          statements.push(upsertNodeRun(this.store.updateNodeRun(run.id, { status: "queued", queued_at: now })));
+          this.mirror(statements.splice(0));
+          this.outbox.add({ kind: "dispatch", resourceGroup: def.policy.resourceGroup, tasks: [outcome.queued] });
+        }
+      }
+      this.mirror(statements);
+      if (plan.finished) {
+        const done = this.store.setInstanceStatus(instanceId, plan.finished, now);
+        this.mirror([upsertInstance(mirrorRow(done))]);
+        this.admitWaiting(instance.env);
+        return;
+      }
+      if (!changed) return;
+    }
+  }
+
+  private definitionOf(instanceId: string) {
+    const hash = this.store.instance(instanceId)!.def_hash;
+    const { def, weights } = this.store.definition(hash);
+    let cached = this.dags.get(hash);
+    if (!cached) {
+      const dag = new Dag(def.nodes.map((n) => n.name), def.edges);
+      cached = { dag, shape: dagShape(def.nodes, def.edges, dag.topologicalOrder()) };
+      this.dags.set(hash, cached);
+    }
+    return { def, weights, ...cached };
+  }
+
+  private mirror(statements: Statement[]): void {
+    if (statements.length > 0) this.outbox.add({ kind: "d1", statements });
+  }
+}
+
+function mirrorRow(i: LiveInstance): InstanceRow {
+  const { seq: _s, def_hash: _d, priority_override: _p, max_parallel: _m, ordering_key: _o, cyctime: _c, ...row } = i;
+  return row;
+}
+
+function pendingRun(instanceId: string, nodeName: string, nodeType: string, attempt: number): NodeRunRow {
+  return {
+    id: `${instanceId.replace(/^ins_/, "run_")}_${nodeName}_${attempt}`,
+    instance_id: instanceId,
+    node_name: nodeName,
+    node_type: nodeType,
+    attempt,
+    status: "pending",
+    runner_id: null,
+    queued_at: null,
+    started_at: null,
+    finished_at: null,
+    exit_code: null,
+    error: null,
+    outputs: null,
+  };
+}
