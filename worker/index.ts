@@ -9,5 +9,5 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  queue: (batch, _env) => consumeBatch(batch),
+  queue: (batch, env) => consumeBatch(batch, env),
 } satisfies ExportedHandler<Env>;

@@ -49,6 +49,8 @@ export class Runner {
   private readonly running = new Map<string, Attempt>();
   private readonly settling = new Set<Promise<void>>();
   private wakeClaimLoop: (() => void) | null = null;
+  /** The shortest lease the server has granted; heartbeats come at least three times per lease. */
+  private leaseSeconds = Number.POSITIVE_INFINITY;
   private fatal: Error | null = null;
   private done: Promise<void> | null = null;
 
@@ -165,6 +167,7 @@ export class Runner {
   }
 
   private startAttempt(task: RunnerTask): void {
+    this.leaseSeconds = Math.min(this.leaseSeconds, task.leaseSeconds);
     const attempt = new Attempt(task, {
       client: this.client,
       workRoot: this.workRoot,
@@ -210,7 +213,6 @@ export class Runner {
   /** Sent every heartbeatSeconds, idle or not, so the server knows the runner and its leases are alive. */
   private async heartbeatLoop(): Promise<void> {
     const signal = this.stopping.signal;
-    const periodMs = (this.options.heartbeatSeconds ?? 5) * 1000;
     let failing = false;
     while (!signal.aborted) {
       const startedAt = Date.now();
@@ -228,7 +230,12 @@ export class Runner {
         if (!failing) this.warn(`[runner] heartbeat failed, will retry: ${String(error)}`);
         failing = true;
       }
-      await sleep(Math.max(0, periodMs - (Date.now() - startedAt)), signal);
+      // Short naps: a task with a shorter lease may arrive meanwhile and shorten the period.
+      while (!signal.aborted) {
+        const due = Math.min(this.options.heartbeatSeconds ?? 5, this.leaseSeconds / 3) * 1000 - (Date.now() - startedAt);
+        if (due <= 0) break;
+        await sleep(Math.min(due, 250), signal);
+      }
     }
   }
 

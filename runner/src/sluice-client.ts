@@ -96,7 +96,8 @@ export class SluiceClient {
     try {
       response = await this.fetchImpl(this.baseUrl + path, {
         method: "POST",
-        headers: { authorization: `Bearer ${this.token}`, "content-type": contentType },
+        // The runner id fences logs and results: only the runner holding the lease may report.
+        headers: { authorization: `Bearer ${this.token}`, "content-type": contentType, "x-sluice-runner": this.runnerId },
         body,
         signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       });

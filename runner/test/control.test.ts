@@ -1,5 +1,5 @@
 // Slots, heartbeats and killing: cancel, lease loss, timeout and SIGKILL escalation reach the whole group.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -163,10 +163,9 @@ describe("runner control", { timeout: 20_000 }, () => {
     startRunner();
     const pidFile = join(scratch, "pid");
     const task = fake.queue({ script: `sleep 1000 &\necho $! > ${pidFile}\nexit 0` });
-    const background = Number((await leaderPid(pidFile)).toString());
+    const background = await leaderPid(pidFile);
     expect(await waitFor(() => fake.completions.get(task.attemptId), "completion")).toMatchObject({ exitCode: 0 });
     expect(processIsGone(background)).toBe(true);
-    expect((await readFile(pidFile, "utf8")).trim()).toBe(String(background));
   });
 
   test("a rejected runner token stops the runner with an error that says so", async () => {

@@ -1,5 +1,8 @@
 // What a node sees and produces: logs, exit codes, outputs, prelude, environment, encodings.
 import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { Runner } from "../src/runner.ts";
 import type { RunnerTask } from "../src/sluice-client.ts";
@@ -146,11 +149,18 @@ describe("runner execution", { timeout: 20_000 }, () => {
   });
 
   test("--keep-work-dirs keeps the work dir with the script in it", async () => {
-    startRunner({ keepWorkDirs: true });
-    const task = fake.queue({ script: "pwd" });
-    await completionOf(task);
-    await waitFor(() => lines.some((line) => line.includes(`${task.nodeName} attempt 1 succeeded`)), "finish line");
-    expect(existsSync(`${fake.logOf(task.attemptId).trim()}/script.sh`)).toBe(true);
+    const workDir = await mkdtemp(join(tmpdir(), "sluice-runner-keep-"));
+    try {
+      startRunner({ keepWorkDirs: true, workDir });
+      const task = fake.queue({ script: "pwd" });
+      await completionOf(task);
+      await waitFor(() => lines.some((line) => line.includes(`${task.nodeName} attempt 1 succeeded`)), "finish line");
+      const dir = fake.logOf(task.attemptId).trim();
+      expect(dir.startsWith(`${workDir}/`)).toBe(true);
+      expect(existsSync(join(dir, "script.sh"))).toBe(true);
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
   });
 
   test("a large log arrives complete and in order, in bounded chunks", async () => {

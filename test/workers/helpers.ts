@@ -4,8 +4,8 @@ import { beforeEach } from "vitest";
 
 export const ADMIN = "test-admin-key";
 
-export async function api<T = any>(method: string, path: string, body?: unknown, key: string | null = ADMIN) {
-  const headers: Record<string, string> = {};
+export async function api<T = any>(method: string, path: string, body?: unknown, key: string | null = ADMIN, extra: Record<string, string> = {}) {
+  const headers: Record<string, string> = { ...extra };
   if (key) headers.authorization = `Bearer ${key}`;
   let payload: string | undefined;
   if (body !== undefined) {
@@ -56,11 +56,11 @@ export class FakeRunner {
   }
 
   log(attemptId: string, text: string) {
-    return api("POST", `/api/v1/runner/attempts/${attemptId}/log`, text, this.token);
+    return api("POST", `/api/v1/runner/attempts/${attemptId}/log`, text, this.token, { "x-sluice-runner": this.runnerId });
   }
 
   complete(attemptId: string, exitCode: number | null, outputs: Record<string, string> = {}, error: string | null = null) {
-    return api("POST", `/api/v1/runner/attempts/${attemptId}/complete`, { exitCode, signal: null, outputs, error }, this.token);
+    return api("POST", `/api/v1/runner/attempts/${attemptId}/complete`, { exitCode, signal: null, outputs, error }, this.token, { "x-sluice-runner": this.runnerId });
   }
 
   heartbeat(attempts: string[]) {

@@ -124,6 +124,7 @@ describe("leases and fencing", () => {
     const id = await start(wf.id);
     const runner = await newRunner();
     const [task] = await runner.claim();
+    expect((await runner.heartbeat([task.attemptId])).json.cancel).toEqual([]); // the runner confirms the task
     const pool = groupPool();
     await new Promise((r) => setTimeout(r, 2_100)); // LEASE_SECONDS is 2 in tests
     await runDurableObjectAlarm(pool); // the alarm may already have fired by itself
@@ -132,6 +133,21 @@ describe("leases and fencing", () => {
     expect(done.nodes[0]!.error).toMatch(/lost/);
     expect((await runner.complete(task.attemptId, 0)).status).toBe(409);
     expect((await runner.heartbeat([task.attemptId])).json.cancel).toEqual([task.attemptId]);
+  });
+
+  it("offers a task again, as the same attempt, when its runner never confirmed it", async () => {
+    const wf = await createWorkflow({ name: "unconfirmed", nodes: [shellNode("n", "true")] });
+    const id = await start(wf.id);
+    const gone = await newRunner();
+    const [offered] = await gone.claim();
+    await new Promise((r) => setTimeout(r, 2_100));
+    await runDurableObjectAlarm(groupPool());
+    const other = await newRunner();
+    const [again] = await other.claim();
+    expect(again).toMatchObject({ attemptId: offered.attemptId, attempt: 1 });
+    expect((await gone.complete(offered.attemptId, 0)).status).toBe(409);
+    expect((await other.complete(again.attemptId, 0)).status).toBe(200);
+    expect((await instance(id)).status).toBe("succeeded");
   });
 
   it("a heartbeat keeps a lease alive", async () => {

@@ -6,9 +6,14 @@ import { HTTPException } from "hono/http-exception";
 import { SluiceError } from "../core/errors.ts";
 import { authenticate } from "../auth/keys.ts";
 import type { AppEnv } from "./context.ts";
+import { bucketsApi } from "./buckets.ts";
+import { documentHooks, hooksApi } from "./hooks.ts";
 import { instancesApi } from "./instances.ts";
 import { keysApi } from "./keys.ts";
+import { queuesApi } from "./queues.ts";
 import { runnerApi } from "./runner.ts";
+import { triggerActivityApi } from "./trigger-activity.ts";
+import { triggersApi } from "./triggers.ts";
 import { versionsApi } from "./versions.ts";
 import { workflowsApi } from "./workflows.ts";
 
@@ -32,22 +37,26 @@ export function createApp() {
   app.get("/api/v1/health", (c) => c.json({ ok: true }));
   app.get("/api/docs", swaggerUI({ url: "/api/v1/openapi.json", title: "Sluice API" }));
 
-  app.use(
-    "/api/*",
-    bodyLimit({
-      maxSize: MAX_REQUEST_BYTES,
-      onError: () => {
-        throw new SluiceError(413, "payload_too_large", `request bodies are at most ${MAX_REQUEST_BYTES} bytes`);
-      },
-    }),
-  );
+  const apiBodyLimit = bodyLimit({
+    maxSize: MAX_REQUEST_BYTES,
+    onError: () => {
+      throw new SluiceError(413, "payload_too_large", `request bodies are at most ${MAX_REQUEST_BYTES} bytes`);
+    },
+  });
+  // Object uploads have their own, larger limit (buckets.ts).
+  app.use("/api/*", (c, next) => (c.req.path.startsWith("/api/v1/buckets/") ? next() : apiBodyLimit(c, next)));
   app.use("/api/v1/*", async (c, next) => {
     if (c.req.path === "/api/v1/openapi.json") return next();
     c.set("principal", await authenticate(c.env, c.req.header("authorization")));
     return next();
   });
 
-  for (const api of [workflowsApi, versionsApi, instancesApi, runnerApi, keysApi]) app.route("/api/v1", api);
+  for (const api of [workflowsApi, versionsApi, instancesApi, runnerApi, keysApi, triggersApi, triggerActivityApi, queuesApi, bucketsApi]) {
+    app.route("/api/v1", api);
+  }
+  // Signed webhooks: outside /api/v1, so no bearer key; the Standard Webhooks signature is the auth.
+  app.route("/", hooksApi);
+  documentHooks(app);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer" });
   app.doc31("/api/v1/openapi.json", {

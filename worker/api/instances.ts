@@ -24,12 +24,28 @@ instancesApi.openapi(
     method: "post",
     path: "/workflows/{id}/runs",
     tags,
-    request: { params: IdParam, ...body(RunRequestSchema.openapi("RunRequest")) },
-    responses: { 201: json(Started, "The instance was created"), ...errors },
+    request: {
+      params: IdParam,
+      headers: z.object({
+        "idempotency-key": z
+          .string()
+          .min(1)
+          .max(255)
+          .optional()
+          .openapi({ description: "A repeated key (within 24 hours) returns the first request's instance and starts nothing" }),
+      }),
+      ...body(RunRequestSchema.openapi("RunRequest")),
+    },
+    responses: {
+      201: json(Started, "The instance was created"),
+      200: json(Started, "The Idempotency-Key was seen before: the instance it started, nothing new"),
+      ...errors,
+    },
   }),
   async (c) => {
     const principal = c.get("principal");
     const request = c.req.valid("json");
+    const idempotencyKey = c.req.valid("header")["idempotency-key"];
     requirePermission(principal, request.env === "prod" ? "runProd" : "runDev");
     const workflows = new WorkflowRepo(c.env.DB, principal.workspaceId);
     const workflow = await workflows.get(c.req.valid("param").id);
@@ -59,8 +75,10 @@ instancesApi.openapi(
       triggerType: c.req.header("x-sluice-client") === "console" ? "manual" : "api",
       triggerMessage,
       params,
+      // The coordinator decides, so two concurrent requests with one key cannot both start (DESIGN §2.7).
+      dedup: idempotencyKey === undefined ? null : { key: `api:${idempotencyKey}`, windowSeconds: 86_400 },
     }));
-    return c.json(Started.parse(started), 201);
+    return c.json(Started.parse(started), started.duplicate ? 200 : 201);
   },
 );
 

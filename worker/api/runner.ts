@@ -18,6 +18,13 @@ function pool(c: Context<AppEnv>) {
   return poolFor(c.env, principal.resourceGroup ?? "default");
 }
 
+/** Log and result requests name their runner in a header; the pool checks it holds the lease. */
+function runnerId(c: Context<AppEnv>): string {
+  const id = c.req.header("x-sluice-runner");
+  if (!id) throw badRequest("the x-sluice-runner header (the runner's id) is required");
+  return id;
+}
+
 const Attempt = z.object({ attemptId: z.string().openapi({ param: { name: "attemptId", in: "path" } }) });
 
 runnerApi.openapi(
@@ -61,7 +68,7 @@ runnerApi.openapi(
     const text = await c.req.text();
     const bytes = new TextEncoder().encode(text).byteLength;
     if (bytes > MAX_LOG_CHUNK_BYTES) throw badRequest(`a log chunk is at most ${MAX_LOG_CHUNK_BYTES} bytes`);
-    const verdict = await pool(c).acceptLog(attemptId, bytes);
+    const verdict = await pool(c).acceptLog(attemptId, runnerId(c), bytes);
     if (!verdict.leased) throw leaseLost(attemptId);
     if (verdict.keep > 0 || verdict.truncatedNow) {
       let kept = verdict.keep === bytes ? text : new TextDecoder().decode(new TextEncoder().encode(text).slice(0, verdict.keep));
@@ -83,7 +90,7 @@ runnerApi.openapi(
   }),
   async (c) => {
     const { attemptId } = c.req.valid("param");
-    const { accepted } = await pool(c).complete(attemptId, c.req.valid("json"));
+    const { accepted } = await pool(c).complete(attemptId, runnerId(c), c.req.valid("json"));
     if (!accepted) throw leaseLost(attemptId);
     return c.json({ ok: true as const }, 200);
   },

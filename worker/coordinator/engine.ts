@@ -41,7 +41,20 @@ export interface Started {
 }
 
 
+/** An http node's request, made by the Durable Object after the transaction that started it. */
+export interface HttpJob {
+  attemptId: string;
+  request: { method: string; url: string; headers: Record<string, string>; body?: string };
+  timeoutSeconds: number;
+}
+
+/** The response text kept as the node's log and outputs.body. */
+const HTTP_LOG_BYTES = 64 * 1024;
+const HTTP_OUTPUT_BODY_CHARS = 16 * 1024;
+
 export class Engine {
+  /** Requests to make once the current transaction commits; a lost one is caught by its timeout timer. */
+  private httpJobs: HttpJob[] = [];
   private readonly store: CoordinatorStore;
   private readonly outbox: Outbox;
   private readonly clock: () => number;
@@ -131,6 +144,30 @@ export class Engine {
     this.mirror([upsertNodeRun(updated)]);
     if (!ok) this.scheduleRetry(run, now);
     this.advance(run.instance_id);
+  }
+
+  takeHttpJobs(): HttpJob[] {
+    return this.httpJobs.splice(0);
+  }
+
+  /** An http node's response (or why there is none): 2xx succeeds; the response text is its log and outputs. */
+  httpFinished(attemptId: string, result: { status: number; body: string } | { error: string }): void {
+    const run = this.store.nodeRun(attemptId);
+    if (!run || run.current !== 1 || run.status !== "running") return;
+    if ("error" in result) {
+      this.mirror([insertLog(attemptId, `[sluice] ${result.error}\n`)]);
+      this.nodeFinished(attemptId, { exitCode: null, signal: null, outputs: {}, error: result.error });
+      return;
+    }
+    const ok = result.status >= 200 && result.status < 300;
+    const truncated = result.body.length > HTTP_LOG_BYTES ? `${result.body.slice(0, HTTP_LOG_BYTES)}\n[sluice] response truncated\n` : result.body;
+    this.mirror([insertLog(attemptId, `[sluice] HTTP ${result.status}\n${truncated}`)]);
+    this.nodeFinished(attemptId, {
+      exitCode: ok ? 0 : 1,
+      signal: null,
+      outputs: { status: String(result.status), body: result.body.slice(0, HTTP_OUTPUT_BODY_CHARS) },
+      error: ok ? null : `HTTP ${result.status}`,
+    });
   }
 
   /** Stops an instance: queued work is dropped, running processes are killed by their runners. */
@@ -242,9 +279,10 @@ export class Engine {
       const now = this.clock();
       const runs = this.store.currentRuns(instanceId);
       const byName = new Map(runs.map((r) => [r.node_name, r]));
-      const plan = planProgress(shape, Object.fromEntries(runs.map((r) => [r.node_name, r.status as NodeStatus])));
-      const statements = plan.skipped.map((name) =>
-        upsertNodeRun(this.store.updateNodeRun(byName.get(name)!.id, { status: "skipped", finished_at: now, error: "an upstream node did not succeed" })),
+      const chosen = Object.fromEntries(runs.filter((r) => r.chosen !== null).map((r) => [r.node_name, JSON.parse(r.chosen!) as string[]]));
+      const plan = planProgress(shape, Object.fromEntries(runs.map((r) => [r.node_name, r.status as NodeStatus])), chosen);
+      const statements = plan.skipped.map(({ name, reason }) =>
+        upsertNodeRun(this.store.updateNodeRun(byName.get(name)!.id, { status: "skipped", finished_at: now, error: reason })),
       );
       let changed = plan.skipped.length > 0;
       for (const name of plan.ready) {
@@ -254,9 +292,14 @@ export class Engine {
         const outcome = prepareNodeRun({ instance, def, node, runs, attemptId: run.id, attempt: run.attempt, weight: weights[name] ?? 0 });
         if (outcome.kind === "done") {
           changed = true;
+          if (outcome.chosen) this.store.setChosen(run.id, outcome.chosen);
           statements.push(upsertNodeRun(this.store.updateNodeRun(run.id, { status: outcome.status, started_at: now, finished_at: now, error: outcome.error })));
           for (const line of outcome.log) statements.push(insertLog(run.id, line));
           if (outcome.status === "failed") this.scheduleRetry(run, now);
+        } else if (outcome.kind === "http") {
+          statements.push(upsertNodeRun(this.store.updateNodeRun(run.id, { status: "running", queued_at: now, started_at: now, runner_id: "worker" })));
+          this.store.addTimer("timeout", run.id, now + outcome.timeoutSeconds * 1000 + this.timeoutGraceMs);
+          this.httpJobs.push({ attemptId: run.id, request: outcome.request, timeoutSeconds: outcome.timeoutSeconds });
         } else {
           statements.push(upsertNodeRun(this.store.updateNodeRun(run.id, { status: "queued", queued_at: now })));
           this.mirror(statements.splice(0));

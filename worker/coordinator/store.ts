@@ -1,6 +1,7 @@
 // The coordinator's SQLite tables: definitions, instances, node runs, timers and dedup keys of one workflow.
 import type { WorkflowDefinition } from "../core/definition.ts";
 import type { InstanceStatus, NodeStatus } from "../core/progress.ts";
+import { applySchema } from "../db/durable-schema.ts";
 import type { InstanceRow, NodeRunRow } from "../db/mirror.ts";
 
 export interface LiveInstance extends InstanceRow {
@@ -16,6 +17,7 @@ export interface LiveNodeRun extends NodeRunRow {
   current: number;
   /** A retry waits for its delay: not dispatched before this time. */
   not_before: number | null;
+  chosen: string | null;
 }
 
 export type TimerKind = "retry" | "timeout";
@@ -46,6 +48,8 @@ const SCHEMA = [
   `CREATE INDEX timers_due ON timers (due_at)`,
   `CREATE TABLE dedup (key TEXT PRIMARY KEY, instance_id TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
   `CREATE INDEX dedup_expiry ON dedup (expires_at)`,
+  // A succeeded branch node's choice: the downstream nodes it lets run, JSON array.
+  `ALTER TABLE node_runs ADD COLUMN chosen TEXT`,
 ];
 
 export class CoordinatorStore {
@@ -53,13 +57,7 @@ export class CoordinatorStore {
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
-    // Schema versions: each statement runs once, in order, so later releases only append.
-    sql.exec(`CREATE TABLE IF NOT EXISTS _schema (version INTEGER NOT NULL)`);
-    const done = sql.exec<{ v: number | null }>(`SELECT MAX(version) AS v FROM _schema`).one().v ?? 0;
-    for (let v = done; v < SCHEMA.length; v++) {
-      sql.exec(SCHEMA[v]!);
-      sql.exec(`INSERT INTO _schema (version) VALUES (?)`, v + 1);
-    }
+    applySchema(sql, SCHEMA);
   }
 
   saveDefinition(hash: string, def: WorkflowDefinition, weights: Record<string, number>): void {
@@ -119,7 +117,11 @@ export class CoordinatorStore {
   }
 
   insertNodeRun(row: NodeRunRow, notBefore: number | null = null): void {
-    this.insert("node_runs", { ...row, current: 1, not_before: notBefore });
+    this.insert("node_runs", { ...row, current: 1, not_before: notBefore, chosen: null });
+  }
+
+  setChosen(runId: string, chosen: string[]): void {
+    this.sql.exec(`UPDATE node_runs SET chosen = ? WHERE id = ?`, JSON.stringify(chosen), runId);
   }
 
   nodeRun(id: string): LiveNodeRun | undefined {
@@ -143,7 +145,7 @@ export class CoordinatorStore {
       ...cols.map((c) => changes[c as keyof typeof changes] ?? null),
       id,
     );
-    const { current: _c, not_before: _n, ...row } = this.nodeRun(id)!;
+    const { current: _c, not_before: _n, chosen: _ch, ...row } = this.nodeRun(id)!;
     return row;
   }
 

@@ -3,7 +3,7 @@ import { DurableObject } from "cloudflare:workers";
 import { toOutcome, type Outcome } from "../core/errors.ts";
 import type { RerunMode } from "../core/lifecycle.ts";
 import type { Completion } from "../core/runner-protocol.ts";
-import { Engine, type StartInstance, type Started } from "./engine.ts";
+import { Engine, type HttpJob, type StartInstance, type Started } from "./engine.ts";
 import { Outbox } from "./outbox.ts";
 import { CoordinatorStore } from "./store.ts";
 
@@ -57,12 +57,31 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     await this.commit(() => this.engine.fireTimers());
   }
 
+  /** Makes an http node's request outside any transaction and reports the outcome in a new one. */
+  private async runHttp(job: HttpJob): Promise<void> {
+    let result: { status: number; body: string } | { error: string };
+    try {
+      const res = await fetch(job.request.url, {
+        method: job.request.method,
+        headers: job.request.headers,
+        body: job.request.method === "GET" || job.request.method === "HEAD" ? undefined : job.request.body,
+        signal: AbortSignal.timeout(job.timeoutSeconds * 1000),
+        redirect: "manual",
+      });
+      result = { status: res.status, body: await res.text() };
+    } catch (err) {
+      result = { error: (err as Error).name === "TimeoutError" ? `timed out after ${job.timeoutSeconds}s` : `request failed: ${(err as Error).message}` };
+    }
+    await this.commit(() => this.engine.httpFinished(job.attemptId, result));
+  }
+
   /**
    * One transaction per change: state and its effects (D1 mirror rows, pool calls) commit together,
    * then the outbox delivers the effects and the alarm is re-armed for the next timer.
    */
   private async commit<T>(change: () => T): Promise<T> {
     const result = this.ctx.storage.transactionSync(change);
+    for (const job of this.engine.takeHttpJobs()) this.ctx.waitUntil(this.runHttp(job));
     await this.outbox.flush();
     const next = this.engine.nextTimerAt();
     if (next !== null) {

@@ -6,8 +6,8 @@ export const MAX_PARALLEL = 100_000;
 export const PRIORITY_LEVELS = [1, 3, 5, 7, 8] as const;
 export type Priority = (typeof PRIORITY_LEVELS)[number];
 
-/** Node types this build executes. http, branch and merge arrive with the scheduler work. */
-export const SUPPORTED_NODE_TYPES = ["shell", "python", "noop"] as const;
+/** Node types a triggered workflow can run: on runners (shell, python) or in the Worker (the rest). */
+export const SUPPORTED_NODE_TYPES = ["shell", "python", "http", "noop", "branch", "merge"] as const;
 export type NodeType = (typeof SUPPORTED_NODE_TYPES)[number];
 /** Streaming and dependency-check nodes cannot run in a triggered workflow (DataWorks' list). */
 export const TRIGGER_INCOMPATIBLE_NODE_TYPES = [
@@ -65,6 +65,22 @@ export const RetryPolicySchema = z.strictObject({
   backoff: z.enum(["fixed", "exponential"]).default("fixed"),
 });
 
+export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] as const;
+
+/** An http node's request; `${...}` references in url, header values and body are resolved at run time. */
+export const HttpRequestSchema = z.strictObject({
+  method: z.enum(HTTP_METHODS).default("GET"),
+  url: z.string().min(1).max(4096),
+  headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, "header names are HTTP tokens"), z.string().max(8192)).default({}),
+  body: z.string().max(LIMITS.nodeCodeBytes).optional(),
+});
+
+/** A branch node's condition: a CEL expression; when true, the edge to `to` runs. `default` runs when none is true. */
+export const BranchConditionSchema = z.strictObject({
+  when: z.string().min(1).max(2000),
+  to: z.string().min(1),
+});
+
 export const NodeSchema = z.strictObject({
   name: z.string().regex(NODE_NAME, "node names are 1-64 letters, digits, _ or - (they appear in ${nodes.<name>...})"),
   // Any string here: the type check with its helpful message lives in validate.ts.
@@ -75,6 +91,10 @@ export const NodeSchema = z.strictObject({
   priority: priority.optional(),
   timeoutSeconds: z.number().int().min(1).max(LIMITS.maxTimeoutSeconds).default(3600),
   retry: RetryPolicySchema.optional(),
+  /** http nodes only. */
+  http: HttpRequestSchema.optional(),
+  /** branch nodes only. */
+  conditions: z.array(BranchConditionSchema).max(100).optional(),
 });
 
 export const EdgeSchema = z.strictObject({ from: z.string().min(1), to: z.string().min(1) });
@@ -103,3 +123,5 @@ export type NodeDefinition = z.output<typeof NodeSchema>;
 export type Edge = z.output<typeof EdgeSchema>;
 export type SchedulingPolicy = z.output<typeof PolicySchema>;
 export type RetryPolicy = z.output<typeof RetryPolicySchema>;
+export type HttpRequest = z.output<typeof HttpRequestSchema>;
+export type BranchCondition = z.output<typeof BranchConditionSchema>;

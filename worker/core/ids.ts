@@ -18,8 +18,20 @@ function randomPart(length: number): string {
   return out;
 }
 
-export function newId(prefix: "wf" | "ins" | "run" | "key" | "trg", now = Date.now()): string {
+export type IdPrefix = "wf" | "ins" | "run" | "key" | "trg" | "evt";
+
+export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${encodeTime(now, 10)}${randomPart(12)}`;
+}
+
+/**
+ * The same id for the same time and digest (hex): a redelivered queue message asks for the instance
+ * its first delivery created, so a retry after a crash finds it instead of starting another.
+ */
+export function derivedId(prefix: IdPrefix, ms: number, digestHex: string): string {
+  let out = "";
+  for (let i = 0; i < 12; i++) out += ALPHABET[parseInt(digestHex.slice(2 * i, 2 * i + 2), 16) % 32];
+  return `${prefix}_${encodeTime(ms, 10)}${out}`;
 }
 
 /** A secret for an API key or runner token: 256 bits of randomness, base32. */

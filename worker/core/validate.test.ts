@@ -130,7 +130,7 @@ describe("parseDefinition rejects", () => {
 
   it("an unknown type, listing the supported ones", () => {
     const input = workflow({ nodes: [{ name: "x", type: "foo" }], edges: [] });
-    expect(problems(input)).toEqual([{ path: "nodes[0].type", message: "node 'x' has unknown type 'foo'; supported types: shell, python, noop" }]);
+    expect(problems(input)).toEqual([{ path: "nodes[0].type", message: "node 'x' has unknown type 'foo'; supported types: shell, python, http, noop, branch, merge" }]);
   });
 
   it("duplicate node names, naming the name and both places", () => {

@@ -1,6 +1,7 @@
 // Validation of a workflow definition (DESIGN §2.2): every broken rule becomes one detail of a single 400 error.
 import type { z } from "zod";
 import { findCycles, formatCycle, Dag } from "./dag.ts";
+import { checkNodeRules } from "./node-rules.ts";
 import {
   DefinitionSchema,
   EdgeSchema,
@@ -43,6 +44,7 @@ export function parseDefinition(input: unknown): WorkflowDefinition {
     details.push(...checkDefinitionSize(parsed.data));
     if (graph.sound) {
       const dag = Dag.fromDefinition(parsed.data);
+      details.push(...checkNodeRules(parsed.data, dag));
       details.push(...checkReferences(parsed.data, (node: string) => dag.ancestors(node)));
     }
   }

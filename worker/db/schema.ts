@@ -39,10 +39,18 @@ export const workflows = sqliteTable(
     /** The editable draft, a WorkflowDefinition as JSON. */
     draft: text("draft").notNull(),
     publishedVersion: integer("published_version"),
+    /** The draft's policy.triggerId: a matching event names drafts not yet published with it. */
+    triggerId: text("trigger_id"),
+    /** The published version's policy.triggerId, set at publish: what a trigger's events start. */
+    publishedTriggerId: text("published_trigger_id"),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [uniqueIndex("workflows_name").on(t.workspaceId, t.name)],
+  (t) => [
+    uniqueIndex("workflows_name").on(t.workspaceId, t.name),
+    index("workflows_trigger").on(t.triggerId),
+    index("workflows_published_trigger").on(t.publishedTriggerId),
+  ],
 );
 
 export const workflowVersions = sqliteTable(
@@ -115,4 +123,64 @@ export const nodeLogs = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [index("node_logs_run").on(t.nodeRunId, t.id)],
+);
+
+export const triggers = sqliteTable(
+  "triggers",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull().references(() => workspaces.id),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    /** r2 | queue | webhook */
+    type: text("type").notNull(),
+    /** The bucket (r2) or queue (queue) listened to; null for webhooks. Ingest finds triggers by it. */
+    source: text("source"),
+    /** The type's config as JSON (bucket, events, keyPattern / queue, key). */
+    config: text("config").notNull(),
+    /** A CEL condition on the trigger message. */
+    filter: text("filter"),
+    /** Dedup key template; null: the type's default. */
+    dedupKey: text("dedup_key"),
+    dedupWindowSeconds: integer("dedup_window_seconds").notNull(),
+    orderingKey: text("ordering_key"),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    /** Webhook signing secret (whsec_…). Verification needs the secret itself, so it cannot be hashed. */
+    secret: text("secret"),
+    /** The secret before the last rotation, still accepted until previous_secret_until. */
+    previousSecret: text("previous_secret"),
+    previousSecretUntil: integer("previous_secret_until"),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("triggers_name").on(t.workspaceId, t.name), index("triggers_source").on(t.type, t.source)],
+);
+
+/** Every event a trigger received, with what it started or why nothing (DESIGN §2.7). */
+export const triggerEvents = sqliteTable(
+  "trigger_events",
+  {
+    /** Derived from the queue message id for queue deliveries, so a redelivery updates its row. */
+    id: text("id").primaryKey(),
+    triggerId: text("trigger_id").notNull(),
+    workspaceId: text("workspace_id").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    lastReceivedAt: integer("last_received_at").notNull(),
+    /** How many times this same message was delivered (at-least-once delivery may repeat it). */
+    deliveries: integer("deliveries").notNull().default(1),
+    /** Where it came from, e.g. `queue user-behavior`, `r2 uploads`, `webhook`. */
+    source: text("source").notNull(),
+    /** The queue message id or webhook-id. */
+    sourceId: text("source_id"),
+    dedupKey: text("dedup_key"),
+    /** started | duplicate | filtered | key_mismatch | unpublished | disabled | no_workflow | error */
+    outcome: text("outcome").notNull(),
+    detail: text("detail").notNull(),
+    /** JSON array of the instances started (or, for a duplicate, the ones it duplicates). */
+    instanceIds: text("instance_ids").notNull().default("[]"),
+    /** The trigger message as JSON, cut to a few KB. */
+    message: text("message").notNull(),
+    messageTruncated: integer("message_truncated", { mode: "boolean" }).notNull().default(false),
+  },
+  (t) => [index("trigger_events_by_trigger").on(t.triggerId, t.receivedAt, t.id)],
 );

@@ -2,8 +2,8 @@
 import { and, desc, eq, lt, or, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { WorkflowDefinition } from "../core/definition.ts";
-import { conflict, notFound } from "../core/errors.ts";
-import { workflows, workflowVersions } from "../db/schema.ts";
+import { conflict, invalidDefinition, notFound } from "../core/errors.ts";
+import { triggers, workflows, workflowVersions } from "../db/schema.ts";
 
 export interface WorkflowRecord {
   id: string;
@@ -28,7 +28,7 @@ const toRecord = (row: Row): WorkflowRecord => ({
 });
 
 /** drizzle wraps the D1 error, so look down the cause chain. */
-function isUniqueViolation(err: unknown): boolean {
+export function isUniqueViolation(err: unknown): boolean {
   for (let e = err as { message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
     if (/UNIQUE constraint failed/i.test(String(e.message))) return true;
   }
@@ -46,12 +46,36 @@ export class WorkflowRepo {
     this.workspaceId = workspaceId;
   }
 
+  /** policy.triggerId must name a trigger of this workspace; deleting a trigger in use is refused in turn. */
+  private async checkTrigger(def: WorkflowDefinition): Promise<void> {
+    const id = def.policy.triggerId;
+    if (id === null) return;
+    const found = await this.db
+      .select({ id: triggers.id })
+      .from(triggers)
+      .where(and(eq(triggers.id, id), eq(triggers.workspaceId, this.workspaceId)))
+      .get();
+    if (!found) {
+      throw invalidDefinition([{ path: "policy.triggerId", message: `policy.triggerId: there is no trigger ${id} in this workspace (GET /api/v1/triggers lists them)` }]);
+    }
+  }
+
   async create(id: string, def: WorkflowDefinition): Promise<WorkflowRecord> {
     const now = Date.now();
+    await this.checkTrigger(def);
     try {
       const row = await this.db
         .insert(workflows)
-        .values({ id, workspaceId: this.workspaceId, name: def.name, description: def.description, draft: JSON.stringify(def), createdAt: now, updatedAt: now })
+        .values({
+          id,
+          workspaceId: this.workspaceId,
+          name: def.name,
+          description: def.description,
+          draft: JSON.stringify(def),
+          triggerId: def.policy.triggerId,
+          createdAt: now,
+          updatedAt: now,
+        })
         .returning()
         .get();
       return toRecord(row);
@@ -91,10 +115,11 @@ export class WorkflowRepo {
 
   async replaceDraft(id: string, def: WorkflowDefinition): Promise<WorkflowRecord> {
     await this.get(id);
+    await this.checkTrigger(def);
     try {
       const row = await this.db
         .update(workflows)
-        .set({ name: def.name, description: def.description, draft: JSON.stringify(def), updatedAt: Date.now() })
+        .set({ name: def.name, description: def.description, draft: JSON.stringify(def), triggerId: def.policy.triggerId, updatedAt: Date.now() })
         .where(and(eq(workflows.id, id), eq(workflows.workspaceId, this.workspaceId)))
         .returning()
         .get();
@@ -127,7 +152,12 @@ export class WorkflowRepo {
       }),
       this.db
         .update(workflows)
-        .set({ publishedVersion: sql`(SELECT MAX(version) FROM workflow_versions WHERE workflow_id = ${id})`, updatedAt: Date.now() })
+        .set({
+          publishedVersion: sql`(SELECT MAX(version) FROM workflow_versions WHERE workflow_id = ${id})`,
+          // From now on the trigger's events start this version (and a trigger dropped from it stops).
+          publishedTriggerId: wf.definition.policy.triggerId,
+          updatedAt: Date.now(),
+        })
         .where(eq(workflows.id, id)),
     ]);
     return (await this.get(id)).publishedVersion!;

@@ -1,7 +1,106 @@
-// Queue consumer: trigger ingestion (R2 notifications and queue messages → runs) arrives with issue 4.
-// Until then every message is retried and, after max_retries, kept in the dead-letter queue: never dropped.
+// Queue consumer: R2 notifications and trigger-queue messages → trigger events → runs → event log → ack.
+import { derivedId } from "../core/ids.ts";
+import { cloudEvent, cloudEventId, queueRecord, R2NotificationSchema, sha256Hex, type TriggerEvent, type TriggerSpec } from "../core/triggers/index.ts";
+import { recordEvents, type TriggerEventRecord } from "../db/trigger-events.ts";
+import { triggersListeningTo } from "../db/triggers.ts";
+import { deliver, WorkflowLookup } from "./deliver.ts";
+import { R2_EVENTS_QUEUE } from "./queues.ts";
 
-export async function consumeBatch(batch: MessageBatch<unknown>): Promise<void> {
-  console.warn(`sluice: ${batch.messages.length} message(s) on ${batch.queue} not consumed yet (trigger ingestion is not built); retrying`);
-  batch.retryAll();
+/** A message no retry can help (not an R2 notification): retried anyway, so it ends in the dead-letter queue. */
+class UnreadableMessage extends Error {}
+
+/** Queues hand over JSON as values, text as strings and bytes as buffers; a buffer is read as UTF-8 text. */
+function bodyOf(message: Message<unknown>): unknown {
+  const body = message.body;
+  if (body instanceof ArrayBuffer) return new TextDecoder().decode(body);
+  if (ArrayBuffer.isView(body)) return new TextDecoder().decode(body);
+  return body;
+}
+
+async function r2Event(message: Message<unknown>): Promise<TriggerEvent> {
+  let body = bodyOf(message);
+  if (typeof body === "string") {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      throw new UnreadableMessage("the body is not JSON");
+    }
+  }
+  const parsed = R2NotificationSchema.safeParse(body);
+  if (!parsed.success) throw new UnreadableMessage(`not an R2 event notification: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  return { type: "r2", message: cloudEvent(parsed.data, await cloudEventId(parsed.data)), receivedAt: message.timestamp.getTime() };
+}
+
+function queueEvent(queue: string, message: Message<unknown>): TriggerEvent {
+  const timestamp = message.timestamp.getTime();
+  return { type: "queue", message: queueRecord(queue, bodyOf(message), { id: message.id, timestamp }), receivedAt: timestamp };
+}
+
+/** Per batch: the triggers listening to one bucket or queue, read once. */
+class TriggerLookup {
+  private readonly d1: D1Database;
+  private readonly found = new Map<string, ReturnType<typeof triggersListeningTo>>();
+  constructor(d1: D1Database) {
+    this.d1 = d1;
+  }
+  listeningTo(type: "r2" | "queue", source: string) {
+    const key = `${type}:${source}`;
+    let rows = this.found.get(key);
+    if (!rows) {
+      rows = triggersListeningTo(this.d1, type, source);
+      this.found.set(key, rows);
+    }
+    return rows;
+  }
+}
+
+async function consumeMessage(env: Env, queue: string, message: Message<unknown>, triggers: TriggerLookup, workflows: WorkflowLookup): Promise<TriggerEventRecord[]> {
+  const event = queue === R2_EVENTS_QUEUE ? await r2Event(message) : queueEvent(queue, message);
+  const source = event.type === "r2" ? event.message.data.bucket : queue;
+  const listening = await triggers.listeningTo(event.type === "r2" ? "r2" : "queue", source);
+  // Ids derive from the queue message: a redelivery asks for the same instances and updates the same rows.
+  const seed = (trigger: TriggerSpec, more = "") => sha256Hex(`${queue}|${message.id}|${trigger.id}|${more}`);
+  const records: TriggerEventRecord[] = [];
+  for (const { spec: trigger, workspaceId } of listening) {
+    records.push(
+      await deliver(
+        env,
+        {
+          trigger,
+          workspaceId,
+          event,
+          eventId: derivedId("evt", event.receivedAt, await seed(trigger)),
+          instanceIdFor: async (workflowId) => derivedId("ins", event.receivedAt, await seed(trigger, workflowId)),
+          source: event.type === "r2" ? `r2 ${source} via ${queue}` : `queue ${queue}`,
+          sourceId: message.id,
+        },
+        workflows,
+      ),
+    );
+  }
+  return records;
+}
+
+/** Retries back off (2, 4, … 60 s) so a struggling dependency is not hammered; max_retries then sends to the DLQ. */
+const retryDelay = (attempts: number) => Math.min(60, 2 ** Math.max(1, attempts));
+
+/**
+ * Each message is acknowledged only after its runs (or duplicate verdicts) are committed by the
+ * coordinators and its verdicts are in the event log. A message that fails is retried alone; the
+ * batch goes on. Messages are handled in arrival order, so ordering keys see them in that order.
+ */
+export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const triggers = new TriggerLookup(env.DB);
+  const workflows = new WorkflowLookup(env.DB);
+  for (const message of batch.messages) {
+    try {
+      const records = await consumeMessage(env, batch.queue, message, triggers, workflows);
+      await recordEvents(env.DB, records);
+      message.ack();
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      console.error(`sluice: message ${message.id} on ${batch.queue} (attempt ${message.attempts}) will be retried: ${why}`);
+      message.retry({ delaySeconds: retryDelay(message.attempts) });
+    }
+  }
 }

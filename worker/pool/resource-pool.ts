@@ -3,6 +3,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Completion, QueuedTask, RunnerTask } from "../core/runner-protocol.ts";
 import { MAX_LOG_BYTES_PER_RUN } from "../core/runner-protocol.ts";
 import { coordinatorFor } from "../coordinator/stub.ts";
+import { applySchema } from "../db/durable-schema.ts";
 
 interface Waiter {
   runnerId: string;
@@ -21,6 +22,27 @@ interface TaskRow extends Record<string, SqlStorageValue> {
 
 const LOST_RETRY_MS = 5_000;
 
+const SCHEMA = [
+  `CREATE TABLE tasks (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     attempt_id TEXT NOT NULL UNIQUE,
+     workflow_id TEXT NOT NULL,
+     priority INTEGER NOT NULL,
+     weight INTEGER NOT NULL,
+     payload TEXT NOT NULL,
+     state TEXT NOT NULL,
+     runner_id TEXT,
+     lease_expires_at INTEGER,
+     log_bytes INTEGER NOT NULL DEFAULT 0)`,
+  // Strict priority across every workflow of the group: highest (priority, weight), then oldest.
+  `CREATE INDEX tasks_ready ON tasks (state, priority DESC, weight DESC, seq)`,
+  `CREATE INDEX tasks_lease ON tasks (state, lease_expires_at)`,
+  `CREATE TABLE runners (id TEXT PRIMARY KEY, name TEXT NOT NULL, slots INTEGER NOT NULL, last_seen INTEGER NOT NULL)`,
+  // Whether the runner has confirmed the task (heartbeat, log or result): an unconfirmed lease that
+  // expires went to a runner that never got it (e.g. its long-poll died with it) and is offered again.
+  `ALTER TABLE tasks ADD COLUMN acked INTEGER NOT NULL DEFAULT 0`,
+];
+
 export class ResourcePool extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   /** Runners long-polling for work; in memory only: a lost waiter just makes its runner poll again. */
@@ -29,24 +51,7 @@ export class ResourcePool extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS tasks (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        attempt_id TEXT NOT NULL UNIQUE,
-        workflow_id TEXT NOT NULL,
-        priority INTEGER NOT NULL,
-        weight INTEGER NOT NULL,
-        payload TEXT NOT NULL,
-        state TEXT NOT NULL,
-        runner_id TEXT,
-        lease_expires_at INTEGER,
-        log_bytes INTEGER NOT NULL DEFAULT 0
-      );
-      -- Strict priority across every workflow of the group: highest (priority, weight), then oldest.
-      CREATE INDEX IF NOT EXISTS tasks_ready ON tasks (state, priority DESC, weight DESC, seq);
-      CREATE INDEX IF NOT EXISTS tasks_lease ON tasks (state, lease_expires_at);
-      CREATE TABLE IF NOT EXISTS runners (id TEXT PRIMARY KEY, name TEXT NOT NULL, slots INTEGER NOT NULL, last_seen INTEGER NOT NULL);
-    `);
+    applySchema(this.sql, SCHEMA);
   }
 
   private get leaseMs(): number {
@@ -90,7 +95,7 @@ export class ResourcePool extends DurableObject<Env> {
     for (const attemptId of attempts) {
       const row = this.task(attemptId);
       if (row && row.state === "leased" && row.runner_id === runnerId) {
-        this.sql.exec(`UPDATE tasks SET lease_expires_at = ? WHERE attempt_id = ?`, expires, attemptId);
+        this.sql.exec(`UPDATE tasks SET lease_expires_at = ?, acked = 1 WHERE attempt_id = ?`, expires, attemptId);
       } else {
         cancel.push(attemptId);
         if (row?.state === "cancelling") this.sql.exec(`DELETE FROM tasks WHERE attempt_id = ?`, attemptId);
@@ -100,13 +105,13 @@ export class ResourcePool extends DurableObject<Env> {
   }
 
   /** Accepts a log chunk of a live lease; answers how much of it to keep (the per-run cap). */
-  async acceptLog(attemptId: string, bytes: number): Promise<{ leased: false } | { leased: true; keep: number; truncatedNow: boolean }> {
+  async acceptLog(attemptId: string, runnerId: string, bytes: number): Promise<{ leased: false } | { leased: true; keep: number; truncatedNow: boolean }> {
     const row = this.task(attemptId);
-    if (!row || row.state !== "leased") return { leased: false };
+    if (!this.holds(row, runnerId)) return { leased: false };
     const room = Math.max(0, MAX_LOG_BYTES_PER_RUN - row.log_bytes);
     const keep = Math.min(room, bytes);
     this.sql.exec(
-      `UPDATE tasks SET log_bytes = log_bytes + ?, lease_expires_at = ? WHERE attempt_id = ?`,
+      `UPDATE tasks SET log_bytes = log_bytes + ?, lease_expires_at = ?, acked = 1 WHERE attempt_id = ?`,
       bytes,
       Date.now() + this.leaseMs,
       attemptId,
@@ -115,9 +120,9 @@ export class ResourcePool extends DurableObject<Env> {
   }
 
   /** A runner's result: refused unless its lease is live (fencing by attempt id). */
-  async complete(attemptId: string, completion: Completion): Promise<{ accepted: boolean }> {
+  async complete(attemptId: string, runnerId: string, completion: Completion): Promise<{ accepted: boolean }> {
     const row = this.task(attemptId);
-    if (!row || row.state !== "leased") return { accepted: false };
+    if (!this.holds(row, runnerId)) return { accepted: false };
     await coordinatorFor(this.env, row.workflow_id).nodeFinished(attemptId, completion);
     this.sql.exec(`DELETE FROM tasks WHERE attempt_id = ?`, attemptId);
     return { accepted: true };
@@ -145,6 +150,10 @@ export class ResourcePool extends DurableObject<Env> {
   /** Expired leases become lost attempts, reported to their coordinator (which retries or fails). */
   override async alarm(): Promise<void> {
     const now = Date.now();
+    const reoffered = this.sql.exec(
+      `UPDATE tasks SET state = 'ready', runner_id = NULL, lease_expires_at = NULL WHERE state = 'leased' AND acked = 0 AND lease_expires_at <= ?`,
+      now,
+    ).rowsWritten;
     this.sql.exec(`UPDATE tasks SET state = 'lost' WHERE state IN ('leased', 'cancelling') AND lease_expires_at <= ?`, now);
     const lost = this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE state = 'lost'`).toArray();
     let failed = false;
@@ -157,6 +166,7 @@ export class ResourcePool extends DurableObject<Env> {
         failed = true;
       }
     }
+    if (reoffered > 0) this.serveWaiters();
     await this.armAlarm(failed ? now + LOST_RETRY_MS : null);
   }
 
@@ -207,6 +217,11 @@ export class ResourcePool extends DurableObject<Env> {
     const when = Math.min(...due);
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > when) await this.ctx.storage.setAlarm(when);
+  }
+
+  /** Fencing: only the runner that holds a live lease on the attempt may report for it. */
+  private holds(row: TaskRow | undefined, runnerId: string): row is TaskRow {
+    return row !== undefined && row.state === "leased" && row.runner_id === runnerId;
   }
 
   private task(attemptId: string): TaskRow | undefined {

@@ -1,103 +1,26 @@
 // A small typed client for the Sluice HTTP API (DESIGN §4): one fetch wrapper, one error type.
 
-export type Env = "dev" | "prod";
-export type Priority = 1 | 3 | 5 | 7 | 8;
-export type InstanceStatus = "waiting" | "running" | "succeeded" | "failed" | "terminated";
-export type NodeStatus = "pending" | "queued" | "running" | "succeeded" | "failed" | "skipped" | "terminated";
+import type {
+  Comparison,
+  Env,
+  ErrorDetail,
+  Instance,
+  InstanceFilter,
+  InstanceStatus,
+  InstanceSummary,
+  Page,
+  Runner,
+  RunRequest,
+  Trigger,
+  TriggerEvent,
+  VersionSummary,
+  Workflow,
+  WorkflowDefinition,
+  WorkflowSummary,
+  WorkflowVersion,
+} from "./api-types.ts";
 
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
-export interface WorkflowSummary {
-  id: string;
-  name: string;
-  description: string;
-  /** `null` until the draft is published for the first time. */
-  publishedVersion: number | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface NodeDefinition {
-  name: string;
-  type: string;
-  code: string;
-  params: Record<string, unknown>;
-  priority?: Priority;
-  timeoutSeconds: number;
-  retry?: { count: number; delaySeconds: number; backoff?: string };
-}
-
-export interface WorkflowDefinition {
-  name: string;
-  description: string;
-  params: Record<string, unknown>;
-  policy: {
-    priority?: Priority;
-    weighting?: "none" | "downward";
-    maxParallel?: number | null;
-    triggerId?: string | null;
-    timezone?: string;
-    resourceGroup?: string;
-  };
-  nodes: NodeDefinition[];
-  edges: { from: string; to: string }[];
-}
-
-export interface Workflow extends WorkflowSummary {
-  definition: WorkflowDefinition;
-}
-
-export interface RunRequest {
-  env: Env;
-  /** `yyyymmdd`; the server uses the time of the run when it is absent. */
-  runDate?: string;
-  triggerMessage?: unknown;
-  priority?: Priority;
-}
-
-export interface InstanceSummary {
-  id: string;
-  workflowId: string;
-  workflowName: string;
-  /** The version that ran; `null` for a dev run of the draft. */
-  version: number | null;
-  env: Env;
-  status: InstanceStatus;
-  priority: number;
-  runDate: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-export interface NodeRun {
-  name: string;
-  type: string;
-  status: NodeStatus;
-  attempt: number;
-  startedAt: string | null;
-  finishedAt: string | null;
-  exitCode: number | null;
-  error: string | null;
-}
-
-export interface Instance extends InstanceSummary {
-  nodes: NodeRun[];
-}
-
-export interface InstanceFilter {
-  workflowId?: string;
-  status?: InstanceStatus;
-  env?: Env;
-}
-
-export interface ErrorDetail {
-  path?: string;
-  message: string;
-}
+export type * from "./api-types.ts";
 
 /** What the server said went wrong, as `{ error: { code, message, details } }`; status 0 means no response. */
 export class ApiError extends Error {
@@ -125,10 +48,12 @@ export interface ApiOptions {
 type Query = Record<string, string | number | null | undefined>;
 
 interface Call {
-  method?: "GET" | "POST";
+  method?: "GET" | "POST" | "PUT" | "DELETE";
   query?: Query;
   body?: unknown;
-  as?: "json" | "text";
+  /** Sent as it is (an upload), with this content type; `body` is then ignored. */
+  raw?: { data: Blob | string; type: string };
+  as?: "json" | "text" | "none";
 }
 
 const segment = encodeURIComponent;
@@ -138,18 +63,21 @@ export function createApi(options: ApiOptions) {
   // Wrapped, not stored bare: a detached window.fetch throws "Illegal invocation" in browsers.
   const send = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
 
-  async function call<T>(path: string, { method = "GET", query, body, as = "json" }: Call = {}): Promise<T> {
-    const headers = new Headers({ accept: as === "json" ? "application/json" : "text/plain" });
+  async function call<T>(path: string, { method = "GET", query, body, raw, as = "json" }: Call = {}): Promise<T> {
+    const headers = new Headers({ accept: as === "text" ? "text/plain" : "application/json" });
     const key = options.getKey();
     if (key) headers.set("authorization", `Bearer ${key}`);
-    if (body !== undefined) headers.set("content-type", "application/json");
+    // Runs started here are "manual" runs (DESIGN §2.7), not API runs.
+    headers.set("x-sluice-client", "console");
+    if (raw) headers.set("content-type", raw.type || "application/octet-stream");
+    else if (body !== undefined) headers.set("content-type", "application/json");
 
     let response: Response;
     try {
       response = await send(`${baseUrl}/api/v1${path}${queryString(query)}`, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: raw ? raw.data : body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (cause) {
       throw new ApiError(0, "network", `The server could not be reached (${(cause as Error).message ?? cause}).`);
@@ -160,6 +88,7 @@ export function createApi(options: ApiOptions) {
       if (response.status === 401) options.onUnauthorized?.();
       throw error;
     }
+    if (as === "none" || response.status === 204) return undefined as T;
     if (as === "text") return (await response.text()) as T;
     try {
       return (await response.json()) as T;
@@ -169,31 +98,65 @@ export function createApi(options: ApiOptions) {
     }
   }
 
+  const post = <T>(path: string, body: unknown = {}) => call<T>(path, { method: "POST", body });
+  const wf = (id: string) => `/workflows/${segment(id)}`;
+
   return {
     health: () => call<{ ok: boolean }>("/health"),
 
+    // Workflows (DESIGN §2.8)
     listWorkflows: (page: { limit?: number; cursor?: string | null } = {}) =>
       call<Page<WorkflowSummary>>("/workflows", { query: page }),
+    getWorkflow: (id: string) => call<Workflow>(wf(id)),
+    createWorkflow: (definition: WorkflowDefinition) => post<Workflow>("/workflows", definition),
+    saveDraft: (id: string, definition: WorkflowDefinition) => call<Workflow>(wf(id), { method: "PUT", body: definition }),
+    deleteWorkflow: (id: string) => call<void>(wf(id), { method: "DELETE", as: "none" }),
+    cloneWorkflow: (id: string, name: string) => post<Workflow>(`${wf(id)}/clone`, { name }),
 
-    getWorkflow: (id: string) => call<Workflow>(`/workflows/${segment(id)}`),
+    // Versions
+    publish: (id: string, message?: string) => post<{ version: number }>(`${wf(id)}/publish`, message ? { message } : {}),
+    listVersions: (id: string) => call<{ items: VersionSummary[] }>(`${wf(id)}/versions`),
+    getVersion: (id: string, version: number) => call<WorkflowVersion>(`${wf(id)}/versions/${version}`),
+    compareVersions: (id: string, from: number, to: number) =>
+      call<Comparison>(`${wf(id)}/versions/${from}/compare/${to}`),
+    revert: (id: string, version: number) => post<Workflow>(`${wf(id)}/versions/${version}/revert`),
 
+    // Runs and instances
     startRun: (workflowId: string, request: RunRequest) =>
-      call<{ id: string; status: InstanceStatus }>(`/workflows/${segment(workflowId)}/runs`, {
-        method: "POST",
-        body: request,
-      }),
-
+      call<{ id: string; status: InstanceStatus }>(`${wf(workflowId)}/runs`, { method: "POST", body: request }),
     listInstances: (filter: InstanceFilter & { limit?: number; cursor?: string | null } = {}) =>
       call<Page<InstanceSummary>>("/instances", { query: { ...filter } }),
-
     getInstance: (id: string) => call<Instance>(`/instances/${segment(id)}`),
-
     /** The node's log as text: the latest attempt unless one is named. */
     getNodeLog: (instanceId: string, node: string, attempt?: number) =>
-      call<string>(`/instances/${segment(instanceId)}/nodes/${segment(node)}/log`, {
-        query: { attempt },
-        as: "text",
-      }),
+      call<string>(`/instances/${segment(instanceId)}/nodes/${segment(node)}/log`, { query: { attempt }, as: "text" }),
+    terminate: (instanceId: string) =>
+      post<{ id: string; status: InstanceStatus }>(`/instances/${segment(instanceId)}/terminate`),
+    rerun: (instanceId: string, mode: "all" | "failed") =>
+      post<{ id: string; status: InstanceStatus }>(`/instances/${segment(instanceId)}/rerun`, { mode }),
+
+    // Triggers (DESIGN §2.7)
+    listTriggers: () => call<Page<Trigger> | { items: Trigger[] }>("/triggers", { query: { limit: 200 } }),
+    getTrigger: (id: string) => call<Trigger>(`/triggers/${segment(id)}`),
+    createTrigger: (trigger: Partial<Trigger>) => post<Trigger>("/triggers", trigger),
+    updateTrigger: (id: string, trigger: Partial<Trigger>) =>
+      call<Trigger>(`/triggers/${segment(id)}`, { method: "PUT", body: trigger }),
+    deleteTrigger: (id: string) => call<void>(`/triggers/${segment(id)}`, { method: "DELETE", as: "none" }),
+    listTriggerEvents: (id: string, page: { limit?: number; cursor?: string | null } = {}) =>
+      call<Page<TriggerEvent>>(`/triggers/${segment(id)}/events`, { query: page }),
+    testTrigger: (id: string, message: unknown) => post<Record<string, unknown>>(`/triggers/${segment(id)}/test`, { message }),
+
+    // Local producers: an upload to a bucket, a message to a queue
+    uploadObject: (bucket: string, key: string, data: Blob | string, type: string) =>
+      call<Record<string, unknown>>(
+        `/buckets/${segment(bucket)}/objects/${key.split("/").map(segment).join("/")}`,
+        { method: "PUT", raw: { data, type } },
+      ),
+    sendMessage: (queue: string, message: { key?: string; value: unknown }) =>
+      post<Record<string, unknown>>(`/queues/${segment(queue)}/messages`, message),
+
+    // Runners of a resource group
+    listRunners: (resourceGroup = "default") => call<{ items: Runner[] }>("/runners", { query: { resourceGroup } }),
   };
 }
 

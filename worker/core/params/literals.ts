@@ -14,6 +14,17 @@ export function escapeControls(value: string): string {
   });
 }
 
+/**
+ * Only characters that no shell reading treats specially stay as they are (letters, digits,
+ * non-ASCII, space and `_.,:/@%+=-`); the rest become `\xNN`. For values shown in bash comments.
+ */
+export function inertText(value: string): string {
+  return value.replace(/[^A-Za-z0-9 _.,:/@%+=\-\u00a0-\u2027\u202a-\uffff]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${hex(code, 2)}` : `\\u${hex(code, 4)}`;
+  });
+}
+
 export type PythonQuote = '"' | "'";
 
 /**

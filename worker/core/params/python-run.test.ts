@@ -21,7 +21,8 @@ const CONTEXTS: Array<[string, string]> = [
   ["string formatted with str.format", "print('[{}]'.format('${KEY}'))"],
 ];
 
-describe("python: hostile trigger data reaches python3 as a literal string", () => {
+// Real interpreters, many runs: slower than the default timeout allows on a busy machine.
+describe("python: hostile trigger data reaches python3 as a literal string", { timeout: 60_000 }, () => {
   const canary = canaryPath();
   const values = hostileValues(canary.path);
   const triggerMessage = Object.fromEntries(values.map((v, i) => [`k${i}`, v]));
@@ -54,7 +55,7 @@ describe("python: hostile trigger data reaches python3 as a literal string", () 
   });
 });
 
-describe("python: substituted code behaves like the script as written", () => {
+describe("python: substituted code behaves like the script as written", { timeout: 60_000 }, () => {
   const run = (code: string, k: string) => runPrepared("python", prepareNodeCode("python", code, context({ triggerMessage: { k } })));
 
   it("keeps line numbers when a value spans lines", () => {

@@ -11,6 +11,14 @@ describe("shellSites", () => {
     expect(contexts("echo a #${v}\nx=(a #${v}\n b)\n  #${v}\necho a;#${v}")).toEqual(["comment", "comment", "comment", "comment"]);
   });
 
+  it("marks a quoted heredoc inside backquotes, where bash scans for the closing backquote first", () => {
+    const code = "x=$(cat <<'E'\n${v}\nE\n)\nz=`cat <<'E'\n${v}\nE\n`";
+    expect(shellSites(code, scanReferences(code))).toEqual([
+      { context: "heredoc-literal", delimiter: "E", stripTabs: false, backticks: false },
+      { context: "heredoc-literal", delimiter: "E", stripTabs: false, backticks: true },
+    ]);
+  });
+
   it("treats quotes inside a comment as plain text", () => {
     expect(contexts("# it's ${v}\necho ${v}")).toEqual(["comment", "unquoted"]);
   });
@@ -42,8 +50,8 @@ describe("shellSites", () => {
     const code = "cat <<A <<\"B\" <<-\\C\n${v}\nA\n${v}\nB\n\t${v}\n\tC\necho ${v}";
     expect(shellSites(code, scanReferences(code))).toEqual([
       { context: "double" },
-      { context: "heredoc-literal", delimiter: "B", stripTabs: false },
-      { context: "heredoc-literal", delimiter: "C", stripTabs: true },
+      { context: "heredoc-literal", delimiter: "B", stripTabs: false, backticks: false },
+      { context: "heredoc-literal", delimiter: "C", stripTabs: true, backticks: false },
       { context: "unquoted" },
     ]);
   });
@@ -56,6 +64,28 @@ describe("shellSites", () => {
     expect(contexts("echo $(( ${v} )) $[${v}]\n(( ${v} ))\nlet x=${v}\n[[ ${v} -gt 1 ]]\na[${v}]=1\necho ${b[${v}]}")).toEqual(
       Array(7).fill("arithmetic"),
     );
+  });
+
+  it("reads a[…] in assignment position as one word, blanks and # included", () => {
+    expect(contexts("a[1 # ${v}]=2\nx=1 b[${v} ]=3 # ${v}\necho c[1 # ${v}")).toEqual(["arithmetic", "arithmetic", "comment", "comment"]);
+  });
+
+  it("reads extglob groups and everything inside [[ ]] without comments or heredocs", () => {
+    expect(contexts("case x in @(a # ${v})) ;; esac\n[[ x =~ (a # ${v}) ]]\n[[ a <<b ]] ${v}\n# ${v}")).toEqual([
+      "unquoted",
+      "unquoted",
+      "unquoted",
+      "comment",
+    ]);
+  });
+
+  it("reads a heredoc opened inside $( ) on that substitution's own next line", () => {
+    expect(contexts("x=$(cat <<'E'\n${v}\nE\n) ${v}\necho ${v}")).toEqual(["heredoc-literal", "unquoted", "unquoted"]);
+    expect(contexts("cat <<'E' $(echo\n${v})\n${v}\nE")).toEqual(["unquoted", "heredoc-literal"]);
+  });
+
+  it("does not trust a heredoc delimiter with $ or a backquote to be quoted", () => {
+    expect(contexts("cat <<$'E'\n${v}\nE")).toEqual(["double"]);
   });
 
   it("leaves ordinary words that merely look alike outside arithmetic", () => {

@@ -26,7 +26,8 @@ const CONTEXTS: Array<[string, string]> = [
 
 const prepare = (code: string, k: string) => prepareNodeCode("shell", code, context({ triggerMessage: { k } }));
 
-describe("shell: hostile trigger data reaches bash as a literal string", () => {
+// Real interpreters, many runs: slower than the default timeout allows on a busy machine.
+describe("shell: hostile trigger data reaches bash as a literal string", { timeout: 60_000 }, () => {
   const canary = canaryPath();
   const values = hostileValues(canary.path);
 
@@ -66,6 +67,25 @@ describe("shell: hostile trigger data reaches bash as a literal string", () => {
       expect(ran).toEqual({ stdout: "done\n", stderr: "", status: 0 });
       expect(canary.exists()).toBe(false);
     }
+  });
+
+  it("in a comment or quoted heredoc inside a command substitution", () => {
+    const scripts = [
+      "x=$(echo a # ${workflow.triggerMessage.k}\n)\necho \"$x\"",
+      "x=`echo a # ${workflow.triggerMessage.k}`\necho \"$x\"",
+      "x=`cat <<'Q'\n${workflow.triggerMessage.k}\nQ\n`\necho a",
+    ];
+    for (const code of scripts) {
+      for (const value of values) {
+        const prepared = prepare(code, value);
+        if (!prepared.ok) {
+          expect(prepared.message).toContain("inside `…`");
+          continue;
+        }
+        expect(runPrepared("shell", prepared).stdout).toBe("a\n");
+      }
+    }
+    expect(canary.exists()).toBe(false);
   });
 
   it("in arithmetic, by refusing anything but an integer", () => {

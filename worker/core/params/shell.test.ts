@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { prepareNodeCode } from "./prepare.ts";
 import { context } from "./testing.ts";
 
-const ctx = context({ workflowParams: { v: "V", n: "7" }, nodeParams: { day: "$[yyyymmdd-1]" } });
+const ctx = context({ workflowParams: { v: "V", n: "7" }, nodeParams: { day: "$[yyyymmdd-1]" }, triggerMessage: { j: "a) `b` \\" } });
 const script = (code: string) => {
   const prepared = prepareNodeCode("shell", code, ctx);
   if (!prepared.ok) throw new Error(prepared.message);
@@ -24,6 +24,7 @@ describe("shell: the rewrite follows bash's quoting context", () => {
     ["bash default with a nested reference", 'echo ${FILE:-${workflow.v}} "${FILE:-${workflow.v}}"', 'echo ${FILE:-"${SLUICE_P_1}"} "${FILE:-${SLUICE_P_1}}"'],
     ["comment", "echo hi # was ${workflow.v}", "echo hi # was V"],
     ["comment after a semicolon", "echo hi;# ${workflow.v}", "echo hi;# V"],
+    ["comment inside a command substitution (inert text)", "x=$(echo # ${workflow.triggerMessage.j}\n)", "x=$(echo # a\\x29 \\x60b\\x60 \\x5c\n)"],
     ["unquoted heredoc", "cat <<EOF\n${workflow.v} \"${workflow.v}\"\nEOF", 'cat <<EOF\n${SLUICE_P_1} "${SLUICE_P_1}"\nEOF'],
     ["quoted heredoc (literal)", "cat <<'EOF'\n${workflow.v}\nEOF\necho ${workflow.v}", "cat <<'EOF'\nV\nEOF\necho \"${SLUICE_P_1}\""],
     ["arithmetic", "echo $(( ${workflow.n} + 1 )) $[${workflow.n}*2]", "echo $(( ${SLUICE_P_1} + 1 )) $[${SLUICE_P_1}*2]"],

@@ -1,7 +1,7 @@
 // Substituting values into bash: each value becomes a variable set by a prelude, never script text.
-import { bashSingleQuoted, escapeControls } from "./literals.ts";
+import { bashSingleQuoted, inertText } from "./literals.ts";
 import type { Substitution } from "./resolve.ts";
-import type { ShellSite } from "./shell-lexer.ts";
+import type { ShellSite } from "./shell-syntax.ts";
 
 export type ShellPrepared = { ok: true; script: string; prelude: string } | { ok: false; refused: string[]; message: string };
 
@@ -57,7 +57,8 @@ function rewrite(sub: Substitution, site: ShellSite, variable: (value: string) =
     case "ansi":
       return `'"\${${variable(value)}}"$'`;
     case "comment":
-      return escapeControls(value);
+      // Spelled so that even if bash did not read a comment here, the text could not act.
+      return inertText(value);
     case "arithmetic":
       // Bash evaluates a variable's text again as an expression there (`a[$(cmd)]` runs cmd).
       if (!INTEGER.test(value)) {
@@ -67,6 +68,9 @@ function rewrite(sub: Substitution, site: ShellSite, variable: (value: string) =
     case "heredoc-literal": {
       const lines = value.split("\n").map((line) => (site.stripTabs ? line.replace(/^\t+/, "") : line));
       if (lines.includes(site.delimiter)) return void refuse(`its value contains a line "${site.delimiter}", which would end the heredoc`);
+      if (site.backticks && /[`\\]/.test(value)) {
+        return void refuse("it is in a quoted heredoc inside `…`, where a backquote or backslash in its value would end the substitution early; use $(…)");
+      }
       return value;
     }
     case "escaped":

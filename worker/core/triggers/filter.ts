@@ -42,9 +42,13 @@ export function compileFilter(expression: string): CompiledFilter {
   return result;
 }
 
-/** The CEL variables: the message's own fields (a message that is not an object has none). */
+/**
+ * The CEL variables: the message's own fields, plus `message`, the whole message, for a field CEL
+ * reserves (`type` of a CloudEvent: `message.type`) or a message that is not an object.
+ */
 function variables(message: unknown): Record<string, unknown> {
-  return message !== null && typeof message === "object" && !Array.isArray(message) ? (message as Record<string, unknown>) : {};
+  const fields = message !== null && typeof message === "object" && !Array.isArray(message) ? (message as Record<string, unknown>) : {};
+  return { ...fields, message };
 }
 
 /** Only `true` passes; `false`, a non-boolean or an evaluation error (e.g. a missing field) filters out. */

@@ -1,6 +1,7 @@
 // R2 event notifications: their shape, which trigger event types they are, key globs, the CloudEvents envelope.
 import picomatch from "picomatch";
 import { z } from "zod";
+import { sha256Hex } from "./hash.ts";
 
 /** R2's notification actions today; an action R2 adds later still parses and can be selected by name. */
 export const R2_CREATE_ACTIONS = ["PutObject", "CopyObject", "CompleteMultipartUpload"] as const;
@@ -74,4 +75,9 @@ export function cloudEvent(notification: R2Notification, id: string): CloudEvent
     datacontenttype: "application/json",
     data: notification,
   };
+}
+
+/** A content hash: the same notification delivered twice has the same CloudEvents id. */
+export async function cloudEventId(notification: R2Notification): Promise<string> {
+  return (await sha256Hex(JSON.stringify(notification))).slice(0, 32);
 }

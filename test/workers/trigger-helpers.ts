@@ -1,0 +1,86 @@
+// Helpers for trigger tests: create triggers and published workflows, deliver queue batches to the Worker, read logs.
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
+import worker from "../../worker/index.ts";
+import { api } from "./helpers.ts";
+
+// The shared fixtures (../shared/fixtures), inlined: the Workers runtime has no file system.
+export const FIXTURES = {
+  put: {
+    account: "3f4b7e3dcab231cbfdaa90a6a28bd548",
+    action: "PutObject",
+    bucket: "uploads",
+    object: { key: "input/test_file_20260310.csv", size: 59537, eTag: "c846ff7a18f28c2e262116d6e8719ef0" },
+    eventTime: "2026-03-11T05:40:45.379Z",
+  },
+  copy: {
+    account: "3f4b7e3dcab231cbfdaa90a6a28bd548",
+    action: "CopyObject",
+    bucket: "uploads",
+    object: { key: "input/copied.csv", size: 59537, eTag: "c846ff7a18f28c2e262116d6e8719ef0" },
+    eventTime: "2026-03-11T05:41:02.118Z",
+    copySource: { bucket: "staging", object: "exports/orders.csv" },
+  },
+  delete: {
+    account: "3f4b7e3dcab231cbfdaa90a6a28bd548",
+    action: "DeleteObject",
+    bucket: "uploads",
+    object: { key: "input/test_file_20260310.csv" },
+    eventTime: "2026-03-11T06:00:00.000Z",
+  },
+  userBehavior: { key: "some-key", value: '{"user_id": "1001", "action_type": "login", "timestamp": 1688888888}' },
+};
+
+export const unique = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+
+export async function createTrigger(body: Record<string, unknown>) {
+  const res = await api("POST", "/api/v1/triggers", body);
+  if (res.status !== 201) throw new Error(`create trigger: ${res.status} ${res.text}`);
+  return res.json as { id: string; secret?: string; hookUrl?: string };
+}
+
+export async function publish(workflowId: string) {
+  const res = await api("POST", `/api/v1/workflows/${workflowId}/publish`, {});
+  if (res.status !== 200) throw new Error(`publish: ${res.status} ${res.text}`);
+}
+
+export interface QueuedMessage {
+  id: string;
+  body: unknown;
+  timestamp?: Date;
+  attempts?: number;
+}
+
+/** Delivers one batch to the Worker's queue handler, as the Queues runtime would, and returns its acks and retries. */
+export async function deliverBatch(queue: string, messages: QueuedMessage[]) {
+  const batch = createMessageBatch(
+    queue,
+    messages.map((m) => ({ id: m.id, timestamp: m.timestamp ?? new Date(Date.UTC(2026, 2, 11, 5, 40, 46)), attempts: m.attempts ?? 1, body: m.body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+/** A fixed time per message: a redelivery carries its message's original timestamp. */
+export const message = (id: string, body: unknown, timestamp = new Date()): QueuedMessage => ({ id, body, timestamp });
+
+export async function instancesOf(workflowId: string): Promise<{ id: string; status: string; triggerType: string }[]> {
+  const res = await api("GET", `/api/v1/instances?workflowId=${workflowId}&limit=200`);
+  if (res.status !== 200) throw new Error(`instances: ${res.status} ${res.text}`);
+  return res.json.items;
+}
+
+export async function eventsOf(triggerId: string): Promise<any[]> {
+  const res = await api("GET", `/api/v1/triggers/${triggerId}/events?limit=200`);
+  if (res.status !== 200) throw new Error(`events: ${res.status} ${res.text}`);
+  return res.json.items;
+}
+
+/** Polls (bounded by the test's timeout) for a condition that an asynchronous queue delivery makes true. */
+export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,101 @@
+// Signed webhooks in the Workers runtime: Standard Webhooks verification, replays, rotation.
+import { SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { signWebhook } from "../../worker/core/triggers/index.ts";
+import { api, isolatedGroup } from "./helpers.ts";
+import { createTrigger, eventsOf, instancesOf, publish, unique } from "./trigger-helpers.ts";
+
+const group = isolatedGroup();
+
+async function webhookSetup(extra: Record<string, unknown> = {}) {
+  const trigger = await createTrigger({ name: unique("hook"), type: "webhook", ...extra });
+  const wf = await group.createWorkflow({ name: unique("on_webhook"), policy: { triggerId: trigger.id }, nodes: [{ name: "n", type: "noop" }] });
+  await publish(wf.id);
+  return { trigger: trigger as { id: string; secret: string; hookUrl: string }, wf };
+}
+
+async function post(triggerId: string, body: string, headers: Record<string, string>) {
+  const res = await SELF.fetch(`http://sluice.test/hooks/${triggerId}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+  const text = await res.text();
+  return { status: res.status, json: JSON.parse(text) };
+}
+
+const body = JSON.stringify({ order: 42, customer: "c-1" });
+
+describe("webhook triggers", () => {
+  it("starts a run for a correctly signed request, with the JSON body as the trigger message", async () => {
+    const { trigger, wf } = await webhookSetup();
+    expect(trigger.secret).toMatch(/^whsec_/);
+    expect(trigger.hookUrl).toBe(`http://sluice.test/hooks/${trigger.id}`);
+    const res = await post(trigger.id, body, signWebhook(trigger.secret, "msg_1", body));
+    expect(res.status).toBe(202);
+    expect(res.json).toMatchObject({ outcome: "started", instanceIds: [expect.stringMatching(/^ins_/)] });
+    const [run] = await instancesOf(wf.id);
+    expect(run).toMatchObject({ id: res.json.instanceIds[0], triggerType: "webhook" });
+    expect((await api("GET", `/api/v1/instances/${run!.id}`)).json.triggerMessage).toEqual({ order: 42, customer: "c-1" });
+  });
+
+  it("answers 401 and starts nothing for a bad, stale, tampered or unsigned request", async () => {
+    const { trigger, wf } = await webhookSetup();
+    const good = signWebhook(trigger.secret, "msg_2", body);
+    const cases = {
+      bad: { ...good, "webhook-signature": "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" },
+      wrongSecret: signWebhook("whsec_" + btoa("another secret of 32 bytes......"), "msg_2", body),
+      stale: signWebhook(trigger.secret, "msg_2", body, new Date(Date.now() - 10 * 60_000)),
+      unsigned: {},
+    };
+    for (const [name, headers] of Object.entries(cases)) {
+      const res = await post(trigger.id, body, headers);
+      expect(res.status, name).toBe(401);
+      expect(res.json.error.code, name).toBe("unauthorized");
+    }
+    const tampered = await post(trigger.id, body.replace("42", "43"), good);
+    expect(tampered.status).toBe(401);
+    expect(tampered.json.error.message).toMatch(/no v1 signature/);
+    expect((await post(trigger.id, body, cases.stale)).json.error.message).toMatch(/5 minutes/);
+    expect(await instancesOf(wf.id)).toEqual([]);
+    expect(await eventsOf(trigger.id)).toEqual([]);
+  });
+
+  it("answers 2xx to a replayed webhook-id and starts nothing new", async () => {
+    const { trigger, wf } = await webhookSetup();
+    const headers = signWebhook(trigger.secret, "msg_replay", body);
+    const first = await post(trigger.id, body, headers);
+    const replay = await post(trigger.id, body, headers);
+    const resigned = await post(trigger.id, body, signWebhook(trigger.secret, "msg_replay", body, new Date(Date.now() - 1000)));
+    expect(first.status).toBe(202);
+    expect(replay.status).toBe(200);
+    expect(replay.json).toMatchObject({ outcome: "duplicate", instanceIds: first.json.instanceIds });
+    expect(resigned.json.outcome).toBe("duplicate");
+    expect(await instancesOf(wf.id)).toHaveLength(1);
+    expect((await eventsOf(trigger.id)).map((e) => e.outcome).sort()).toEqual(["duplicate", "duplicate", "started"]);
+  });
+
+  it("verifies with a rotated secret, and the previous one during the grace period", async () => {
+    const { trigger, wf } = await webhookSetup();
+    const rotated = await api("POST", `/api/v1/triggers/${trigger.id}/rotate-secret`);
+    expect(rotated.status).toBe(200);
+    const secret = rotated.json.secret as string;
+    expect(secret).not.toBe(trigger.secret);
+    expect((await post(trigger.id, body, signWebhook(secret, "r-1", body))).status).toBe(202);
+    expect((await post(trigger.id, body, signWebhook(trigger.secret, "r-2", body))).status).toBe(202);
+    expect(await instancesOf(wf.id)).toHaveLength(2);
+  });
+
+  it("answers 404 for an unknown trigger and 400 for a verified body that is not JSON", async () => {
+    expect((await post("trg_nope", body, {})).status).toBe(404);
+    const { trigger } = await webhookSetup();
+    const res = await post(trigger.id, "not json", signWebhook(trigger.secret, "nj", "not json"));
+    expect(res.status).toBe(400);
+  });
+
+  it("logs a disabled or filtered webhook and starts nothing", async () => {
+    const { trigger, wf } = await webhookSetup({ filter: "order > 100" });
+    const filtered = await post(trigger.id, body, signWebhook(trigger.secret, "f-1", body));
+    expect(filtered).toMatchObject({ status: 200, json: { outcome: "filtered" } });
+    await api("POST", `/api/v1/triggers/${trigger.id}/disable`);
+    const disabled = await post(trigger.id, body, signWebhook(trigger.secret, "f-2", body));
+    expect(disabled).toMatchObject({ status: 200, json: { outcome: "disabled" } });
+    expect(await instancesOf(wf.id)).toEqual([]);
+  });
+});

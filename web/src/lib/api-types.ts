@@ -1,0 +1,222 @@
+// The shapes the Sluice HTTP API (DESIGN §4, §5) sends and accepts, as the console reads them.
+
+export type Env = "dev" | "prod";
+export type Priority = 1 | 3 | 5 | 7 | 8;
+export type InstanceStatus = "waiting" | "running" | "succeeded" | "failed" | "terminated";
+export type NodeStatus = "pending" | "queued" | "running" | "succeeded" | "failed" | "skipped" | "terminated";
+export type TriggerType = "manual" | "api" | "r2" | "queue" | "webhook";
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface WorkflowSummary {
+  id: string;
+  name: string;
+  description: string;
+  /** `null` until the draft is published for the first time. */
+  publishedVersion: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface RetryPolicy {
+  count: number;
+  delaySeconds: number;
+  backoff?: "fixed" | "exponential";
+}
+
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface BranchCondition {
+  /** A CEL expression, or `default` (at most once). */
+  when: string;
+  to: string;
+}
+
+export interface NodeDefinition {
+  name: string;
+  type: string;
+  description?: string;
+  code: string;
+  params: Record<string, string>;
+  priority?: Priority;
+  timeoutSeconds: number;
+  retry?: RetryPolicy;
+  http?: HttpRequest;
+  conditions?: BranchCondition[];
+}
+
+export interface SchedulingPolicy {
+  priority?: Priority;
+  weighting?: "none" | "downward";
+  maxParallel?: number | null;
+  triggerId?: string | null;
+  timezone?: string;
+  resourceGroup?: string;
+}
+
+export interface Edge {
+  from: string;
+  to: string;
+}
+
+export interface WorkflowDefinition {
+  name: string;
+  description: string;
+  params: Record<string, string>;
+  policy: SchedulingPolicy;
+  nodes: NodeDefinition[];
+  edges: Edge[];
+}
+
+export interface Workflow extends WorkflowSummary {
+  definition: WorkflowDefinition;
+}
+
+export interface VersionSummary {
+  version: number;
+  message: string;
+  createdAt: string;
+}
+
+export interface WorkflowVersion extends VersionSummary {
+  definition: WorkflowDefinition;
+  weights: Record<string, number>;
+}
+
+export interface FieldChange {
+  path: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+export interface DiffHunk {
+  oldStart: number;
+  oldLines: number;
+  newStart: number;
+  newLines: number;
+  lines: string[];
+}
+
+export interface Comparison {
+  from: number;
+  to: number;
+  summary: {
+    identical: boolean;
+    nodesAdded: number;
+    nodesRemoved: number;
+    nodesChanged: number;
+    edgesAdded: number;
+    edgesRemoved: number;
+    fieldsChanged: number;
+  };
+  fields: FieldChange[];
+  nodes: {
+    added: string[];
+    removed: string[];
+    changed: { name: string; fields: FieldChange[]; code?: { unified: string; hunks: DiffHunk[] } }[];
+  };
+  edges: { added: Edge[]; removed: Edge[] };
+}
+
+export interface RunRequest {
+  env: Env;
+  /** `yyyymmdd`; the server uses the time of the run when it is absent. */
+  runDate?: string;
+  triggerMessage?: unknown;
+  priority?: Priority;
+  params?: Record<string, string>;
+}
+
+export interface InstanceSummary {
+  id: string;
+  workflowId: string;
+  workflowName: string;
+  /** The version that ran; `null` for a dev run of the draft. */
+  version: number | null;
+  env: Env;
+  status: InstanceStatus;
+  priority: number;
+  runDate: string | null;
+  triggerType?: TriggerType | string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface NodeRun {
+  name: string;
+  type: string;
+  status: NodeStatus;
+  attempt: number;
+  queuedAt?: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  exitCode: number | null;
+  error: string | null;
+  outputs?: Record<string, string>;
+}
+
+export interface Instance extends InstanceSummary {
+  nodes: NodeRun[];
+  triggerMessage?: unknown;
+  params?: Record<string, string>;
+  /** Why a waiting instance waits (which limit, its place in line); `null` otherwise. */
+  waitReason?: string | null;
+}
+
+export interface InstanceFilter {
+  workflowId?: string;
+  status?: InstanceStatus;
+  env?: Env;
+}
+
+export type TriggerKind = "r2" | "queue" | "webhook";
+
+export interface Trigger {
+  id: string;
+  name: string;
+  type: TriggerKind;
+  enabled?: boolean;
+  config: Record<string, unknown>;
+  filter?: string | null;
+  dedup?: Record<string, unknown> | null;
+  ordering?: Record<string, unknown> | null;
+  createdAt?: string;
+  updatedAt?: string;
+  /** Webhook triggers: shown once, in the answer that created (or rotated) the secret. */
+  secret?: string;
+  /** Webhook triggers: where to POST signed events. */
+  url?: string;
+  [field: string]: unknown;
+}
+
+export interface TriggerEvent {
+  id: string;
+  receivedAt?: string;
+  outcome?: string;
+  reason?: string | null;
+  instanceIds?: string[];
+  message?: unknown;
+  [field: string]: unknown;
+}
+
+export interface Runner {
+  id: string;
+  name: string;
+  slots: number;
+  lastSeen: string;
+  running: { instanceId?: string; node?: string; attemptId?: string; [field: string]: unknown }[] | number;
+}
+
+export interface ErrorDetail {
+  path?: string;
+  message: string;
+}

@@ -1,0 +1,88 @@
+// Signed webhooks: POST /hooks/{triggerId}, verified per Standard Webhooks; the signature is the only auth.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { SluiceError, notFound } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
+import { MAX_TRIGGER_MESSAGE_BYTES } from "../core/runs.ts";
+import { verifyWebhook } from "../core/triggers/index.ts";
+import { recordEvents } from "../db/trigger-events.ts";
+import { toSpec, triggerRow } from "../db/triggers.ts";
+import { deliver, WorkflowLookup } from "../ingest/deliver.ts";
+import { ErrorBody, json } from "./schemas.ts";
+import type { AppEnv } from "./context.ts";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+
+export const hooksApi = new Hono<AppEnv>();
+
+hooksApi.use(
+  "/hooks/*",
+  bodyLimit({
+    maxSize: MAX_TRIGGER_MESSAGE_BYTES,
+    onError: () => {
+      throw new SluiceError(413, "payload_too_large", `a webhook body is at most ${MAX_TRIGGER_MESSAGE_BYTES} bytes (128 KB)`);
+    },
+  }),
+);
+
+hooksApi.post("/hooks/:triggerId", async (c) => {
+  const id = c.req.param("triggerId");
+  const row = await triggerRow(c.env.DB, id);
+  // One answer for "no such trigger" and "not a webhook": the URL reveals nothing else.
+  if (!row || row.type !== "webhook" || !row.secret) throw notFound(`webhook trigger ${id}`);
+  // The raw text, as sent: the signature covers these exact bytes.
+  const text = await c.req.text();
+  const now = Date.now();
+  const secrets = [row.secret, ...(row.previousSecret && (row.previousSecretUntil ?? 0) > now ? [row.previousSecret] : [])];
+  const headers = Object.fromEntries(["webhook-id", "webhook-timestamp", "webhook-signature"].map((h) => [h, c.req.header(h)]));
+  const verified = verifyWebhook(secrets, text, headers);
+  if (!verified.ok) throw new SluiceError(401, "unauthorized", `webhook signature rejected: ${verified.reason}`);
+  let message: unknown = {};
+  if (text.trim() !== "") {
+    try {
+      message = JSON.parse(text);
+    } catch {
+      throw new SluiceError(400, "bad_request", "the webhook body must be JSON (it becomes workflow.triggerMessage)");
+    }
+  }
+  const record = await deliver(
+    c.env,
+    {
+      trigger: toSpec(row),
+      workspaceId: row.workspaceId,
+      event: { type: "webhook", message, webhookId: verified.webhookId, receivedAt: now },
+      eventId: newId("evt", now),
+      instanceIdFor: () => newId("ins", now),
+      source: "webhook",
+      sourceId: verified.webhookId,
+    },
+    new WorkflowLookup(c.env.DB),
+  );
+  await recordEvents(c.env.DB, [record]);
+  const answer = { eventId: record.id, outcome: record.outcome, detail: record.detail, instanceIds: record.instanceIds };
+  // 2xx for every verified request: a replay or a filtered event is handled, and the sender must not retry it.
+  return c.json(answer, record.outcome === "started" ? 202 : 200);
+});
+
+/** Documents the webhook endpoint in the OpenAPI document (it is served by the plain route above). */
+export function documentHooks(app: OpenAPIHono<AppEnv>): void {
+  const Answer = z.object({ eventId: z.string(), outcome: z.string(), detail: z.string(), instanceIds: z.array(z.string()) }).openapi("WebhookAnswer");
+  app.openAPIRegistry.registerPath({
+    method: "post",
+    path: "/hooks/{triggerId}",
+    tags: ["triggers"],
+    security: [],
+    summary: "Signed webhook (Standard Webhooks)",
+    description:
+      "Headers webhook-id, webhook-timestamp (Unix seconds, within 5 minutes) and webhook-signature (`v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the trigger's whsec_ secret). " +
+      "The JSON body becomes workflow.triggerMessage; the webhook-id is the default dedup key, so a replay starts nothing new.",
+    request: { params: z.object({ triggerId: z.string().openapi({ param: { name: "triggerId", in: "path" } }) }), body: { content: { "application/json": { schema: z.unknown() } } } },
+    responses: {
+      202: json(Answer, "Verified; something started"),
+      200: json(Answer, "Verified; nothing new started (duplicate, filtered, disabled, no published workflow)"),
+      401: json(ErrorBody, "Missing, stale or wrong signature: nothing starts"),
+      404: json(ErrorBody, "No such webhook trigger"),
+      413: json(ErrorBody, "Body over 128 KB"),
+    },
+  });
+}

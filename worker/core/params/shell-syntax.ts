@@ -1,0 +1,95 @@
+// Pieces of bash syntax the quoting lexer needs: frames, sites, heredoc delimiters, word classes.
+
+export type ShellSite =
+  | { context: "unquoted" | "double" | "single" | "ansi" | "escaped" }
+  | { context: "comment" }
+  /** Evaluated as arithmetic by bash (`$((…))`, `((…))`, `$[…]`, array subscripts, `let`, `[[ -eq ]]`). */
+  | { context: "arithmetic" }
+  /** Inside a quoted heredoc body (`<<'EOF'`), where nothing expands; `backticks`: inside `…`. */
+  | { context: "heredoc-literal"; delimiter: string; stripTabs: boolean; backticks: boolean };
+
+export interface Heredoc {
+  kind: "heredoc";
+  delimiter: string;
+  quoted: boolean;
+  stripTabs: boolean;
+}
+
+/** A command list: the script itself, a `$(…)` or a `…` substitution. */
+export interface Command {
+  kind: "command";
+  closer: "eof" | ")" | "`";
+  parens: number;
+  cases: number;
+  /** Where an open `[[` began (-1: none); `#` and `<<` mean nothing special inside it. */
+  testFrom: number;
+  letCommand: boolean;
+  /** Heredocs opened on the current line, read after its newline. */
+  pending: Heredoc[];
+}
+
+export type Frame =
+  | Command
+  | Heredoc
+  | { kind: "double" | "single" | "ansi" | "comment" }
+  | { kind: "param"; outer: "double" | "unquoted"; from: number; braces: number }
+  | { kind: "arith"; closer: "))" | "]"; depth: number }
+  /** `name[…]` in assignment position and extglob `@(…)`: one word up to the matching bracket. */
+  | { kind: "subscript" | "group"; depth: number };
+
+export const command = (closer: Command["closer"]): Command => ({
+  kind: "command",
+  closer,
+  parens: 0,
+  cases: 0,
+  testFrom: -1,
+  letCommand: false,
+  pending: [],
+});
+
+export const BLANK = /[ \t]/;
+export const OPERATOR = /[;&|()<>]/;
+export const WORD_END = /[\s;&|()<>]/;
+export const PLAIN_WORD_CHAR = /[^\s;&|()<>'"`$\\#]/;
+/** After these words a new command begins, so `case`, `let` or `[[` there mean something. */
+export const COMMAND_PREFIX = new Set(["then", "do", "else", "elif", "if", "while", "until", "!", "{", "time"]);
+export const ARITHMETIC_TEST = /(^|\s)-(eq|ne|lt|le|gt|ge)(\s|$)/;
+/** `a[…` outside assignment position (e.g. `unset a[…]`), where bash may still do arithmetic. */
+export const SUBSCRIPT = /^[A-Za-z_][A-Za-z0-9_]*\[[^\]]*$/;
+export const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[.*\])?\+?=/s;
+export const EXTGLOB_PREFIX = /[@!+*?]/;
+
+/**
+ * Reads the word after `<<` / `<<-` at `at`. Any quoting makes the body literal. A delimiter with
+ * `$` or a backquote (`<<$'E'`) is taken as unquoted: misjudging it then only costs a variable
+ * expansion printed as text, whereas a wrongly "literal" body would receive raw values.
+ */
+export function heredocDelimiter(code: string, at: number): { heredoc?: Heredoc; end: number } {
+  let j = at;
+  const stripTabs = code[j] === "-";
+  if (stripTabs) j++;
+  while (BLANK.test(code[j] ?? "")) j++;
+  let delimiter = "";
+  let quoted = false;
+  while (j < code.length && !WORD_END.test(code[j]!)) {
+    const c = code[j]!;
+    if (c === "'" || c === '"') {
+      const close = code.indexOf(c, j + 1);
+      const stop = close < 0 ? code.length : close;
+      delimiter += code.slice(j + 1, stop);
+      quoted = true;
+      j = stop + 1;
+    } else if (c === "\\") {
+      delimiter += code[j + 1] ?? "";
+      quoted = true;
+      j += 2;
+    } else {
+      delimiter += c;
+      j++;
+    }
+  }
+  if (delimiter === "") return { end: j };
+  if (/[$`]/.test(delimiter)) quoted = false;
+  return { heredoc: { kind: "heredoc", delimiter, quoted, stripTabs }, end: j };
+}

@@ -1,0 +1,10 @@
+// Triggers (DESIGN §2.7): the pure decisions the ingest adapters, webhooks and trigger API rely on.
+export * from "./bench.ts";
+export * from "./config.ts";
+export * from "./decide.ts";
+export * from "./filter.ts";
+export * from "./hash.ts";
+export * from "./queue-record.ts";
+export * from "./r2.ts";
+export * from "./templates.ts";
+export * from "./webhook-signature.ts";

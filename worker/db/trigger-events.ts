@@ -1,0 +1,116 @@
+// The trigger event log in D1: one row per received event (a redelivered queue message updates its row).
+import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { notFound } from "../core/errors.ts";
+import type { EventOutcome } from "../core/triggers/index.ts";
+import { triggerEvents, triggers } from "./schema.ts";
+
+/** The message kept with an event: enough to see what arrived, not a second copy of every payload. */
+export const MAX_EVENT_MESSAGE_CHARS = 8 * 1024;
+
+export interface TriggerEventRecord {
+  id: string;
+  triggerId: string;
+  workspaceId: string;
+  receivedAt: number;
+  source: string;
+  sourceId: string | null;
+  dedupKey: string | null;
+  outcome: EventOutcome;
+  detail: string;
+  instanceIds: string[];
+  message: unknown;
+}
+
+function row(event: TriggerEventRecord): typeof triggerEvents.$inferInsert {
+  const json = JSON.stringify(event.message ?? null);
+  const truncated = json.length > MAX_EVENT_MESSAGE_CHARS;
+  return {
+    id: event.id,
+    triggerId: event.triggerId,
+    workspaceId: event.workspaceId,
+    receivedAt: event.receivedAt,
+    lastReceivedAt: Date.now(),
+    source: event.source,
+    sourceId: event.sourceId,
+    dedupKey: event.dedupKey === null ? null : event.dedupKey.slice(0, 1024),
+    outcome: event.outcome,
+    detail: event.detail.slice(0, 4000),
+    instanceIds: JSON.stringify(event.instanceIds),
+    message: truncated ? json.slice(0, MAX_EVENT_MESSAGE_CHARS) : json,
+    messageTruncated: truncated,
+  };
+}
+
+/** Writes the verdicts in one D1 batch; a redelivery of the same message updates its row and counts it. */
+export async function recordEvents(d1: D1Database, events: TriggerEventRecord[]): Promise<void> {
+  if (events.length === 0) return;
+  const db = drizzle(d1);
+  const statements = events.map((e) => {
+    const values = row(e);
+    return db
+      .insert(triggerEvents)
+      .values(values)
+      .onConflictDoUpdate({
+        target: triggerEvents.id,
+        set: {
+          lastReceivedAt: values.lastReceivedAt,
+          deliveries: sql`${triggerEvents.deliveries} + 1`,
+          outcome: values.outcome,
+          detail: values.detail,
+          instanceIds: values.instanceIds,
+          dedupKey: values.dedupKey,
+        },
+      });
+  });
+  await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
+}
+
+type Row = typeof triggerEvents.$inferSelect;
+
+const toItem = (r: Row) => ({
+  id: r.id,
+  receivedAt: new Date(r.receivedAt).toISOString(),
+  lastReceivedAt: new Date(r.lastReceivedAt).toISOString(),
+  deliveries: r.deliveries,
+  source: r.source,
+  sourceId: r.sourceId,
+  outcome: r.outcome as EventOutcome,
+  detail: r.detail,
+  dedupKey: r.dedupKey,
+  instanceIds: JSON.parse(r.instanceIds) as string[],
+  // A cut message is no longer JSON: it is returned as the text that was kept.
+  message: r.messageTruncated ? r.message : (JSON.parse(r.message) as unknown),
+  messageTruncated: r.messageTruncated,
+});
+export type TriggerEventItem = ReturnType<typeof toItem>;
+
+export class TriggerEventRepo {
+  private readonly db;
+  private readonly workspaceId: string;
+
+  constructor(d1: D1Database, workspaceId: string) {
+    this.db = drizzle(d1);
+    this.workspaceId = workspaceId;
+  }
+
+  /** Newest first; the cursor is the last item's `receivedAt|id`. */
+  async list(triggerId: string, filter: { outcome?: EventOutcome }, limit: number, cursor: string | null) {
+    const trigger = await this.db.select({ id: triggers.id }).from(triggers).where(and(eq(triggers.id, triggerId), eq(triggers.workspaceId, this.workspaceId))).get();
+    if (!trigger) throw notFound(`trigger ${triggerId}`);
+    const conditions: SQL[] = [eq(triggerEvents.triggerId, triggerId)];
+    if (filter.outcome) conditions.push(eq(triggerEvents.outcome, filter.outcome));
+    const [at, id] = cursor ? cursor.split("|") : [];
+    if (at && id) conditions.push(or(lt(triggerEvents.receivedAt, Number(at)), and(eq(triggerEvents.receivedAt, Number(at)), lt(triggerEvents.id, id)))!);
+    const rows = await this.db
+      .select()
+      .from(triggerEvents)
+      .where(and(...conditions))
+      .orderBy(desc(triggerEvents.receivedAt), desc(triggerEvents.id))
+      .limit(limit + 1)
+      .all();
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { items: page.map(toItem), nextCursor: rows.length > limit && last ? `${last.receivedAt}|${last.id}` : null };
+  }
+}

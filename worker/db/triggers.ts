@@ -1,0 +1,207 @@
+// Triggers in D1: management within a workspace, and the cross-workspace lookups ingest needs.
+import { and, asc, eq, gt, isNull, ne, or, type SQL } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import type { WorkflowDefinition } from "../core/definition.ts";
+import { badRequest, conflict, notFound } from "../core/errors.ts";
+import { triggerSource, type TriggerInput, type TriggerKind, type TriggerSpec } from "../core/triggers/index.ts";
+import { triggerEvents, triggers, workflows, workflowVersions } from "./schema.ts";
+import { isUniqueViolation } from "./workflows.ts";
+
+type Row = typeof triggers.$inferSelect;
+
+export interface TriggerRecord {
+  id: string;
+  name: string;
+  description: string;
+  type: TriggerKind;
+  config: Record<string, unknown>;
+  filter: string | null;
+  dedup: { key: string | null; windowSeconds: number };
+  ordering: { key: string } | null;
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const toRecord = (row: Row): TriggerRecord => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  type: row.type as TriggerKind,
+  config: JSON.parse(row.config) as Record<string, unknown>,
+  filter: row.filter,
+  dedup: { key: row.dedupKey, windowSeconds: row.dedupWindowSeconds },
+  ordering: row.orderingKey === null ? null : { key: row.orderingKey },
+  enabled: row.enabled,
+  createdAt: new Date(row.createdAt).toISOString(),
+  updatedAt: new Date(row.updatedAt).toISOString(),
+});
+
+export const toSpec = (row: Row): TriggerSpec => {
+  const r = toRecord(row);
+  return { id: r.id, type: r.type, config: r.config, filter: r.filter, dedup: r.dedup, ordering: r.ordering, enabled: r.enabled } as TriggerSpec;
+};
+
+const columns = (input: TriggerInput) => ({
+  name: input.name,
+  description: input.description,
+  type: input.type,
+  source: triggerSource(input),
+  config: JSON.stringify(input.config),
+  filter: input.filter,
+  dedupKey: input.dedup.key,
+  dedupWindowSeconds: input.dedup.windowSeconds,
+  orderingKey: input.ordering?.key ?? null,
+  enabled: input.enabled,
+});
+
+const nameTaken = (name: string) => conflict(`a trigger named '${name}' already exists in this workspace`);
+
+export class TriggerRepo {
+  private readonly db;
+  private readonly workspaceId: string;
+
+  constructor(d1: D1Database, workspaceId: string) {
+    this.db = drizzle(d1);
+    this.workspaceId = workspaceId;
+  }
+
+  async create(id: string, input: TriggerInput, secret: string | null): Promise<TriggerRecord> {
+    const now = Date.now();
+    try {
+      const row = await this.db
+        .insert(triggers)
+        .values({ id, workspaceId: this.workspaceId, ...columns(input), secret, createdAt: now, updatedAt: now })
+        .returning()
+        .get();
+      return toRecord(row);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw nameTaken(input.name);
+      throw err;
+    }
+  }
+
+  async row(id: string): Promise<Row> {
+    const row = await this.db.select().from(triggers).where(and(eq(triggers.id, id), eq(triggers.workspaceId, this.workspaceId))).get();
+    if (!row) throw notFound(`trigger ${id}`);
+    return row;
+  }
+
+  async get(id: string): Promise<TriggerRecord> {
+    return toRecord(await this.row(id));
+  }
+
+  /** By name; the cursor is the last item's name. */
+  async list(limit: number, cursor: string | null, type?: TriggerKind): Promise<{ items: TriggerRecord[]; nextCursor: string | null }> {
+    const conditions: SQL[] = [eq(triggers.workspaceId, this.workspaceId)];
+    if (type) conditions.push(eq(triggers.type, type));
+    if (cursor) conditions.push(gt(triggers.name, cursor));
+    const rows = await this.db.select().from(triggers).where(and(...conditions)).orderBy(asc(triggers.name)).limit(limit + 1).all();
+    const page = rows.slice(0, limit);
+    return { items: page.map(toRecord), nextCursor: rows.length > limit ? page.at(-1)!.name : null };
+  }
+
+  async replace(id: string, input: TriggerInput): Promise<TriggerRecord> {
+    const existing = await this.row(id);
+    if (existing.type !== input.type) {
+      throw badRequest(`a trigger's type cannot change (this one is ${existing.type}); create a new ${input.type} trigger instead`, [
+        { path: "type", message: `type: must stay ${existing.type}` },
+      ]);
+    }
+    try {
+      const row = await this.db
+        .update(triggers)
+        .set({ ...columns(input), updatedAt: Date.now() })
+        .where(and(eq(triggers.id, id), eq(triggers.workspaceId, this.workspaceId)))
+        .returning()
+        .get();
+      return toRecord(row!);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw nameTaken(input.name);
+      throw err;
+    }
+  }
+
+  async setEnabled(id: string, enabled: boolean): Promise<TriggerRecord> {
+    await this.row(id);
+    const row = await this.db.update(triggers).set({ enabled, updatedAt: Date.now() }).where(eq(triggers.id, id)).returning().get();
+    return toRecord(row!);
+  }
+
+  /** The old secret keeps verifying until `previousUntil`, so senders can switch without lost webhooks. */
+  async rotateSecret(id: string, secret: string, previousUntil: number): Promise<void> {
+    const row = await this.row(id);
+    if (row.type !== "webhook") throw badRequest(`trigger ${id} is a ${row.type} trigger; only webhook triggers have a secret`);
+    await this.db
+      .update(triggers)
+      .set({ secret, previousSecret: row.secret, previousSecretUntil: previousUntil, updatedAt: Date.now() })
+      .where(eq(triggers.id, id));
+  }
+
+  /** Workflows whose draft or published version selects the trigger. */
+  async workflowsUsing(id: string) {
+    const rows = await this.db
+      .select({ id: workflows.id, name: workflows.name, publishedVersion: workflows.publishedVersion, triggerId: workflows.triggerId, publishedTriggerId: workflows.publishedTriggerId })
+      .from(workflows)
+      .where(and(eq(workflows.workspaceId, this.workspaceId), or(eq(workflows.triggerId, id), eq(workflows.publishedTriggerId, id))))
+      .orderBy(asc(workflows.name))
+      .all();
+    return rows.map((r) => ({ id: r.id, name: r.name, publishedVersion: r.publishedVersion, draft: r.triggerId === id, published: r.publishedTriggerId === id }));
+  }
+
+  /** Refused while a workflow selects it, so no workflow is left pointing at nothing; its event log goes with it. */
+  async delete(id: string): Promise<void> {
+    await this.row(id);
+    const users = await this.workflowsUsing(id);
+    if (users.length > 0) {
+      throw conflict(
+        `trigger ${id} is selected by ${users.map((u) => `'${u.name}'${u.published && !u.draft ? " (published version)" : ""}`).join(", ")}; ` +
+          "choose another trigger in those workflows (and publish) first",
+      );
+    }
+    await this.db.batch([this.db.delete(triggerEvents).where(eq(triggerEvents.triggerId, id)), this.db.delete(triggers).where(eq(triggers.id, id))]);
+  }
+}
+
+// ---- ingest: events are matched across workspaces (buckets and queues are shared infrastructure) ----
+
+export async function triggersListeningTo(d1: D1Database, type: "r2" | "queue", source: string): Promise<{ spec: TriggerSpec; workspaceId: string }[]> {
+  const rows = await drizzle(d1).select().from(triggers).where(and(eq(triggers.type, type), eq(triggers.source, source))).all();
+  return rows.map((row) => ({ spec: toSpec(row), workspaceId: row.workspaceId }));
+}
+
+/** Any workspace's trigger by id: a webhook URL carries only the id. */
+export async function triggerRow(d1: D1Database, id: string): Promise<Row | undefined> {
+  return drizzle(d1).select().from(triggers).where(eq(triggers.id, id)).get();
+}
+
+export interface PublishedWorkflow {
+  id: string;
+  name: string;
+  workspaceId: string;
+  version: number;
+  definition: WorkflowDefinition;
+  weights: Record<string, number>;
+}
+
+/** The published versions that select the trigger: what its events start. */
+export async function publishedWorkflowsOf(d1: D1Database, triggerId: string): Promise<PublishedWorkflow[]> {
+  const rows = await drizzle(d1)
+    .select({ id: workflows.id, name: workflows.name, workspaceId: workflows.workspaceId, version: workflowVersions.version, definition: workflowVersions.definition, weights: workflowVersions.weights })
+    .from(workflows)
+    .innerJoin(workflowVersions, and(eq(workflowVersions.workflowId, workflows.id), eq(workflowVersions.version, workflows.publishedVersion)))
+    .where(eq(workflows.publishedTriggerId, triggerId))
+    .orderBy(asc(workflows.id))
+    .all();
+  return rows.map((r) => ({ ...r, definition: JSON.parse(r.definition) as WorkflowDefinition, weights: JSON.parse(r.weights) as Record<string, number> }));
+}
+
+/** Drafts that select the trigger without a published version that does: named in an `unpublished` verdict. */
+export async function unpublishedWorkflowsOf(d1: D1Database, triggerId: string): Promise<{ id: string; name: string }[]> {
+  return drizzle(d1)
+    .select({ id: workflows.id, name: workflows.name })
+    .from(workflows)
+    .where(and(eq(workflows.triggerId, triggerId), or(isNull(workflows.publishedTriggerId), ne(workflows.publishedTriggerId, triggerId))))
+    .orderBy(asc(workflows.name))
+    .all();
+}

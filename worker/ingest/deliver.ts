@@ -1,0 +1,104 @@
+// One event to one trigger: decide, start the published workflows through their coordinators, write the verdict.
+import { runClock } from "../core/params/index.ts";
+import { checkTriggerMessageSize } from "../core/runs.ts";
+import { SluiceError } from "../core/errors.ts";
+import {
+  coordinatorDedupKey,
+  decide,
+  noWorkflowVerdict,
+  startVerdict,
+  type TriggerEvent,
+  type TriggerSpec,
+  type WorkflowStart,
+} from "../core/triggers/index.ts";
+import { coordinatorFor } from "../coordinator/stub.ts";
+import type { Started, StartInstance } from "../coordinator/workflow-coordinator.ts";
+import { publishedWorkflowsOf, unpublishedWorkflowsOf, type PublishedWorkflow } from "../db/triggers.ts";
+import type { TriggerEventRecord } from "../db/trigger-events.ts";
+
+export interface Delivery {
+  trigger: TriggerSpec;
+  workspaceId: string;
+  event: TriggerEvent;
+  /** The event log row; derived from the queue message for queue deliveries, so a redelivery updates it. */
+  eventId: string;
+  /** The instance id to ask each workflow's coordinator for (derived for queue deliveries, see derivedId). */
+  instanceIdFor(workflowId: string): Promise<string> | string;
+  source: string;
+  sourceId: string | null;
+}
+
+/** Per-batch memo of which workflows a trigger starts: a batch of 100 messages reads D1 once per trigger. */
+export class WorkflowLookup {
+  private readonly d1: D1Database;
+  private readonly published = new Map<string, Promise<PublishedWorkflow[]>>();
+
+  constructor(d1: D1Database) {
+    this.d1 = d1;
+  }
+
+  publishedFor(triggerId: string): Promise<PublishedWorkflow[]> {
+    let found = this.published.get(triggerId);
+    if (!found) {
+      found = publishedWorkflowsOf(this.d1, triggerId);
+      this.published.set(triggerId, found);
+    }
+    return found;
+  }
+
+  unpublishedFor(triggerId: string) {
+    return unpublishedWorkflowsOf(this.d1, triggerId);
+  }
+}
+
+// A JSON round trip: parsed definitions may hold values a Durable Object RPC cannot clone.
+const jsonCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+async function startWorkflow(env: Env, d: Delivery, wf: PublishedWorkflow, dedupKey: string, orderingKey: string | null): Promise<WorkflowStart> {
+  const { definition } = wf;
+  const receivedAt = d.event.receivedAt;
+  const clock = runClock({ receivedAt: new Date(receivedAt), timezone: definition.policy.timezone });
+  const requestedId = await d.instanceIdFor(wf.id);
+  const input: StartInstance = {
+    instanceId: requestedId,
+    workspaceId: wf.workspaceId,
+    workflowId: wf.id,
+    workflowName: definition.name,
+    version: wf.version,
+    env: "prod",
+    definition,
+    weights: wf.weights,
+    priorityOverride: null,
+    runDate: null,
+    receivedAt,
+    cyctime: clock.cyctime.getTime(),
+    triggerType: d.event.type,
+    triggerMessage: d.event.message,
+    params: definition.params,
+    dedup: { key: await coordinatorDedupKey(d.trigger.id, dedupKey), windowSeconds: d.trigger.dedup.windowSeconds },
+    orderingKey,
+  };
+  const started: Started = await coordinatorFor(env, wf.id).start(jsonCopy(input));
+  return { workflowId: wf.id, workflowName: wf.name, requestedId, id: started.id, duplicate: started.duplicate === true };
+}
+
+/**
+ * The verdict for one (event, trigger). Throws only on infrastructure failure (D1, a coordinator),
+ * which the caller turns into a retry: every start is idempotent, so a retry never runs twice.
+ */
+export async function deliver(env: Env, d: Delivery, lookup: WorkflowLookup): Promise<TriggerEventRecord> {
+  const base = { id: d.eventId, triggerId: d.trigger.id, workspaceId: d.workspaceId, receivedAt: d.event.receivedAt, source: d.source, sourceId: d.sourceId, message: d.event.message };
+  const decision = decide(d.trigger, d.event);
+  if (!decision.start) return { ...base, dedupKey: null, outcome: decision.outcome, detail: decision.detail, instanceIds: [] };
+  const verdict = { ...base, dedupKey: decision.dedupKey };
+  try {
+    checkTriggerMessageSize(d.event.message);
+  } catch (err) {
+    if (err instanceof SluiceError) return { ...verdict, outcome: "error", detail: err.message, instanceIds: [] };
+    throw err;
+  }
+  const workflows = await lookup.publishedFor(d.trigger.id);
+  if (workflows.length === 0) return { ...verdict, ...noWorkflowVerdict(await lookup.unpublishedFor(d.trigger.id)), instanceIds: [] };
+  const starts = await Promise.all(workflows.map((wf) => startWorkflow(env, d, wf, decision.dedupKey, decision.orderingKey)));
+  return { ...verdict, ...startVerdict(starts) };
+}
