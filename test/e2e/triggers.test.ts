@@ -26,6 +26,7 @@ afterAll(async () => {
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
   for (;;) {
     const value = await read();
+    console.log("DEBUG until", JSON.stringify(value).slice(0, 300));
     if (done(value)) return value;
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -198,3 +198,16 @@ describe("restarts", () => {
     expect((await instance(id)).status).toBe("succeeded");
   });
 });
+
+describe("runners", () => {
+  it("lists the runners of a group with their slots and running attempts", async () => {
+    const wf = await createWorkflow({ name: "listed", nodes: [shellNode("n", "true")] });
+    await start(wf.id);
+    const runner = await newRunner();
+    const [task] = await runner.claim();
+    await runner.heartbeat([task.attemptId]);
+    const res = await api("GET", `/api/v1/runners?resourceGroup=${scope.name()}`);
+    expect(res.status).toBe(200);
+    expect(res.json.items).toEqual([expect.objectContaining({ id: runner.runnerId, slots: 4, running: 1, connected: true })]);
+  });
+});

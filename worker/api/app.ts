@@ -4,7 +4,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { SluiceError } from "../core/errors.ts";
-import { authenticate } from "../auth/keys.ts";
+import { authenticate, bearerFromWebSocketProtocol } from "../auth/keys.ts";
 import type { AppEnv } from "./context.ts";
 import { bucketsApi } from "./buckets.ts";
 import { documentHooks, hooksApi } from "./hooks.ts";
@@ -12,6 +12,7 @@ import { instancesApi } from "./instances.ts";
 import { keysApi } from "./keys.ts";
 import { queuesApi } from "./queues.ts";
 import { runnerApi } from "./runner.ts";
+import { runnersApi } from "./runners.ts";
 import { triggerActivityApi } from "./trigger-activity.ts";
 import { triggersApi } from "./triggers.ts";
 import { versionsApi } from "./versions.ts";
@@ -47,11 +48,11 @@ export function createApp() {
   app.use("/api/*", (c, next) => (c.req.path.startsWith("/api/v1/buckets/") ? next() : apiBodyLimit(c, next)));
   app.use("/api/v1/*", async (c, next) => {
     if (c.req.path === "/api/v1/openapi.json") return next();
-    c.set("principal", await authenticate(c.env, c.req.header("authorization")));
+    c.set("principal", await authenticate(c.env, c.req.header("authorization") ?? bearerFromWebSocketProtocol(c.req.header("sec-websocket-protocol"))));
     return next();
   });
 
-  for (const api of [workflowsApi, versionsApi, instancesApi, runnerApi, keysApi, triggersApi, triggerActivityApi, queuesApi, bucketsApi]) {
+  for (const api of [workflowsApi, versionsApi, instancesApi, runnerApi, runnersApi, keysApi, triggersApi, triggerActivityApi, queuesApi, bucketsApi]) {
     app.route("/api/v1", api);
   }
   // Signed webhooks: outside /api/v1, so no bearer key; the Standard Webhooks signature is the auth.

@@ -33,8 +33,20 @@ bucketsApi.openAPIRegistry.registerPath({
   responses: { 201: json(Uploaded, "Stored"), ...errors },
 });
 
+/** The key is the rest of the raw path, decoded once: it may hold `/`, newlines and anything else R2 allows. */
+function objectKey(url: string): string {
+  const path = new URL(url).pathname;
+  const raw = path.slice(path.indexOf("/objects/") + "/objects/".length);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new SluiceError(400, "bad_request", "the object key in the path is not valid percent-encoding");
+  }
+}
+
+// A wildcard, not a `:key{.+}` parameter: a regex parameter does not match a key with a newline.
 bucketsApi.put(
-  "/buckets/:bucket/objects/:key{.+}",
+  "/buckets/:bucket/objects/*",
   bodyLimit({
     maxSize: MAX_UPLOAD_BYTES,
     onError: () => {
@@ -45,10 +57,11 @@ bucketsApi.put(
     // Uploading to a watched bucket starts prod runs, so it needs the right to run in prod.
     requirePermission(c.get("principal"), "runProd");
     const bucket = c.req.param("bucket");
-    const key = c.req.param("key");
+    const key = objectKey(c.req.url);
     const binding = BUCKETS[bucket];
     if (!binding) throw notFound(`bucket '${bucket}' (buckets bound to this Worker: ${Object.keys(BUCKETS).join(", ")})`);
-    if (new TextEncoder().encode(key).byteLength > 1024) throw new SluiceError(400, "bad_request", "an object key is at most 1024 bytes");
+    const keyBytes = new TextEncoder().encode(key).byteLength;
+    if (keyBytes === 0 || keyBytes > 1024) throw new SluiceError(400, "bad_request", "an object key is 1 to 1024 bytes");
     const contentType = c.req.header("content-type");
     // With a Content-Length the body streams into R2 (R2 needs the length up front); without one it is buffered.
     const data = c.req.header("content-length") && c.req.raw.body ? c.req.raw.body : await c.req.arrayBuffer();

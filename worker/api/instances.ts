@@ -179,3 +179,17 @@ instancesApi.openapi(
     return c.json(Control.parse(unwrap(await (await operable(c, id)).rerun(id, c.req.valid("json").mode))), 200);
   },
 );
+
+// Live status (DESIGN §3): a WebSocket served by the instance's coordinator. Messages:
+// {type:"instance", instance} on connect and on every change; {type:"log", node, attempt, text} per log chunk.
+instancesApi.get("/instances/:id/live", async (c) => {
+  const principal = c.get("principal");
+  requirePermission(principal, "read");
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    return c.json({ error: { code: "bad_request", message: "this endpoint speaks WebSocket: send Upgrade: websocket", details: [] } }, 426);
+  }
+  const found = await new InstanceRepo(c.env.DB, principal.workspaceId).get(c.req.param("id"));
+  const url = new URL(c.req.url);
+  url.search = `?instance=${encodeURIComponent(found.id)}`;
+  return coordinatorFor(c.env, found.workflowId).fetch(new Request(url, c.req.raw));
+});

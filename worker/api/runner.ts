@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { leaseLost, badRequest } from "../core/errors.ts";
 import { ClaimSchema, CompletionSchema, HeartbeatSchema, MAX_LOG_CHUNK_BYTES } from "../core/runner-protocol.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
-import { poolFor } from "../coordinator/stub.ts";
+import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
 import { insertLog } from "../db/mirror.ts";
 import { router, type AppEnv } from "./context.ts";
 import { body, errors, json } from "./schemas.ts";
@@ -75,6 +75,10 @@ runnerApi.openapi(
       if (verdict.truncatedNow) kept += "\n[sluice] log truncated: the rest of this node run's output was dropped (5 MiB limit)\n";
       const s = insertLog(attemptId, kept);
       await c.env.DB.prepare(s.sql).bind(...s.params).run();
+      // Live followers get the chunk too; best effort, the log itself is already stored.
+      c.executionCtx.waitUntil(
+        coordinatorFor(c.env, verdict.workflowId).logAppended(verdict.instanceId, verdict.nodeName, verdict.attempt, kept).catch(() => {}),
+      );
     }
     return c.body(null, 204);
   },

@@ -31,6 +31,15 @@ async function sameSecret(a: string, b: string): Promise<boolean> {
   return crypto.subtle.timingSafeEqual(da, db);
 }
 
+/**
+ * Browsers cannot set headers on a WebSocket, so the console offers its key as a subprotocol:
+ * `new WebSocket(url, ["sluice.v1", "bearer.<key>"])`. Never in the URL, where logs would keep it.
+ */
+export function bearerFromWebSocketProtocol(header: string | undefined): string | undefined {
+  const offered = header?.split(",").map((p) => p.trim()).find((p) => p.startsWith("bearer."));
+  return offered ? `Bearer ${offered.slice("bearer.".length)}` : undefined;
+}
+
 export async function authenticate(env: Env, authorization: string | undefined): Promise<Principal> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
   if (!match) throw unauthorized();

@@ -8,6 +8,7 @@ import type { Completion } from "../core/runner-protocol.ts";
 import type { TriggerType } from "../core/runs.ts";
 import { conflict } from "../core/errors.ts";
 import { insertLog, upsertInstance, upsertNodeRun, type InstanceRow, type NodeRunRow, type Statement } from "../db/mirror.ts";
+import { instanceView, type InstanceView } from "../db/views.ts";
 import type { Outbox } from "./outbox.ts";
 import type { CoordinatorStore, LiveInstance, LiveNodeRun } from "./store.ts";
 
@@ -55,6 +56,8 @@ const HTTP_OUTPUT_BODY_CHARS = 16 * 1024;
 export class Engine {
   /** Requests to make once the current transaction commits; a lost one is caught by its timeout timer. */
   private httpJobs: HttpJob[] = [];
+  /** Instances changed by the current transaction, for live subscribers. */
+  private touched = new Set<string>();
   private readonly store: CoordinatorStore;
   private readonly outbox: Outbox;
   private readonly clock: () => number;
@@ -102,6 +105,7 @@ export class Engine {
       started_at: null,
       finished_at: null,
     });
+    this.touched.add(input.instanceId);
     const statements = [upsertInstance(mirrorRow(this.store.instance(input.instanceId)!))];
     for (const node of input.definition.nodes) {
       const run = pendingRun(input.instanceId, node.name, node.type, 1);
@@ -116,6 +120,7 @@ export class Engine {
   nodeStarted(attemptId: string, runnerId: string, at: number): void {
     const run = this.store.nodeRun(attemptId);
     if (!run || run.current !== 1 || run.status !== "queued") return;
+    this.touched.add(run.instance_id);
     const updated = this.store.updateNodeRun(attemptId, { status: "running", runner_id: runnerId, started_at: at });
     const { def } = this.definitionOf(run.instance_id);
     const node = def.nodes.find((n) => n.name === run.node_name)!;
@@ -129,6 +134,7 @@ export class Engine {
     const run = this.store.nodeRun(attemptId);
     if (!run || run.current !== 1 || FINISHED_NODE.has(run.status as NodeStatus)) return;
     const now = this.clock();
+    this.touched.add(run.instance_id);
     const ok = completion.exitCode === 0;
     const error = ok
       ? null
@@ -144,6 +150,18 @@ export class Engine {
     this.mirror([upsertNodeRun(updated)]);
     if (!ok) this.scheduleRetry(run, now);
     this.advance(run.instance_id);
+  }
+
+  takeTouched(): string[] {
+    const ids = [...this.touched];
+    this.touched.clear();
+    return ids;
+  }
+
+  /** The instance as the API shows it, from the coordinator's live state. */
+  view(instanceId: string): InstanceView | null {
+    const instance = this.store.instance(instanceId);
+    return instance ? instanceView(mirrorRow(instance), this.store.currentRuns(instanceId), this.waitReason(instanceId)) : null;
   }
 
   takeHttpJobs(): HttpJob[] {
@@ -177,6 +195,7 @@ export class Engine {
       throw conflict(`instance ${instanceId} already ${instance.status}; nothing to terminate`);
     }
     const now = this.clock();
+    this.touched.add(instanceId);
     const statements: Statement[] = [];
     const cancel: string[] = [];
     for (const run of this.store.currentRuns(instanceId)) {
@@ -198,6 +217,7 @@ export class Engine {
     if (!FINISHED_INSTANCE.has(instance.status as InstanceStatus)) {
       throw conflict(`instance ${instanceId} is ${instance.status}; only a finished instance can be rerun`);
     }
+    this.touched.add(instanceId);
     const { dag } = this.definitionOf(instanceId);
     const runs = this.store.currentRuns(instanceId);
     const chosen = nodesToRerun(mode, Object.fromEntries(runs.map((r) => [r.node_name, r.status as NodeStatus])), (n) => dag.descendants(n));
@@ -272,6 +292,7 @@ export class Engine {
 
   /** Moves an instance forward until it waits on runners or timers, or ends. */
   private advance(instanceId: string): void {
+    this.touched.add(instanceId);
     const instance = this.store.instance(instanceId)!;
     if (instance.status !== "running") return;
     const { def, weights, shape } = this.definitionOf(instanceId);

@@ -53,6 +53,49 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     return this.engine.waitReason(instanceId);
   }
 
+  /** Live status: a WebSocket per subscriber, tagged with its instance (hibernation keeps idle ones free). */
+  override async fetch(request: Request): Promise<Response> {
+    const instanceId = new URL(request.url).searchParams.get("instance");
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !instanceId) {
+      return new Response("expected a WebSocket upgrade for an instance", { status: 426 });
+    }
+    const view = this.engine.view(instanceId);
+    if (!view) return new Response("no such instance here", { status: 404 });
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server, [instanceId]);
+    server.send(JSON.stringify({ type: "instance", instance: view }));
+    return new Response(null, { status: 101, webSocket: client, headers: { "sec-websocket-protocol": "sluice.v1" } });
+  }
+
+  /** Subscribers only listen. */
+  override async webSocketMessage(): Promise<void> {}
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    ws.close(code === 1005 ? 1000 : code, "closing");
+  }
+
+  /** A log chunk reached D1; followers of the instance see it at once. */
+  async logAppended(instanceId: string, node: string, attempt: number, text: string): Promise<void> {
+    this.send(instanceId, JSON.stringify({ type: "log", node, attempt, text }));
+  }
+
+  private broadcast(instanceIds: string[]): void {
+    for (const id of instanceIds) {
+      if (this.ctx.getWebSockets(id).length === 0) continue;
+      this.send(id, JSON.stringify({ type: "instance", instance: this.engine.view(id) }));
+    }
+  }
+
+  private send(instanceId: string, message: string): void {
+    for (const ws of this.ctx.getWebSockets(instanceId)) {
+      try {
+        ws.send(message);
+      } catch {
+        // A closing socket: nothing to deliver to.
+      }
+    }
+  }
+
   override async alarm(): Promise<void> {
     await this.commit(() => this.engine.fireTimers());
   }
@@ -82,6 +125,7 @@ export class WorkflowCoordinator extends DurableObject<Env> {
   private async commit<T>(change: () => T): Promise<T> {
     const result = this.ctx.storage.transactionSync(change);
     for (const job of this.engine.takeHttpJobs()) this.ctx.waitUntil(this.runHttp(job));
+    this.broadcast(this.engine.takeTouched());
     await this.outbox.flush();
     const next = this.engine.nextTimerAt();
     if (next !== null) {

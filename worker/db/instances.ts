@@ -1,27 +1,10 @@
 // Instance history in D1: listings, one instance with its node runs, and node logs.
-import { and, desc, eq, inArray, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { notFound } from "../core/errors.ts";
-import { instances, nodeLogs, nodeRuns } from "./schema.ts";
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-type InstanceRow = typeof instances.$inferSelect;
-
-const summary = (r: InstanceRow) => ({
-  id: r.id,
-  workflowId: r.workflowId,
-  workflowName: r.workflowName,
-  version: r.version,
-  env: r.env,
-  status: r.status,
-  priority: r.priority,
-  runDate: r.runDate,
-  triggerType: r.triggerType,
-  createdAt: iso(r.createdAt)!,
-  startedAt: iso(r.startedAt),
-  finishedAt: iso(r.finishedAt),
-});
+import type { InstanceRow, NodeRunRow } from "./mirror.ts";
+import { nodeLogs, nodeRuns } from "./schema.ts";
+import { instanceSummary, instanceView } from "./views.ts";
 
 export interface InstanceFilter {
   workflowId?: string;
@@ -31,64 +14,49 @@ export interface InstanceFilter {
 
 export class InstanceRepo {
   private readonly db;
+  private readonly d1: D1Database;
   private readonly workspaceId: string;
 
   constructor(d1: D1Database, workspaceId: string) {
     this.db = drizzle(d1);
+    this.d1 = d1;
     this.workspaceId = workspaceId;
   }
 
   /** Newest first; the cursor is the last item's `createdAt|id`. */
   async list(filter: InstanceFilter, limit: number, cursor: string | null) {
-    const conditions: SQL[] = [eq(instances.workspaceId, this.workspaceId)];
-    if (filter.workflowId) conditions.push(eq(instances.workflowId, filter.workflowId));
-    if (filter.status) conditions.push(eq(instances.status, filter.status));
-    if (filter.env) conditions.push(eq(instances.env, filter.env));
+    const where = ["workspace_id = ?"];
+    const binds: (string | number)[] = [this.workspaceId];
+    for (const [column, value] of [["workflow_id", filter.workflowId], ["status", filter.status], ["env", filter.env]] as const) {
+      if (value) {
+        where.push(`${column} = ?`);
+        binds.push(value);
+      }
+    }
     const [at, id] = cursor ? cursor.split("|") : [];
     if (at && id) {
-      conditions.push(or(lt(instances.createdAt, Number(at)), and(eq(instances.createdAt, Number(at)), lt(instances.id, id)))!);
+      where.push("(created_at < ? OR (created_at = ? AND id < ?))");
+      binds.push(Number(at), Number(at), id);
     }
-    const rows = await this.db
-      .select()
-      .from(instances)
-      .where(and(...conditions))
-      .orderBy(desc(instances.createdAt), desc(instances.id))
-      .limit(limit + 1)
-      .all();
+    const { results: rows } = await this.d1
+      .prepare(`SELECT * FROM instances WHERE ${where.join(" AND ")} ORDER BY created_at DESC, id DESC LIMIT ?`)
+      .bind(...binds, limit + 1)
+      .all<InstanceRow>();
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    return { items: page.map(summary), nextCursor: rows.length > limit && last ? `${last.createdAt}|${last.id}` : null };
+    return { items: page.map(instanceSummary), nextCursor: rows.length > limit && last ? `${last.created_at}|${last.id}` : null };
   }
 
   private async row(id: string): Promise<InstanceRow> {
-    const row = await this.db.select().from(instances).where(and(eq(instances.id, id), eq(instances.workspaceId, this.workspaceId))).get();
+    const row = await this.d1.prepare(`SELECT * FROM instances WHERE id = ? AND workspace_id = ?`).bind(id, this.workspaceId).first<InstanceRow>();
     if (!row) throw notFound(`instance ${id}`);
     return row;
   }
 
   async get(id: string) {
     const row = await this.row(id);
-    const runs = await this.db.select().from(nodeRuns).where(eq(nodeRuns.instanceId, id)).orderBy(nodeRuns.nodeName, nodeRuns.attempt).all();
-    // The latest attempt of each node is its current state; older attempts stay as history.
-    const latest = new Map<string, (typeof runs)[number]>();
-    for (const r of runs) latest.set(r.nodeName, r);
-    return {
-      ...summary(row),
-      triggerMessage: JSON.parse(row.triggerMessage) as unknown,
-      params: JSON.parse(row.params) as Record<string, string>,
-      nodes: [...latest.values()].map((r) => ({
-        name: r.nodeName,
-        type: r.nodeType,
-        status: r.status,
-        attempt: r.attempt,
-        queuedAt: iso(r.queuedAt),
-        startedAt: iso(r.startedAt),
-        finishedAt: iso(r.finishedAt),
-        exitCode: r.exitCode,
-        error: r.error,
-        outputs: r.outputs ? (JSON.parse(r.outputs) as Record<string, string>) : {},
-      })),
-    };
+    const { results } = await this.d1.prepare(`SELECT * FROM node_runs WHERE instance_id = ?`).bind(id).all<NodeRunRow>();
+    return instanceView(row, results);
   }
 
   /** The log of one attempt (the latest when `attempt` is absent). */
@@ -106,3 +74,4 @@ export class InstanceRepo {
     return chunks.map((c) => c.text).join("");
   }
 }
+

@@ -18,6 +18,9 @@ interface TaskRow extends Record<string, SqlStorageValue> {
   state: string;
   runner_id: string | null;
   log_bytes: number;
+  instance_id: string;
+  node_name: string;
+  attempt: number;
 }
 
 const LOST_RETRY_MS = 5_000;
@@ -41,6 +44,10 @@ const SCHEMA = [
   // Whether the runner has confirmed the task (heartbeat, log or result): an unconfirmed lease that
   // expires went to a runner that never got it (e.g. its long-poll died with it) and is offered again.
   `ALTER TABLE tasks ADD COLUMN acked INTEGER NOT NULL DEFAULT 0`,
+  // Where a log chunk belongs, for live followers of the instance.
+  `ALTER TABLE tasks ADD COLUMN instance_id TEXT NOT NULL DEFAULT ''`,
+  `ALTER TABLE tasks ADD COLUMN node_name TEXT NOT NULL DEFAULT ''`,
+  `ALTER TABLE tasks ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0`,
 ];
 
 export class ResourcePool extends DurableObject<Env> {
@@ -62,9 +69,13 @@ export class ResourcePool extends DurableObject<Env> {
   async enqueue(tasks: QueuedTask[]): Promise<void> {
     for (const t of tasks) {
       this.sql.exec(
-        `INSERT OR IGNORE INTO tasks (attempt_id, workflow_id, priority, weight, payload, state) VALUES (?, ?, ?, ?, ?, 'ready')`,
+        `INSERT OR IGNORE INTO tasks (attempt_id, workflow_id, instance_id, node_name, attempt, priority, weight, payload, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ready')`,
         t.task.attemptId,
         t.task.workflowId,
+        t.task.instanceId,
+        t.task.nodeName,
+        t.task.attempt,
         t.priority,
         t.weight,
         JSON.stringify(t.task),
@@ -105,7 +116,11 @@ export class ResourcePool extends DurableObject<Env> {
   }
 
   /** Accepts a log chunk of a live lease; answers how much of it to keep (the per-run cap). */
-  async acceptLog(attemptId: string, runnerId: string, bytes: number): Promise<{ leased: false } | { leased: true; keep: number; truncatedNow: boolean }> {
+  async acceptLog(
+    attemptId: string,
+    runnerId: string,
+    bytes: number,
+  ): Promise<{ leased: false } | { leased: true; keep: number; truncatedNow: boolean; workflowId: string; instanceId: string; nodeName: string; attempt: number }> {
     const row = this.task(attemptId);
     if (!this.holds(row, runnerId)) return { leased: false };
     const room = Math.max(0, MAX_LOG_BYTES_PER_RUN - row.log_bytes);
@@ -116,7 +131,15 @@ export class ResourcePool extends DurableObject<Env> {
       Date.now() + this.leaseMs,
       attemptId,
     );
-    return { leased: true, keep, truncatedNow: room > 0 && keep < bytes };
+    return {
+      leased: true,
+      keep,
+      truncatedNow: room > 0 && keep < bytes,
+      workflowId: row.workflow_id,
+      instanceId: row.instance_id,
+      nodeName: row.node_name,
+      attempt: row.attempt,
+    };
   }
 
   /** A runner's result: refused unless its lease is live (fencing by attempt id). */

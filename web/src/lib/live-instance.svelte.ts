@@ -78,6 +78,7 @@ export class LiveInstance {
 
   start(): void {
     this.#running = true;
+    clearInterval(this.#clock);
     this.#clock = setInterval(() => (this.now = new Date()), 1000);
     void this.#readDue();
     if (!this.live) {

@@ -58,7 +58,7 @@ function referenceSites(node: NodeDefinition, declared: ReadonlySet<string>): { 
 
 function ancestorsOf(def: WorkflowDefinition, name: string): Set<string> {
   try {
-    return Dag.fromDefinition(def).ancestors(name);
+    return new Dag(def.nodes.map((n) => n.name), def.edges).ancestors(name);
   } catch {
     return new Set(); // duplicate names or a cycle: nothing is reliably upstream yet
   }
