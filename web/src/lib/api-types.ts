@@ -180,32 +180,77 @@ export interface InstanceFilter {
 
 export type TriggerKind = "r2" | "queue" | "webhook";
 
-export interface Trigger {
-  id: string;
-  name: string;
-  type: TriggerKind;
-  enabled?: boolean;
-  config: Record<string, unknown>;
-  filter?: string | null;
-  dedup?: Record<string, unknown> | null;
-  ordering?: Record<string, unknown> | null;
-  createdAt?: string;
-  updatedAt?: string;
-  /** Webhook triggers: shown once, in the answer that created (or rotated) the secret. */
-  secret?: string;
-  /** Webhook triggers: where to POST signed events. */
-  url?: string;
-  [field: string]: unknown;
+export interface TriggerConfig {
+  /** r2 */
+  bucket?: string;
+  events?: string[];
+  keyPattern?: string;
+  /** queue */
+  queue?: string;
+  key?: string | null;
 }
+
+/** What a trigger is saved as (PUT and POST bodies); the server fills the defaults. */
+export interface TriggerInput {
+  name: string;
+  description?: string;
+  type: TriggerKind;
+  config: TriggerConfig;
+  /** A CEL condition on the trigger message, e.g. `data.object.size > 0`. */
+  filter?: string | null;
+  dedup?: { key: string | null; windowSeconds: number };
+  ordering?: { key: string } | null;
+  enabled?: boolean;
+}
+
+export interface Trigger extends TriggerInput {
+  id: string;
+  description: string;
+  filter: string | null;
+  dedup: { key: string | null; windowSeconds: number };
+  ordering: { key: string } | null;
+  enabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+  /** Webhook triggers: where senders POST signed requests. */
+  hookUrl?: string;
+  /** Webhook triggers: the signing secret, only in the answer that created (or rotated) it. */
+  secret?: string;
+  /** GET /triggers/{id}: the workflows that select it. */
+  workflows?: { id: string; name: string; publishedVersion: number | null; draft: boolean; published: boolean }[];
+}
+
+export type EventOutcome = "started" | "duplicate" | "filtered" | "key_mismatch" | "unpublished" | "disabled" | "no_workflow" | "error";
 
 export interface TriggerEvent {
   id: string;
-  receivedAt?: string;
-  outcome?: string;
-  reason?: string | null;
-  instanceIds?: string[];
-  message?: unknown;
-  [field: string]: unknown;
+  receivedAt: string;
+  lastReceivedAt: string;
+  deliveries: number;
+  source: string;
+  sourceId: string | null;
+  outcome: EventOutcome;
+  detail: string;
+  dedupKey: string | null;
+  instanceIds: string[];
+  message: unknown;
+  messageTruncated: boolean;
+}
+
+export interface TriggerTestResult {
+  triggerMessage: unknown;
+  matches: boolean;
+  outcome: "would_start" | Exclude<EventOutcome, "started" | "duplicate">;
+  detail: string;
+  dedupKey: string | null;
+  orderingKey: string | null;
+  workflows: {
+    id: string;
+    name: string;
+    version: number | null;
+    wouldStart: boolean;
+    references: { node: string; ref: string; value?: string; error?: string; note?: string }[];
+  }[];
 }
 
 export interface Runner {
@@ -213,7 +258,9 @@ export interface Runner {
   name: string;
   slots: number;
   lastSeen: string;
-  running: { instanceId?: string; node?: string; attemptId?: string; [field: string]: unknown }[] | number;
+  /** How many node runs it executes now. */
+  running: number;
+  connected?: boolean;
 }
 
 export interface ErrorDetail {

@@ -13,6 +13,8 @@ import type {
   RunRequest,
   Trigger,
   TriggerEvent,
+  TriggerInput,
+  TriggerTestResult,
   VersionSummary,
   Workflow,
   WorkflowDefinition,
@@ -136,24 +138,26 @@ export function createApi(options: ApiOptions) {
       post<{ id: string; status: InstanceStatus }>(`/instances/${segment(instanceId)}/rerun`, { mode }),
 
     // Triggers (DESIGN §2.7)
-    listTriggers: () => call<Page<Trigger> | { items: Trigger[] }>("/triggers", { query: { limit: 200 } }),
+    listTriggers: () => call<Page<Trigger>>("/triggers", { query: { limit: 200 } }),
     getTrigger: (id: string) => call<Trigger>(`/triggers/${segment(id)}`),
-    createTrigger: (trigger: Partial<Trigger>) => post<Trigger>("/triggers", trigger),
-    updateTrigger: (id: string, trigger: Partial<Trigger>) =>
-      call<Trigger>(`/triggers/${segment(id)}`, { method: "PUT", body: trigger }),
+    createTrigger: (trigger: TriggerInput) => post<Trigger>("/triggers", trigger),
+    updateTrigger: (id: string, trigger: TriggerInput) => call<Trigger>(`/triggers/${segment(id)}`, { method: "PUT", body: trigger }),
     deleteTrigger: (id: string) => call<void>(`/triggers/${segment(id)}`, { method: "DELETE", as: "none" }),
-    listTriggerEvents: (id: string, page: { limit?: number; cursor?: string | null } = {}) =>
+    setTriggerEnabled: (id: string, enabled: boolean) => post<Trigger>(`/triggers/${segment(id)}/${enabled ? "enable" : "disable"}`),
+    rotateSecret: (id: string) => post<{ secret: string; previousSecretValidUntil: string }>(`/triggers/${segment(id)}/rotate-secret`),
+    listTriggerEvents: (id: string, page: { limit?: number; cursor?: string | null; outcome?: string } = {}) =>
       call<Page<TriggerEvent>>(`/triggers/${segment(id)}/events`, { query: page }),
-    testTrigger: (id: string, message: unknown) => post<Record<string, unknown>>(`/triggers/${segment(id)}/test`, { message }),
+    testTrigger: (id: string, message: unknown, messageId?: string) =>
+      post<TriggerTestResult>(`/triggers/${segment(id)}/test`, messageId ? { message, messageId } : { message }),
 
     // Local producers: an upload to a bucket, a message to a queue
     uploadObject: (bucket: string, key: string, data: Blob | string, type: string) =>
-      call<Record<string, unknown>>(
+      call<{ bucket: string; key: string; size: number; eTag: string; notification: "sent" | "by-r2" }>(
         `/buckets/${segment(bucket)}/objects/${key.split("/").map(segment).join("/")}`,
         { method: "PUT", raw: { data, type } },
       ),
-    sendMessage: (queue: string, message: { key?: string; value: unknown }) =>
-      post<Record<string, unknown>>(`/queues/${segment(queue)}/messages`, message),
+    sendMessage: (queue: string, message: { key?: string | null; value: unknown; headers?: Record<string, string> }) =>
+      post<{ queue: string; accepted: true }>(`/queues/${segment(queue)}/messages`, message),
 
     // Runners of a resource group
     listRunners: (resourceGroup = "default") => call<{ items: Runner[] }>("/runners", { query: { resourceGroup } }),
