@@ -23,37 +23,58 @@ function prng(seed: number) {
 }
 
 describe("maxParallel", () => {
-  it("never runs more than maxParallel instances under random bursts, failures and evictions", async () => {
-    const seed = 20261125;
+  it("never runs more than maxParallel instances under bursts, failures, retries, terminations, evictions and a dead runner", async () => {
+    const seed = Number(process.env.SLUICE_TEST_SEED ?? 20261125);
     const random = prng(seed);
     const limit = 3;
-    const wf = await scope.createWorkflow({ name: "spiky", policy: { maxParallel: limit }, nodes: [shellNode("work", "true")] });
+    const wf = await scope.createWorkflow({
+      name: "spiky",
+      policy: { maxParallel: limit },
+      nodes: [shellNode("work", "true", { retry: { count: 1 } }), shellNode("after", "true")],
+      edges: [{ from: "work", to: "after" }],
+    });
     const runner = await scope.newRunner();
+    const doomed = await scope.newRunner();
     const started: string[] = [];
     let peak = 0;
-    for (let round = 0; round < 12; round++) {
-      const burst = 1 + Math.floor(random() * 6);
-      const ids = await Promise.all(
-        Array.from({ length: burst }, () => startRun(wf.id, { env: "dev", priority: [1, 3, 5, 7, 8][Math.floor(random() * 5)] })),
-      );
-      started.push(...ids);
-      if (random() < 0.3) await evictDurableObject(coordinator(wf.id));
-      for (const task of await runner.claim(10)) {
-        expect((await runner.complete(task.attemptId, random() < 0.2 ? 1 : 0)).status).toBe(200);
-      }
+    const check = async (when: string) => {
       const running = await runningNow(wf.id);
       peak = Math.max(peak, running);
-      expect(running, `seed ${seed}, round ${round}`).toBeLessThanOrEqual(limit);
+      expect(running, `seed ${seed}: ${when}`).toBeLessThanOrEqual(limit);
+    };
+    for (let round = 0; round < 12; round++) {
+      const burst = 1 + Math.floor(random() * 6);
+      started.push(...(await Promise.all(Array.from({ length: burst }, () => startRun(wf.id, { env: "dev", priority: [1, 3, 5, 7, 8][Math.floor(random() * 5)] })))));
+      await check(`round ${round} after a burst of ${burst}`);
+      if (random() < 0.3) await evictDurableObject(coordinator(wf.id));
+      if (random() < 0.25) await api("POST", `/api/v1/instances/${started[Math.floor(random() * started.length)]}/terminate`);
+      await check(`round ${round} after a terminate`);
+      // The doomed runner takes work, confirms it, then dies without a word.
+      const taken = round === 4 ? await doomed.claim(1) : [];
+      if (taken.length) await doomed.heartbeat(taken.map((t) => t.attemptId));
+      for (const task of await runner.claim(10)) {
+        const status = (await runner.complete(task.attemptId, random() < 0.25 ? 1 : 0)).status;
+        expect([200, 409]).toContain(status); // 409: its instance was terminated meanwhile
+      }
+      await check(`round ${round} after completions`);
     }
-    // Drain: everything that was started finishes, nothing is lost or stuck.
-    for (let i = 0; i < 100 && (await runningNow(wf.id)) > 0; i++) {
-      for (const task of await runner.claim(10)) await runner.complete(task.attemptId, 0);
-      expect(await runningNow(wf.id)).toBeLessThanOrEqual(limit);
+    // The dead runner's lease expires; its attempt is lost, then retried or failed.
+    await new Promise((r) => setTimeout(r, 2_100));
+    await runDurableObjectAlarm(scope.pool());
+    // Drain: everything that was started finishes; nothing is lost or stuck.
+    for (let i = 0; i < 200; i++) {
+      const tasks = await runner.claim(10);
+      const left = await runInDurableObject(coordinator(wf.id), (_, state) =>
+        state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM instances WHERE status IN ('running', 'waiting')`).one().n,
+      );
+      if (tasks.length === 0 && left === 0) break;
+      for (const task of tasks) await runner.complete(task.attemptId, 0);
+      await check(`drain ${i}`);
     }
     const statuses = await Promise.all(started.map(async (id) => (await instance(id)).status));
-    expect(statuses.filter((s) => s !== "succeeded" && s !== "failed")).toEqual([]);
+    expect(statuses.filter((s) => !["succeeded", "failed", "terminated"].includes(s)), `seed ${seed}`).toEqual([]);
     expect(peak).toBe(limit);
-  });
+  }, 30_000);
 
   it("starts waiting instances by priority, then arrival, and says why they wait", async () => {
     const wf = await scope.createWorkflow({ name: "one-at-a-time", policy: { maxParallel: 1 }, nodes: [shellNode("work", "true")] });

@@ -31,7 +31,7 @@ describe("R2 notifications", () => {
     expect(matchesEventSelectors(["CopyObject"], "CopyObject")).toBe(true);
   });
 
-  it("matches keys with globs: * within a segment, ** across, braces, dot-files", () => {
+  it("matches keys with globs: * within a segment, ** across, braces, dot-files, newlines", () => {
     expect(keyMatches("input/*.csv", "input/test_file_20260310.csv")).toBe(true);
     expect(keyMatches("input/*.csv", "input/readme.txt")).toBe(false);
     expect(keyMatches("input/*.csv", "input/sub/a.csv")).toBe(false);
@@ -40,6 +40,8 @@ describe("R2 notifications", () => {
     expect(keyMatches("input/*.csv", "input/.hidden.csv")).toBe(true);
     expect(keyMatches("**", "any/key with spaces/$(x).csv")).toBe(true);
     expect(keyMatches("input/*.csv", "other/input/a.csv")).toBe(false);
+    expect(keyMatches("hostile/**", "hostile/a\nb.csv")).toBe(true);
+    expect(keyMatches("input/*.csv", "input/a\nb.csv")).toBe(true);
   });
 
   it("wraps the notification in a CloudEvents 1.0 envelope whose data.object.key is the key", () => {

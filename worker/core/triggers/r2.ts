@@ -51,12 +51,13 @@ const matchers = new Map<string, (key: string) => boolean>();
 
 /**
  * Object-key globs: `*` stays within one path segment, `**` crosses them, `{a,b}` and `[...]` work.
- * Dot-files match too (an object key is not a file system path), and the matcher is POSIX-only.
+ * An object key is not a file path: dot-files match, a newline is an ordinary character (regex
+ * flag `s`), and separators are POSIX only.
  */
 export function keyMatches(pattern: string, key: string): boolean {
   let match = matchers.get(pattern);
   if (!match) {
-    match = picomatch(pattern, { dot: true, windows: false });
+    match = picomatch(pattern, { dot: true, windows: false, flags: "s" });
     if (matchers.size > 1000) matchers.clear();
     matchers.set(pattern, match);
   }
