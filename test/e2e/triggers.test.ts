@@ -23,13 +23,25 @@ afterAll(async () => {
 
 // ---- helpers: queue consumers batch for up to a second under wrangler dev, so poll, bounded by the test timeout ----
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+/** Polls until `done`; gives up well inside the test timeout with what it last saw and the stack's recent output. */
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what = "the condition"): Promise<T> {
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const value = await read();
-    console.log("DEBUG until", JSON.stringify(value).slice(0, 300));
     if (done(value)) return value;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}; last saw ${JSON.stringify(value).slice(0, 2000)}\n${stack.output.join("").slice(-3000)}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** The trigger's first logged event: it must say `started`, or the test fails at once with its detail. */
+async function startedRun(triggerId: string, workflowId: string) {
+  const [event] = await until(() => eventsOf(triggerId), (list) => list.length > 0, `an event on ${triggerId}`);
+  expect(event, event.detail).toMatchObject({ outcome: "started" });
+  const [run] = await until(() => instancesOf(workflowId), (list) => list.length > 0, `a run of ${workflowId}`);
+  return run;
 }
 
 async function created(path: string, body: unknown): Promise<any> {
@@ -112,7 +124,7 @@ describe("reference scenario 2: R2 uploads on the real stack", () => {
     const wf = await publishedWorkflow({ name: "process_r2_file_workflow", policy: { triggerId: trigger.id, maxParallel: 100 }, nodes: [{ name: "print_key", type: "shell", code: PRINT_KEY }] });
 
     await upload("input/test_file_20260310.csv", "order_id,amount\n1,9.99\n");
-    const [run] = await until(() => instancesOf(wf), (list) => list.length > 0);
+    const run = await startedRun(trigger.id, wf);
     const done = await api.finished(run.id);
     expect(done).toMatchObject({ status: "succeeded", triggerType: "r2", env: "prod", version: 1 });
     const log = await api.log(run.id, "print_key");
@@ -136,7 +148,7 @@ describe("reference scenario 3: queue messages on the real stack", () => {
     const wf = await publishedWorkflow({ name: "handle_user_action_workflow", policy: { triggerId: trigger.id, maxParallel: 100 }, nodes: [{ name: "parse", type: "python", code: PARSE_USER_ACTION }] });
 
     await send(USER_BEHAVIOR);
-    const [run] = await until(() => instancesOf(wf), (list) => list.length > 0);
+    const run = await startedRun(trigger.id, wf);
     const done = await api.finished(run.id);
     expect(done.status).toBe("succeeded");
     expect(done.triggerMessage).toMatchObject({ topic: "user-behavior", key: "some-key", value: USER_BEHAVIOR.value, headers: {} });
@@ -181,7 +193,7 @@ describe("untrusted trigger data on the real stack", () => {
     const wf = await publishedWorkflow({ name: "hostile_r2_workflow", policy: { triggerId: trigger.id }, nodes: [{ name: "print_key", type: "shell", code: PRINT_KEY }] });
     const key = `hostile/$(touch ${pwned}) \`touch ${pwned}\` "q" 'q' ''' $HOME\nline2.csv`;
     await upload(key, "x");
-    const [run] = await until(() => instancesOf(wf), (list) => list.length > 0);
+    const run = await startedRun(trigger.id, wf);
     const done = await api.finished(run.id);
     expect(done.status).toBe("succeeded");
     expect(await api.log(run.id, "print_key")).toContain(`A new file has arrived: ${key}`);
@@ -202,7 +214,7 @@ describe("untrusted trigger data on the real stack", () => {
     });
     const value = `''' + __import__('os').system('touch ${pwned}') + ''' """ \\" \`touch ${pwned}\` $(touch ${pwned}) \\n\nsecond line`;
     await send({ key: "hostile-key", value });
-    const [run] = await until(() => instancesOf(wf), (list) => list.length > 0);
+    const run = await startedRun(trigger.id, wf);
     const done = await api.finished(run.id);
     expect(done.status).toBe("succeeded");
     const pyLog = await api.log(run.id, "py");
@@ -224,7 +236,7 @@ describe("signed webhooks on the real stack", () => {
     expect((await post(body.replace("42", "43"))).status).toBe(401);
     expect((await post(body)).status).toBe(202);
     expect((await post(body)).status).toBe(200);
-    const [run] = await until(() => instancesOf(wf), (list) => list.length > 0);
+    const run = await startedRun(trigger.id, wf);
     expect(await api.log((await api.finished(run.id)).id, "n")).toContain("order 42");
     expect(await instancesOf(wf)).toHaveLength(1);
   });

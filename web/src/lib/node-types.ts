@@ -20,7 +20,7 @@ export const NODE_TYPES: readonly NodeTypeInfo[] = [
   { type: "shell", label: "Shell", summary: "A bash script on a runner", runsOn: "runner", language: "shell", glyph: "sh" },
   { type: "python", label: "Python", summary: "A python3 script on a runner", runsOn: "runner", language: "python", glyph: "py" },
   { type: "http", label: "HTTP", summary: "A request sent by the Worker; 2xx succeeds", runsOn: "worker", language: null, glyph: "↗" },
-  { type: "branch", label: "Branch", summary: "Chooses which outgoing edges run", runsOn: "worker", language: null, glyph: "⑂" },
+  { type: "branch", label: "Branch", summary: "Chooses which outgoing edges run", runsOn: "worker", language: null, glyph: "if" },
   { type: "merge", label: "Merge", summary: "Joins branches: runs when one upstream succeeded", runsOn: "worker", language: null, glyph: "⊕" },
   { type: "noop", label: "No-op", summary: "A start or join point that does nothing", runsOn: "worker", language: null, glyph: "○" },
 ];
