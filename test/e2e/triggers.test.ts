@@ -36,10 +36,11 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, wha
   }
 }
 
-/** The trigger's first logged event: it must say `started`, or the test fails at once with its detail. */
+/** The trigger's first logged event (the log lists newest first): it must say `started`, or the test fails at once with its detail. */
 async function startedRun(triggerId: string, workflowId: string) {
-  const [event] = await until(() => eventsOf(triggerId), (list) => list.length > 0, `an event on ${triggerId}`);
-  expect(event, event.detail).toMatchObject({ outcome: "started" });
+  const events = await until(() => eventsOf(triggerId), (list) => list.length > 0, `an event on ${triggerId}`);
+  const first = events.at(-1);
+  expect(first, first.detail).toMatchObject({ outcome: "started" });
   const [run] = await until(() => instancesOf(workflowId), (list) => list.length > 0, `a run of ${workflowId}`);
   return run;
 }

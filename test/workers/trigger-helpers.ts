@@ -57,7 +57,8 @@ export async function deliverBatch(queue: string, messages: QueuedMessage[]) {
     messages.map((m) => ({ id: m.id, timestamp: m.timestamp ?? new Date(Date.UTC(2026, 2, 11, 5, 40, 46)), attempts: m.attempts ?? 1, body: m.body })),
   );
   const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
+  // The handler awaits its work itself (nothing goes to ctx.waitUntil), so it takes no context.
+  await worker.queue(batch, env);
   return getQueueResult(batch, ctx);
 }
 

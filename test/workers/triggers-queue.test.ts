@@ -1,4 +1,5 @@
 // Queue triggers and API idempotency in the Workers runtime: records, exact keys, dedup, ordering keys.
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { api, instance, isolatedGroup, shellNode } from "./helpers.ts";
 import { createTrigger, deliverBatch, eventsOf, eventually, FIXTURES, instancesOf, message, publish, unique } from "./trigger-helpers.ts";
@@ -27,6 +28,19 @@ describe("queue triggers", () => {
     expect(events).toHaveLength(3);
     expect(events.every((e) => e.outcome === "started")).toBe(true);
     expect(Object.fromEntries(events.map((e) => [e.sourceId, e.deliveries]))).toEqual({ "q-1": 1, "q-2": 3, "q-3": 2 });
+  });
+
+  it("a redelivery after a crash between the start and the log finds the run it started, not a duplicate", async () => {
+    const { key, trigger, wf } = await queueSetup();
+    const at = new Date();
+    await deliverBatch(QUEUE, [message("crash-1", { key, value: "x" }, at)]);
+    const [run] = await instancesOf(wf.id);
+    // As if the consumer died after the coordinator committed but before the event log was written.
+    await env.DB.prepare("DELETE FROM trigger_events WHERE trigger_id = ?").bind(trigger.id).run();
+    const retried = await deliverBatch(QUEUE, [{ ...message("crash-1", { key, value: "x" }, at), attempts: 2 }]);
+    expect(retried.explicitAcks).toEqual(["crash-1"]);
+    expect(await instancesOf(wf.id)).toHaveLength(1);
+    expect(await eventsOf(trigger.id)).toMatchObject([{ outcome: "started", instanceIds: [run!.id] }]);
   });
 
   it("gives the run a Kafka-like record: topic, key, the value as a string, headers, timestamp, id", async () => {

@@ -142,6 +142,20 @@ describe("object upload", () => {
     expect(events[0]).toMatchObject({ outcome: "started", message: { subject: key, data: { account: "local", action: "PutObject", object: { key, size: 8 } } } });
   });
 
+  it("deletes the object and emulates R2's DeleteObject notification for object-delete triggers", async () => {
+    const prefix = unique("gone");
+    const trigger = await createTrigger({ name: unique("deletes"), type: "r2", config: { bucket: "uploads", events: ["object-delete"], keyPattern: `${prefix}/**` } });
+    const wf = await group.createWorkflow({ name: unique("delete_wf"), policy: { triggerId: trigger.id }, nodes: [{ name: "n", type: "noop" }] });
+    await publish(wf.id);
+    expect((await fetchUpload(`/api/v1/buckets/uploads/objects/${prefix}/a.csv`, "x")).status).toBe(201);
+    const { SELF } = await import("cloudflare:test");
+    const res = await SELF.fetch(`http://sluice.test/api/v1/buckets/uploads/objects/${prefix}/a.csv`, { method: "DELETE", headers: { authorization: "Bearer test-admin-key" } });
+    expect(res.status).toBe(200);
+    const events = await eventually(() => eventsOf(trigger.id), (list) => list.some((e) => e.outcome === "started"));
+    expect(events.find((e) => e.outcome === "started").message).toMatchObject({ type: "r2:ObjectDeleted:DeleteObject", subject: `${prefix}/a.csv` });
+    expect(await instancesOf(wf.id)).toHaveLength(1);
+  });
+
   it("answers 404 naming the bound buckets for any other bucket", async () => {
     const res = await fetchUpload("/api/v1/buckets/elsewhere/objects/a.csv", "x");
     expect(res.status).toBe(404);

@@ -89,6 +89,15 @@ describe("webhook triggers", () => {
     expect(res.status).toBe(400);
   });
 
+  it("refuses a body over 128 KB with 413 before anything starts", async () => {
+    const { trigger, wf } = await webhookSetup();
+    const big = JSON.stringify({ blob: "x".repeat(130 * 1024) });
+    const res = await post(trigger.id, big, signWebhook(trigger.secret, "big", big));
+    expect(res.status).toBe(413);
+    expect(res.json.error.code).toBe("payload_too_large");
+    expect(await instancesOf(wf.id)).toEqual([]);
+  });
+
   it("logs a disabled or filtered webhook and starts nothing", async () => {
     const { trigger, wf } = await webhookSetup({ filter: "order > 100" });
     const filtered = await post(trigger.id, body, signWebhook(trigger.secret, "f-1", body));

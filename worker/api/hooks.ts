@@ -1,4 +1,5 @@
 // Signed webhooks: POST /hooks/{triggerId}, verified per Standard Webhooks; the signature is the only auth.
+import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { SluiceError, notFound } from "../core/errors.ts";
@@ -8,10 +9,8 @@ import { verifyWebhook } from "../core/triggers/index.ts";
 import { recordEvents } from "../db/trigger-events.ts";
 import { toSpec, triggerRow } from "../db/triggers.ts";
 import { deliver, WorkflowLookup } from "../ingest/deliver.ts";
-import { ErrorBody, json } from "./schemas.ts";
 import type { AppEnv } from "./context.ts";
-import type { OpenAPIHono } from "@hono/zod-openapi";
-import { z } from "@hono/zod-openapi";
+import { ErrorBody, json } from "./schemas.ts";
 
 export const hooksApi = new Hono<AppEnv>();
 

@@ -2,7 +2,7 @@
 import type { Dag } from "./dag.ts";
 import type { WorkflowDefinition } from "./definition.ts";
 import type { ErrorDetail } from "./errors.ts";
-import { conditionError } from "./expressions.ts";
+import { compileCondition } from "./expressions.ts";
 
 export const DEFAULT_BRANCH = "default";
 
@@ -38,8 +38,8 @@ function checkBranch(def: WorkflowDefinition, dag: Dag, i: number): ErrorDetail[
     if (!downstream.has(c.to)) details.push({ path: `${path}.to`, message: `${label}: '${c.to}' is not one of its downstream nodes (${[...downstream].join(", ") || "none"})` });
     targeted.add(c.to);
     if (c.when !== DEFAULT_BRANCH) {
-      const error = conditionError(c.when);
-      if (error) details.push({ path: `${path}.when`, message: `${label}: condition '${c.when}' is not valid CEL: ${error}` });
+      const compiled = compileCondition(c.when);
+      if (!compiled.ok) details.push({ path: `${path}.when`, message: `${label}: condition '${c.when}' is not valid CEL: ${compiled.error}` });
     }
   });
   if (conditions.filter((c) => c.when === DEFAULT_BRANCH).length > 1) {

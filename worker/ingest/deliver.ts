@@ -41,6 +41,8 @@ export class WorkflowLookup {
     let found = this.published.get(triggerId);
     if (!found) {
       found = publishedWorkflowsOf(this.d1, triggerId);
+      // A failed read is not remembered: the next message of the batch tries again.
+      found.catch(() => this.published.delete(triggerId));
       this.published.set(triggerId, found);
     }
     return found;

@@ -48,6 +48,8 @@ class TriggerLookup {
     let rows = this.found.get(key);
     if (!rows) {
       rows = triggersListeningTo(this.d1, type, source);
+      // A failed read is not remembered: the next message of the batch tries again.
+      rows.catch(() => this.found.delete(key));
       this.found.set(key, rows);
     }
     return rows;
@@ -87,7 +89,8 @@ const retryDelay = (attempts: number) => Math.min(60, 2 ** Math.max(1, attempts)
 /**
  * Each message is acknowledged only after its runs (or duplicate verdicts) are committed by the
  * coordinators and its verdicts are in the event log. A message that fails is retried alone; the
- * batch goes on. Messages are handled in arrival order, so ordering keys see them in that order.
+ * batch goes on. Messages are handled one by one in delivery order, which is the arrival order that
+ * ordering keys keep (a retried message arrives again later; Queues promises no producer order).
  */
 export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const triggers = new TriggerLookup(env.DB);

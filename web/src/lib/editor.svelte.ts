@@ -97,6 +97,11 @@ export class EditorState {
     this.#backup();
   }
 
+  /** Selects a node of the draft, or nothing (the workflow's settings); a name the draft lacks is ignored. */
+  select(name: string | null): void {
+    if (name === null || this.def.nodes.some((n) => n.name === name)) this.selected = name;
+  }
+
   addNode(type: string, at?: Point): string {
     const node = newNode(type, new Set(this.def.nodes.map((n) => n.name)));
     const position = at ?? this.#freeSpot();

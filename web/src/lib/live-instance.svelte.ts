@@ -1,8 +1,7 @@
 // One instance kept live: pushed over the instance's WebSocket, or polled every second when the socket is not there.
 import { SvelteMap, SvelteSet } from "svelte/reactivity";
 import { ApiError, type Api, type Instance, type NodeRun } from "./api.ts";
-import { LogBook, logKey } from "./log-book.ts";
-import { logVersion } from "./node-logs.ts";
+import { LogBook, logKey, logVersion } from "./log-book.ts";
 import { hasStarted, isLive } from "./status.ts";
 
 type ServerMessage = { type: "instance"; instance: Instance } | { type: "log"; node: string; attempt: number; text: string };

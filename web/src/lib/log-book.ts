@@ -2,6 +2,11 @@
 
 export const logKey = (node: string, attempt: number) => `${node}#${attempt}`;
 
+/** A log read is stale once its node moves on: another attempt, or another status. */
+export function logVersion(node: { attempt: number; status: string }): string {
+  return `${node.attempt}:${node.status}`;
+}
+
 interface Entry {
   text: string;
   /** A full read has been merged: later chunks append. */

@@ -61,8 +61,8 @@ describe("shellSites", () => {
   });
 
   it("finds arithmetic in $(( )), (( )), $[ ], let, [[ -eq ]] and array subscripts", () => {
-    expect(contexts("echo $(( ${v} )) $[${v}]\n(( ${v} ))\nlet x=${v}\n[[ ${v} -gt 1 ]]\na[${v}]=1\necho ${b[${v}]}")).toEqual(
-      Array(7).fill("arithmetic"),
+    expect(contexts("echo $(( ${v} )) $[${v}]\n(( ${v} ))\nlet x=${v}\n[[ ${v} -gt 1 ]]\na[${v}]=1\necho ${b[${v}]} "${s:${v}} ${s: ${v}:1} ${s:0:${v}} ${@:${v}}"')).toEqual(
+      Array(11).fill("arithmetic"),
     );
   });
 
@@ -89,6 +89,14 @@ describe("shellSites", () => {
   });
 
   it("leaves ordinary words that merely look alike outside arithmetic", () => {
-    expect(contexts("echo let ${v}\n[[ ${v} == x ]]\necho \"a[${v}]\"\nx=1; echo ${v}")).toEqual(["unquoted", "unquoted", "double", "unquoted"]);
+    expect(contexts("echo let ${v}\n[[ ${v} == x ]]\necho \"a[${v}]\"\nx=1; echo ${v} ${s:-${v}} ${s:=${v}} ${s/${v}/x}")).toEqual([
+      "unquoted",
+      "unquoted",
+      "double",
+      "unquoted",
+      "unquoted",
+      "unquoted",
+      "unquoted",
+    ]);
   });
 });

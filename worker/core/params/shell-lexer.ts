@@ -15,6 +15,7 @@ import {
   heredocDelimiter,
   NAME,
   OPERATOR,
+  PARAM_ARITHMETIC,
   PLAIN_WORD_CHAR,
   SUBSCRIPT,
   WORD_END,
@@ -103,7 +104,7 @@ class ShellLexer {
       const frame = this.stack[k]!;
       if (frame.kind === "arith" || frame.kind === "subscript") return true;
       if (frame.kind === "heredoc") viaHeredoc = true;
-      if (frame.kind === "param" && SUBSCRIPT.test(this.code.slice(frame.from + 2, this.i).replace(/^[#!]/, ""))) return true;
+      if (frame.kind === "param" && PARAM_ARITHMETIC.test(this.code.slice(frame.from + 2, this.i))) return true;
       if (frame.kind !== "command") continue;
       if (frame.letCommand) return true;
       if (frame.testFrom >= 0) {

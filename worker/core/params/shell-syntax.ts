@@ -56,6 +56,11 @@ export const COMMAND_PREFIX = new Set(["then", "do", "else", "elif", "if", "whil
 export const ARITHMETIC_TEST = /(^|\s)-(eq|ne|lt|le|gt|ge)(\s|$)/;
 /** `a[…` outside assignment position (e.g. `unset a[…]`), where bash may still do arithmetic. */
 export const SUBSCRIPT = /^[A-Za-z_][A-Za-z0-9_]*\[[^\]]*$/;
+/**
+ * The start of a `${…}` up to a reference inside it, when bash evaluates that spot as arithmetic:
+ * an indexed subscript (`${a[…`) or a substring offset or length (`${s:…`, but not `${s:-…`).
+ */
+export const PARAM_ARITHMETIC = /^[#!]?(?:[A-Za-z_][A-Za-z0-9_]*\[[^\]]*$|(?:[A-Za-z_][A-Za-z0-9_]*|\d+|[@*#?$!-])(?:\[[^\]]*\])?:(?![-=?+]))/s;
 export const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[.*\])?\+?=/s;
 export const EXTGLOB_PREFIX = /[@!+*?]/;

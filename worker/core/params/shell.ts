@@ -6,6 +6,7 @@ import type { ShellSite } from "./shell-syntax.ts";
 export type ShellPrepared = { ok: true; script: string; prelude: string } | { ok: false; refused: string[]; message: string };
 
 const INTEGER = /^[+-]?\d+$/;
+const preview = (value: string) => JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
 
 /**
  * Rewrites each substitution for the quoting context bash will read it in. The values travel in
@@ -62,7 +63,7 @@ function rewrite(sub: Substitution, site: ShellSite, variable: (value: string) =
     case "arithmetic":
       // Bash evaluates a variable's text again as an expression there (`a[$(cmd)]` runs cmd).
       if (!INTEGER.test(value)) {
-        return void refuse(`bash evaluates it as arithmetic here, which would run code hidden in a value, and its value ${JSON.stringify(value)} is not an integer`);
+        return void refuse(`bash evaluates it as arithmetic here, which would run code hidden in a value, and its value ${preview(value)} is not an integer`);
       }
       return `\${${variable(value)}}`;
     case "heredoc-literal": {
