@@ -98,6 +98,20 @@ describe("the console", () => {
   it(
     "a user builds, debugs, publishes, triggers, operates, compares and reverts a workflow",
     async () => {
+      try {
+        await journey();
+      } catch (error) {
+        const shot = join(tmpdir(), "sluice-console-failure.png");
+        await page.screenshot({ path: shot, fullPage: true }).catch(() => {});
+        console.error(`console journey failed at ${page.url()}; screenshot: ${shot}`);
+        throw error;
+      }
+    },
+    600_000,
+  );
+});
+
+async function journey() {
       const started = Date.now();
       const api = client(stack);
 
@@ -149,7 +163,7 @@ describe("the console", () => {
       await page.getByRole("button", { name: "Publish", exact: true }).click();
       await dialog.getByLabel("Message").fill("first");
       await dialog.getByRole("button", { name: "Publish", exact: true }).click();
-      await page.getByText("published v1").waitFor();
+      await page.getByText("published v1", { exact: true }).waitFor();
 
       // An R2 trigger on uploads/input/*.csv, checked on the test bench.
       await page.getByRole("link", { name: "Triggers" }).click();
@@ -169,7 +183,7 @@ describe("the console", () => {
       await page.getByRole("button", { name: "Publish", exact: true }).click();
       await dialog.getByLabel("Message").fill("read the uploaded file");
       await dialog.getByRole("button", { name: "Save and publish" }).click();
-      await page.getByText("published v2").waitFor();
+      await page.getByText("published v2", { exact: true }).waitFor();
 
       // Upload input/a.csv from the upload page: the triggered instance succeeds.
       await page.getByRole("link", { name: "Upload" }).click();
@@ -270,7 +284,4 @@ describe("the console", () => {
       expect(median).toBeLessThan(100);
 
       console.log(`console journey: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    },
-    600_000,
-  );
-});
+}

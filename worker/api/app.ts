@@ -13,6 +13,8 @@ import { keysApi } from "./keys.ts";
 import { queuesApi } from "./queues.ts";
 import { runnerApi } from "./runner.ts";
 import { runnersApi } from "./runners.ts";
+import { workspacesApi } from "./workspaces.ts";
+import { audit } from "../auth/audit.ts";
 import { triggerActivityApi } from "./trigger-activity.ts";
 import { triggersApi } from "./triggers.ts";
 import { versionsApi } from "./versions.ts";
@@ -51,8 +53,9 @@ export function createApp() {
     c.set("principal", await authenticate(c.env, c.req.header("authorization") ?? bearerFromWebSocketProtocol(c.req.header("sec-websocket-protocol"))));
     return next();
   });
+  app.use("/api/v1/*", audit);
 
-  for (const api of [workflowsApi, versionsApi, instancesApi, runnerApi, runnersApi, keysApi, triggersApi, triggerActivityApi, queuesApi, bucketsApi]) {
+  for (const api of [workflowsApi, versionsApi, instancesApi, runnerApi, runnersApi, keysApi, workspacesApi, triggersApi, triggerActivityApi, queuesApi, bucketsApi]) {
     app.route("/api/v1", api);
   }
   // Signed webhooks: outside /api/v1, so no bearer key; the Standard Webhooks signature is the auth.

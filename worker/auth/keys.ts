@@ -17,6 +17,9 @@ export interface Principal {
 
 const encoder = new TextEncoder();
 
+/** The principal of SLUICE_ADMIN_TOKEN: admin of the default workspace, and the only one who creates workspaces. */
+export const BOOTSTRAP_KEY_ID = "bootstrap-admin";
+
 export async function hashKey(key: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", encoder.encode(key));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -45,7 +48,7 @@ export async function authenticate(env: Env, authorization: string | undefined):
   if (!match) throw unauthorized();
   const key = match[1]!;
   if (env.SLUICE_ADMIN_TOKEN && (await sameSecret(key, env.SLUICE_ADMIN_TOKEN))) {
-    return { keyId: "bootstrap-admin", workspaceId: "default", role: "admin", resourceGroup: null };
+    return { keyId: BOOTSTRAP_KEY_ID, workspaceId: "default", role: "admin", resourceGroup: null };
   }
   // The lookup is by hash, so response time reveals nothing about a valid key's characters.
   const row = await drizzle(env.DB)

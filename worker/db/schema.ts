@@ -184,3 +184,21 @@ export const triggerEvents = sqliteTable(
   },
   (t) => [index("trigger_events_by_trigger").on(t.triggerId, t.receivedAt, t.id)],
 );
+
+/** Who created, changed, published, ran, reran, terminated or deleted what (issue 6). */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    workspaceId: text("workspace_id").notNull(),
+    at: integer("at").notNull(),
+    actorKeyId: text("actor_key_id").notNull(),
+    actorRole: text("actor_role").notNull(),
+    /** e.g. `POST /api/v1/workflows/:id/publish` */
+    action: text("action").notNull(),
+    /** The route's parameters as JSON, e.g. {"id":"wf_…"}. */
+    target: text("target").notNull(),
+    status: integer("status").notNull(),
+  },
+  (t) => [index("audit_ws_at").on(t.workspaceId, t.at)],
+);

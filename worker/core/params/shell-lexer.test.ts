@@ -60,8 +60,9 @@ describe("shellSites", () => {
     expect(contexts("cat <<'EOF'\nEOF \n ${v}\nEOF\n${v}")).toEqual(["heredoc-literal", "unquoted"]);
   });
 
-  it("finds arithmetic in $(( )), (( )), $[ ], let, [[ -eq ]] and array subscripts", () => {
-    expect(contexts("echo $(( ${v} )) $[${v}]\n(( ${v} ))\nlet x=${v}\n[[ ${v} -gt 1 ]]\na[${v}]=1\necho ${b[${v}]} "${s:${v}} ${s: ${v}:1} ${s:0:${v}} ${@:${v}}"')).toEqual(
+  it("finds arithmetic in $(( )), (( )), $[ ], let, [[ -eq ]], array subscripts and substring offsets", () => {
+    const code = 'echo $(( ${v} )) $[${v}]\n(( ${v} ))\nlet x=${v}\n[[ ${v} -gt 1 ]]\na[${v}]=1\necho ${b[${v}]} "${s:${v}} ${s: ${v}:1} ${s:0:${v}} ${@:${v}}"';
+    expect(contexts(code)).toEqual(
       Array(11).fill("arithmetic"),
     );
   });

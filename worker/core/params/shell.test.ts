@@ -109,6 +109,7 @@ describe("shell: values that cannot be placed safely fail the node", () => {
     ["let", "let 'x = ${workflow.triggerMessage.k}'"],
     ["array subscript", 'arr["${workflow.triggerMessage.k}"]=1'],
     ["array subscript in an expansion", 'echo "${arr[${workflow.triggerMessage.k}]}"'],
+    ["substring offset", 's=hello; echo "${s:${workflow.triggerMessage.k}:2}"'],
   ])("refuses a non-integer where bash evaluates arithmetic: %s", (_name, code) => {
     expect(withValue(code, "a[$(touch /tmp/p)]")).toMatchObject({ ok: false, message: expect.stringContaining("not an integer") });
     expect(withValue(code, "-12")).toMatchObject({ ok: true });
