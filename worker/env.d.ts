@@ -13,6 +13,8 @@ declare global {
     ASSETS: Fetcher;
     EMULATE_R2_NOTIFICATIONS: string;
     LEASE_SECONDS: string;
+    /** Days finished instances, logs and trigger events are kept (at least 14). */
+    RETENTION_DAYS?: string;
     /** Bootstrap admin API key (a secret in production; `npm start` passes one). */
     SLUICE_ADMIN_TOKEN?: string;
   }

@@ -271,3 +271,16 @@ describe("dedup and ordering keys in the coordinator", () => {
     expect(next.instanceId).toBe(a2.id);
   });
 });
+
+describe("retention", () => {
+  it("purges finished history from D1 in bounded batches and keeps what is younger", async () => {
+    const { purgeHistory } = await import("../../worker/db/retention.ts");
+    const wf = await scope.createWorkflow({ name: "old-news", nodes: [{ name: "n", type: "noop" }] });
+    const id = await startRun(wf.id);
+    expect((await instance(id)).status).toBe("succeeded");
+    expect(await purgeHistory(env.DB, 30)).toMatchObject({ instances: 0 });
+    const later = Date.now() + 31 * 24 * 3600 * 1000;
+    expect((await purgeHistory(env.DB, 30, later)).instances).toBeGreaterThanOrEqual(1);
+    expect((await api("GET", `/api/v1/instances/${id}`)).status).toBe(404);
+  });
+});

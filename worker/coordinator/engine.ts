@@ -63,10 +63,13 @@ export class Engine {
   private readonly clock: () => number;
   /** Grace beyond a node's timeout before the coordinator stops waiting for its runner's report. */
   private readonly timeoutGraceMs: number;
+  /** How long a finished instance's live state stays (a rerun needs it); D1 keeps the history. */
+  private readonly retentionMs: number;
   /** Derived from immutable definitions, so safe to cache in memory. */
   private readonly dags = new Map<string, { dag: Dag; shape: DagShape }>();
 
-  constructor(store: CoordinatorStore, outbox: Outbox, timeoutGraceMs: number, clock: () => number = Date.now) {
+  constructor(store: CoordinatorStore, outbox: Outbox, timeoutGraceMs: number, retentionMs: number, clock: () => number = Date.now) {
+    this.retentionMs = retentionMs;
     this.store = store;
     this.outbox = outbox;
     this.timeoutGraceMs = timeoutGraceMs;
@@ -79,7 +82,8 @@ export class Engine {
     if (existing) return { id: existing.id, status: existing.status as InstanceStatus };
     if (input.dedup) {
       const first = this.store.dedupHit(input.dedup.key, now);
-      if (first) return { id: first, status: this.store.instance(first)!.status as InstanceStatus, duplicate: true };
+      // Dedup windows never outlast retention, but a purged instance must not break the answer.
+      if (first) return { id: first, status: (this.store.instance(first)?.status ?? "succeeded") as InstanceStatus, duplicate: true };
       this.store.rememberDedup(input.dedup.key, input.instanceId, now + input.dedup.windowSeconds * 1000);
     }
     this.store.saveDefinition(defHash, input.definition, input.weights);
@@ -190,7 +194,7 @@ export class Engine {
 
   /** Stops an instance: queued work is dropped, running processes are killed by their runners. */
   terminate(instanceId: string): Started {
-    const instance = this.store.instance(instanceId)!;
+    const instance = this.live(instanceId);
     if (FINISHED_INSTANCE.has(instance.status as InstanceStatus)) {
       throw conflict(`instance ${instanceId} already ${instance.status}; nothing to terminate`);
     }
@@ -204,6 +208,7 @@ export class Engine {
       statements.push(upsertNodeRun(this.store.updateNodeRun(run.id, { status: "terminated", finished_at: now, error: "terminated by a user" })));
     }
     const done = this.store.setInstanceStatus(instanceId, "terminated", now);
+    this.store.addTimer("purge", instanceId, now + this.retentionMs);
     statements.push(upsertInstance(mirrorRow(done)));
     this.mirror(statements);
     if (cancel.length > 0) this.outbox.add({ kind: "cancel", resourceGroup: this.definitionOf(instanceId).def.policy.resourceGroup, attemptIds: cancel });
@@ -213,7 +218,7 @@ export class Engine {
 
   /** Gives the chosen nodes a new attempt with the instance's version, parameters and message. */
   rerun(instanceId: string, mode: RerunMode): Started {
-    const instance = this.store.instance(instanceId)!;
+    const instance = this.live(instanceId);
     if (!FINISHED_INSTANCE.has(instance.status as InstanceStatus)) {
       throw conflict(`instance ${instanceId} is ${instance.status}; only a finished instance can be rerun`);
     }
@@ -240,6 +245,14 @@ export class Engine {
   fireTimers(): void {
     const now = this.clock();
     for (const timer of this.store.takeDueTimers(now)) {
+      if (timer.kind === "purge") {
+        const instance = this.store.instance(timer.ref);
+        // A rerun since the timer was set finished later: its own timer purges it.
+        if (instance && FINISHED_INSTANCE.has(instance.status as InstanceStatus) && instance.finished_at! + this.retentionMs <= now) {
+          this.store.purgeInstance(timer.ref);
+        }
+        continue;
+      }
       const run = this.store.nodeRun(timer.ref);
       if (!run || run.current !== 1) continue;
       if (timer.kind === "retry") this.advance(run.instance_id);
@@ -264,6 +277,12 @@ export class Engine {
       return `maxParallel ${instance.max_parallel} reached (${running} running); ${ahead} waiting ahead of it`;
     }
     return instance.ordering_key !== null ? `another instance with ordering key '${instance.ordering_key}' runs or arrived first` : `${ahead} waiting ahead of it`;
+  }
+
+  private live(instanceId: string): LiveInstance {
+    const instance = this.store.instance(instanceId);
+    if (!instance) throw conflict(`instance ${instanceId} is past its retention period; only its history remains`);
+    return instance;
   }
 
   private scheduleRetry(run: LiveNodeRun, now: number): void {
@@ -330,6 +349,7 @@ export class Engine {
       this.mirror(statements);
       if (plan.finished) {
         const done = this.store.setInstanceStatus(instanceId, plan.finished, now);
+        this.store.addTimer("purge", instanceId, now + this.retentionMs);
         this.mirror([upsertInstance(mirrorRow(done))]);
         this.admitWaiting(instance.env);
         return;

@@ -20,7 +20,7 @@ export interface LiveNodeRun extends NodeRunRow {
   chosen: string | null;
 }
 
-export type TimerKind = "retry" | "timeout";
+export type TimerKind = "retry" | "timeout" | "purge";
 
 type Row<T> = T & Record<string, SqlStorageValue>;
 
@@ -147,6 +147,12 @@ export class CoordinatorStore {
     );
     const { current: _c, not_before: _n, chosen: _ch, ...row } = this.nodeRun(id)!;
     return row;
+  }
+
+  /** Forgets a finished instance's live state; D1 keeps (and later purges) its history. */
+  purgeInstance(id: string): void {
+    this.sql.exec(`DELETE FROM node_runs WHERE instance_id = ?`, id);
+    this.sql.exec(`DELETE FROM instances WHERE id = ? AND status IN ('succeeded', 'failed', 'terminated')`, id);
   }
 
   addTimer(kind: TimerKind, ref: string, dueAt: number): void {

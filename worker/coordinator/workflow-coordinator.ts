@@ -2,6 +2,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { toOutcome, type Outcome } from "../core/errors.ts";
 import type { RerunMode } from "../core/lifecycle.ts";
+import { retentionDays, retentionMs } from "../core/retention.ts";
 import type { Completion } from "../core/runner-protocol.ts";
 import { Engine, type HttpJob, type StartInstance, type Started } from "./engine.ts";
 import { Outbox } from "./outbox.ts";
@@ -18,7 +19,7 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     this.outbox = new Outbox(ctx.storage, env);
     // The runner kills a timed-out node itself; the coordinator waits two lease periods more for its report.
     const graceMs = 2 * Number(env.LEASE_SECONDS || "30") * 1000;
-    this.engine = new Engine(new CoordinatorStore(ctx.storage.sql), this.outbox, graceMs);
+    this.engine = new Engine(new CoordinatorStore(ctx.storage.sql), this.outbox, graceMs, retentionMs(retentionDays(env.RETENTION_DAYS)));
   }
 
   async start(input: StartInstance): Promise<Started> {

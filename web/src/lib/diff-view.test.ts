@@ -24,6 +24,14 @@ describe("sideBySide", () => {
     expect(rows.some((r) => r.gap)).toBe(true);
   });
 
+  it("shows a line that only gained a newline at the end of the file as unchanged", () => {
+    const rows = sideBySide(hunks('echo "a"', 'echo "a"\necho "b"'));
+    expect(rows).toEqual([
+      { left: { line: 1, text: 'echo "a"', kind: "same" }, right: { line: 1, text: 'echo "a"', kind: "same" } },
+      { left: null, right: { line: 2, text: 'echo "b"', kind: "added" } },
+    ]);
+  });
+
   it("numbers lines after an earlier deletion correctly on each side", () => {
     const rows = sideBySide(hunks("x\ny\nz\n", "y\nz\n"));
     expect(rows[0]).toEqual({ left: { line: 1, text: "x", kind: "removed" }, right: null });

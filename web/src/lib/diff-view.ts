@@ -44,7 +44,12 @@ export function sideBySide(hunks: readonly DiffHunk[]): SideBySideRow[] {
     let removed: Cell[] = [];
     let added: Cell[] = [];
     const flush = () => {
-      for (let i = 0; i < Math.max(removed.length, added.length); i++) rows.push({ left: removed[i] ?? null, right: added[i] ?? null });
+      for (let i = 0; i < Math.max(removed.length, added.length); i++) {
+        const [l, r] = [removed[i] ?? null, added[i] ?? null];
+        // A line that differs only by the newline at the end of the file reads as unchanged.
+        if (l && r && l.text === r.text) rows.push({ left: { ...l, kind: "same" }, right: { ...r, kind: "same" } });
+        else rows.push({ left: l, right: r });
+      }
       removed = [];
       added = [];
     };
