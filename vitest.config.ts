@@ -1,4 +1,4 @@
-// Three suites: pure logic in Node, the Worker in the Workers runtime, and the real stack end to end.
+// Four suites: pure logic in Node, the Worker in the Workers runtime, fault injection there, and the real stack end to end.
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
@@ -27,6 +27,31 @@ export default defineConfig({
           name: "workers",
           include: ["test/workers/**/*.test.ts"],
           setupFiles: ["test/workers/setup.ts"],
+        },
+      },
+      {
+        // The fault-injection suite (npm run test:faults): the Workers runtime with the worker/faults.ts hooks armed.
+        // SLUICE_FAULT_RUNS sets its size (default: a CI-sized run), SLUICE_FAULT_SEED replays a printed seed.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                SLUICE_ADMIN_TOKEN: "test-admin-key",
+                LEASE_SECONDS: "1",
+                TEST_MIGRATIONS: migrations,
+                SLUICE_FAULTS: "on",
+                SLUICE_FAULT_RUNS: process.env.SLUICE_FAULT_RUNS ?? "",
+                SLUICE_FAULT_SEED: process.env.SLUICE_FAULT_SEED ?? "",
+              },
+            },
+          }),
+        ],
+        test: {
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          setupFiles: ["test/workers/setup.ts"],
+          testTimeout: 3_600_000,
         },
       },
       {

@@ -148,3 +148,13 @@ describe("versions", () => {
     expect((await api("GET", `/api/v1/workflows/${wf.id}/versions/7`)).status).toBe(404);
   });
 });
+
+describe("response headers", () => {
+  it("marks API answers as not sniffable, not framable and not cacheable", async () => {
+    const { SELF } = await import("cloudflare:test");
+    const res = await SELF.fetch("http://sluice.test/api/v1/workflows", { headers: { authorization: "Bearer test-admin-key" } });
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    expect(res.headers.get("cache-control")).toBe("no-store");
+  });
+});

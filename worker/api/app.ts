@@ -2,6 +2,7 @@
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
 import { HTTPException } from "hono/http-exception";
 import { SluiceError } from "../core/errors.ts";
 import { authenticate, bearerFromWebSocketProtocol } from "../auth/keys.ts";
@@ -36,6 +37,15 @@ export function createApp() {
     return c.json({ error: { code: "internal", message: "internal error; the request may be retried", details: [] } }, 500);
   });
   app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}`, details: [] } }, 404));
+
+  // API answers are data, never pages: no sniffing, no framing, no referrers, no caching of secrets.
+  // (A WebSocket upgrade's 101 answer is left alone: rebuilding it would drop the socket.)
+  const headers = secureHeaders({ xFrameOptions: "DENY", referrerPolicy: "no-referrer", crossOriginResourcePolicy: "same-origin" });
+  app.use("*", async (c, next) => {
+    if (c.req.header("upgrade")) return next();
+    await headers(c, next);
+    if (c.req.path.startsWith("/api/v1/") && !c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
+  });
 
   app.get("/api/v1/health", (c) => c.json({ ok: true }));
   app.get("/api/docs", swaggerUI({ url: "/api/v1/openapi.json", title: "Sluice API" }));

@@ -1,6 +1,7 @@
 // The coordinator's outbox: effects written in the same transaction as the state, delivered in order.
 import type { QueuedTask } from "../core/runner-protocol.ts";
 import type { Statement } from "../db/mirror.ts";
+import { injectFault } from "../faults.ts";
 import { poolFor } from "./stub.ts";
 
 export type Effect =
@@ -62,6 +63,7 @@ export class Outbox {
       .toArray();
     if (rows.length === 0) return false;
     const first = JSON.parse(rows[0]!.body) as Effect;
+    injectFault(this.env, "outbox.d1");
     if (first.kind === "d1") {
       const statements: Statement[] = [];
       let last = rows[0]!.id;

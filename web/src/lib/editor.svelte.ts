@@ -51,6 +51,7 @@ export class EditorState {
   }
 
   #load(workflow: Workflow | null): void {
+    const t0 = performance.now();
     this.workflow = workflow;
     const def = workflow?.definition ?? doc.emptyDefinition();
     this.def = def;
@@ -60,6 +61,7 @@ export class EditorState {
       def.edges,
       this.#store.positions(this.id),
     );
+    console.log("load layout", performance.now() - t0);
     const backup = this.#store.backup(this.id);
     this.recovered =
       backup && doc.definitionText(backup.definition) !== this.#baseline ? { definition: backup.definition, savedAt: backup.savedAt } : null;

@@ -2,7 +2,7 @@
 import type { Edge as FlowEdge, Node as FlowNode } from "@xyflow/svelte";
 import { downwardWeights } from "../../../worker/core/dag.ts";
 import type { Edge, NodeStatus, WorkflowDefinition } from "./api-types.ts";
-import type { Point } from "./layout.ts";
+import { NODE_HEIGHT, NODE_WIDTH, type Point } from "./layout.ts";
 import { edgeKey } from "./workflow-doc.ts";
 
 export interface CanvasNodeData extends Record<string, unknown> {
@@ -61,6 +61,9 @@ export function buildNodes(def: WorkflowDefinition, positions: ReadonlyMap<strin
       id: node.name,
       type: node.type,
       position: positions.get(node.name) ?? { x: 0, y: 0 },
+      // A size before measuring lets Svelte Flow fit and cull a 400-node canvas without rendering it all first.
+      initialWidth: NODE_WIDTH,
+      initialHeight: NODE_HEIGHT,
       data: {
         name: node.name,
         type: node.type,
