@@ -51,17 +51,18 @@ export class EditorState {
   }
 
   #load(workflow: Workflow | null): void {
-    const t0 = performance.now();
     this.workflow = workflow;
     const def = workflow?.definition ?? doc.emptyDefinition();
     this.def = def;
     this.#baseline = doc.definitionText(def);
+    const remembered = this.#store.positions(this.id);
     this.positions = completeLayout(
       def.nodes.map((n) => n.name),
       def.edges,
-      this.#store.positions(this.id),
+      remembered,
     );
-    console.log("load layout", performance.now() - t0);
+    // Remember a fresh layout too, so a large workflow skips the layout on its next opening.
+    if (def.nodes.some((n) => !remembered.has(n.name))) this.#savePositions();
     const backup = this.#store.backup(this.id);
     this.recovered =
       backup && doc.definitionText(backup.definition) !== this.#baseline ? { definition: backup.definition, savedAt: backup.savedAt } : null;
