@@ -56,31 +56,47 @@ export class Outbox {
     return this.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n;
   }
 
-  /** One D1 batch (consecutive mirror effects, one D1 transaction) or one pool call. */
+  /**
+   * Delivers up to BATCH effects: the D1 mirror rows as one D1 batch (one transaction), beside the
+   * pool calls, so dispatching the next node never waits for the mirror. Pool calls keep their order
+   * per resource group (a cancel after its dispatch). Every effect is idempotent but coordinator log
+   * lines, so a retry after a partial failure repeats at most those.
+   */
   private async deliverBatch(): Promise<boolean> {
     const rows = this.storage.sql
       .exec<{ id: number; body: string }>(`SELECT id, body FROM outbox ORDER BY id LIMIT ?`, BATCH)
       .toArray();
     if (rows.length === 0) return false;
-    const first = JSON.parse(rows[0]!.body) as Effect;
-    injectFault(this.env, "outbox.d1");
-    if (first.kind === "d1") {
-      const statements: Statement[] = [];
-      let last = rows[0]!.id;
-      for (const row of rows) {
-        const effect = JSON.parse(row.body) as Effect;
-        if (effect.kind !== "d1") break;
-        statements.push(...effect.statements);
-        last = row.id;
-      }
-      await this.env.DB.batch(statements.map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
-      this.storage.sql.exec(`DELETE FROM outbox WHERE id <= ?`, last);
-      return true;
+    const statements: Statement[] = [];
+    const poolCalls = new Map<string, Exclude<Effect, { kind: "d1" }>[]>();
+    for (const row of rows) {
+      const effect = JSON.parse(row.body) as Effect;
+      if (effect.kind === "d1") statements.push(...effect.statements);
+      else poolCalls.set(effect.resourceGroup, [...(poolCalls.get(effect.resourceGroup) ?? []), effect]);
     }
-    const pool = poolFor(this.env, first.resourceGroup);
-    if (first.kind === "dispatch") await pool.enqueue(first.tasks);
-    else await pool.cancel(first.attemptIds);
-    this.storage.sql.exec(`DELETE FROM outbox WHERE id = ?`, rows[0]!.id);
+    const mirror = async () => {
+      if (statements.length === 0) return;
+      injectFault(this.env, "outbox.d1"); // test/faults: the D1 mirror write fails; the alarm retries it
+      await this.env.DB.batch(statements.map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
+    };
+    await Promise.all([mirror(), ...[...poolCalls].map(([group, calls]) => this.callPool(group, calls))]);
+    this.storage.sql.exec(`DELETE FROM outbox WHERE id <= ?`, rows.at(-1)!.id);
     return true;
+  }
+
+  /** In order; consecutive dispatches go as one enqueue. */
+  private async callPool(resourceGroup: string, calls: Exclude<Effect, { kind: "d1" }>[]): Promise<void> {
+    const pool = poolFor(this.env, resourceGroup);
+    for (let i = 0; i < calls.length; ) {
+      const call = calls[i]!;
+      if (call.kind === "cancel") {
+        await pool.cancel(call.attemptIds);
+        i++;
+        continue;
+      }
+      const tasks = [];
+      for (; i < calls.length && calls[i]!.kind === "dispatch"; i++) tasks.push(...(calls[i] as Extract<Effect, { kind: "dispatch" }>).tasks);
+      await pool.enqueue(tasks);
+    }
   }
 }
