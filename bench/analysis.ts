@@ -1,0 +1,233 @@
+// What bounds each result: the probes' numbers in words, and the optimizations they point to, ranked.
+import type { WorkerProfile } from "./probes.ts";
+import { median, type Results } from "./report.ts";
+
+const f = (v: number | undefined, digits = 1) => (v === undefined || Number.isNaN(v) ? "–" : v.toFixed(digits));
+
+/** CPU milliseconds per unit of work that each process spent during a phase. */
+function cpuPer(r: Results, phasePrefix: string, units: number) {
+  const phase = r.phases.find((p) => p.name.startsWith(phasePrefix));
+  if (!phase || units === 0) return null;
+  const m = phase.metrics;
+  const per = (cores: number) => (cores * m.seconds * 1000) / units;
+  return { worker: per(m.cpu.workerWorkerd), proxy: per(m.cpu.proxyWorkerd), wrangler: per(m.cpu.wrangler), runner: per(m.cpu.runner), thread: m.workerdBusiestThreadShare, other: m.cpu.otherProcesses };
+}
+
+function profileTable(p: WorkerProfile, unit: string): string[] {
+  const out = ["| function (inclusive) | share | ms/" + unit + " | | function (self) | share |", "|---|---|---|---|---|---|"];
+  for (let i = 0; i < Math.max(p.top.length, p.topSelf.length); i++) {
+    const a = p.top[i];
+    const b = p.topSelf[i];
+    out.push(`| ${a ? `\`${a.name}\`` : ""} | ${a ? `${f(a.share * 100, 0)}%` : ""} | ${a ? f(a.msPerUnit) : ""} | | ${b ? `\`${b.name}\`` : ""} | ${b ? `${f(b.share * 100, 0)}%` : ""} |`);
+  }
+  return out;
+}
+
+function authNote(p: WorkerProfile): string {
+  const auth = p.top.find((e) => e.name === "authenticate");
+  const rank = auth ? p.top.indexOf(auth) + 1 : 0;
+  return auth
+    ? `\`authenticate\` — for a runner token: \`sameSecret\` against the admin token, \`hashKey\`, and a drizzle-built D1 query — takes ${f(auth.share * 100, 0)}% of the isolate's busy time (rank ${rank} above), ${f(auth.msPerUnit)} ms per node, for two requests that carry no work of their own.`
+    : "";
+}
+
+function floor(r: Results): string[] {
+  const t = r.roundTrips;
+  const c = r.runnerCosts;
+  if (!t || !c) return ["(probes not run)"];
+  const row = (what: string, l: { p50: number; p99: number }) => `| ${what} | ${f(l.p50)} ms | ${f(l.p99)} ms |`;
+  const out = [
+    "Sequential requests from Node on the same machine (after a warm-up):",
+    "",
+    "| probe | p50 | p99 |",
+    "|---|---|---|",
+    row("`GET /api/v1/health`: wrangler's proxy workerd → the Worker; no auth, no storage", t.health),
+    row("`GET` a missing instance with the admin key: + one D1 read", t.d1Read),
+    row("a runner-token request refused after auth: + the API-key lookup (3 SHA-256, one D1 query)", t.apiKeyAuth),
+    row("`POST /runner/claim`, nothing ready, `waitMs: 0`: API-key auth + a ResourcePool RPC that writes", t.emptyClaim),
+    row("`spawn('bash', ['-c', 'true'])` in Node, until its pipes close", c.spawn),
+    row("the runner's whole `Attempt` for `true` (work dir, script file, spawn, output file, clean-up) with an instant server", c.attempt),
+    "",
+    `\`GET /api/v1/health\` with 16 in flight: **${f(t.healthPerSecond, 0)} requests/s** — the ceiling of wrangler dev on this machine for a request that does nothing.`,
+  ];
+  const h = r.cpuHealth;
+  const run = r.cpuRun;
+  if (h && run) {
+    out.push(
+      "",
+      "CPU per request, from /proc over 300 requests with 16 in flight:",
+      "",
+      "| request | the Worker's workerd | wrangler's proxy workerd | wrangler (Node) | achieved |",
+      "|---|---|---|---|---|",
+      `| \`GET /api/v1/health\` | ${f(h.workerWorkerd)} ms | ${f(h.proxyWorkerd)} ms | ${f(h.wrangler)} ms | ${f(h.perSecond, 0)}/s |`,
+      `| \`POST /workflows/{id}/runs\`, one \`noop\` node | ${f(run.workerWorkerd)} ms | ${f(run.proxyWorkerd)} ms | ${f(run.wrangler)} ms | ${f(run.perSecond, 0)}/s |`,
+    );
+  }
+  return out;
+}
+
+function chainSection(r: Results): string[] {
+  if (r.chain.length === 0) return [];
+  const mid = [...r.chain].sort((a, b) => a.msPerNode - b.msPerNode)[r.chain.length >> 1]!;
+  const p = mid.phases;
+  const cpu = cpuPer(r, "1.", (r.options.runs + 1) * 40);
+  const t = r.roundTrips;
+  const c = r.runnerCosts;
+  const out = [
+    "### 1. The shell chain",
+    "",
+    `Where the ${f(mid.msPerNode)} ms between two node completions went (median run; mean over nodes 2–40; server timestamps — \`startedAt\` is the pool's lease, \`finishedAt\` the coordinator's — and the runner's output lines timestamped on arrival):`,
+    "",
+    "| step | ms per node |",
+    "|---|---|",
+    `| dispatch: coordinator \`nodeFinished\` → outbox (\`pool.enqueue\` beside the D1 mirror batch) → lease | ${f(p.dispatch)} |`,
+    `| claim delivery: lease → long-poll answered by the Worker → wrangler's proxy → runner | ${f(p.claimDelivery)} |`,
+    `| runner + report: work dir, spawn \`bash\`, \`POST …/complete\` → auth → \`pool.complete\` → coordinator transaction | ${f(p.runnerAndReport)} |`,
+    `| (not on the path: coordinator flush → \`complete\` answered) | ${f(p.ack)} |`,
+    "",
+  ];
+  if (cpu) {
+    out.push(
+      `CPU per node during this benchmark: **${f(cpu.worker)} ms in the Worker's workerd** (the Worker, both Durable Objects and local D1 — ${f(cpu.thread * 100, 0)}% of it on one thread), ${f(cpu.proxy)} ms in the proxy workerd, ${f(cpu.runner)} ms in the runner and its \`bash\`. Other processes kept ${f(cpu.other, 2)} of the ${r.machine.nproc} cores busy meanwhile.`,
+      "",
+    );
+  }
+  out.push(
+    `Counted from the code at ${r.machine.commit} (\`worker/api/runner.ts\`, \`worker/pool/resource-pool.ts\`, \`worker/coordinator/engine.ts\`, \`outbox.ts\`), one \`shell\` node in a chain costs: **2 runner HTTP requests** (the long-poll claim, the completion), each authenticated by an API-key lookup — 3 SHA-256 digests and a D1 query; **5 Durable Object RPCs** (\`pool.claim\`, \`pool.complete\`, \`coordinator.nodeFinished\`, \`pool.enqueue\` from the outbox, \`coordinator.nodeStarted\` from the lease); **4 D1 round trips** (2 auth lookups, the outbox batch of \`nodeStarted\`, the outbox batch of \`nodeFinished\` + next node queued); **about 14 SQLite write statements in the two Durable Objects** — coordinator: 2 transactions writing 8 rows (3 node-run updates: running, succeeded, next one queued; a timeout-timer row; 4 outbox rows), then an outbox delete after each of the 2 deliveries; pool: runner upsert and lease update on the claim, task insert on enqueue, task delete on completion.`,
+    "",
+    `What bounds it: the critical path is serial — complete request → auth (D1) → pool → coordinator transaction → outbox: \`pool.enqueue\` (beside the D1 mirror batch) → lease → claim response → runner → spawn — and every server-side hop but the proxy runs in the Worker's workerd process — the Worker, both Durable Objects and the local D1 simulator; ${f((cpu?.thread ?? Number.NaN) * 100, 0)}% of its CPU was on one thread — where the \`nodeStarted\` transaction and D1 batch of the same node compete with the path. Responses queue behind that work: the claim delivery (${f(p.claimDelivery)} ms) is far above a bare request (${f(t?.health.p50)} ms p50). The runner's own share is small: a whole \`Attempt\` for \`true\` costs ${f(c?.attempt.p50)} ms p50, of which ${f(c?.spawn.p50)} ms is spawning \`bash\`. The 15 ms target is below two sequential requests through wrangler dev here (2 × ${f(t?.health.p50)} ms) before any work; under \`wrangler dev\` on this machine it is reachable only by removing round trips from the path (suggestions 3–6).`,
+    "",
+    "Where the claim delivery goes (measured once while writing this suite, with temporary timestamps in a private copy of the Worker and runner — not by this run): the Worker's claim handler receives the leased task within about 10 ms of the lease and Hono returns the response within 1 ms of that, but the runner's `fetch` sees the response headers 35–65 ms (p50) later, equally when the runner bypasses wrangler's proxy and talks to the Worker's workerd directly. In that window the same workerd process is still running the rest of the completion — the coordinator's outbox flush, `pool.complete`'s delete and answer, the `nodeStarted` transaction and its D1 batch — and wrangler's own log shows the completion answered before the claim. The runner adds a little: its event loop stalls 10–25 ms at p99 (measured with `monitorEventLoopDelay`), mostly the synchronous `spawn` of `bash` from a 100+ MB Node process.",
+    "",
+  );
+  const cp = r.chainProfile;
+  if (cp) {
+    out.push(
+      `V8 CPU profile of the Worker's isolate during one more ${40}-node chain (profiler attached, so inflated: ${f(cp.busyMsPerUnit)} ms busy per node):`,
+      "",
+      ...profileTable(cp, "node"),
+      "",
+      authNote(cp),
+      "",
+    );
+  }
+  return out;
+}
+
+function dagSection(r: Results): string[] {
+  if (r.noopChain.length === 0 || r.fan.length === 0) return [];
+  const m = (xs: number[]) => median(xs);
+  const chainTx = m(r.noopChain.map((s) => s.totalMs));
+  const chainAnswer = m(r.noopChain.map((s) => s.answeredMs));
+  const fanTx = m(r.fan.map((s) => s.totalMs));
+  const fanAnswer = m(r.fan.map((s) => s.answeredMs));
+  return [
+    "### 2. The 400-node noop DAGs",
+    "",
+    "| DAG | run request → `finishedAt` (inside the coordinator's one transaction) | run request → answered (after the D1 mirror) |",
+    "|---|---|---|",
+    `| chain | ${f(chainTx, 0)} ms | ${f(chainAnswer, 0)} ms |`,
+    `| fan-out/fan-in | ${f(fanTx, 0)} ms | ${f(fanAnswer, 0)} ms |`,
+    "",
+    `All 400 \`noop\` nodes complete inside the coordinator's transaction of the run request, so the instance's \`finishedAt\` is stamped before the request is answered; the answer then waits for the outbox to mirror every transition to D1 (803 upserts: the instance 3 times, every node pending then succeeded), about ${f(fanAnswer - fanTx, 0)}–${f(chainAnswer - chainTx, 0)} ms here.`,
+    "",
+    `What bounds the chain: \`Engine.advance\` (worker/coordinator/engine.ts) loops once per newly finished \`noop\`, and every pass re-reads all 400 current node runs (\`SELECT * … WHERE instance_id = ? AND current = 1\`), re-plans the whole DAG (\`planProgress\`, O(nodes + edges)) and finds each ready node with \`def.nodes.find\`: 400 passes × 400 rows, O(n²). The fan-out needs 3 passes, which is why the same 400 nodes finish ${f(chainTx / Math.max(fanTx, 1), 0)}× sooner as a fan. The fan meets the target; the chain is bounded by that quadratic loop (suggestion 2).`,
+    "",
+  ];
+}
+
+function latencySection(r: Results): string[] {
+  if (r.latencyShell.length === 0 || r.latencyNoop.length === 0) return [];
+  const shell = median(r.latencyShell.map((s) => s.p50));
+  const noop = median(r.latencyNoop.map((s) => s.p50));
+  const t = r.roundTrips;
+  return [
+    "### 3. Run request → first node start",
+    "",
+    `A \`noop\` node starts inside the run request's coordinator transaction: p50 ${f(noop)} ms, about one bare request (\`GET /health\` p50 ${f(t?.health.p50)} ms in the probe phase): the request through wrangler's proxy, the Worker's D1 read of the workflow (one D1 read adds ${f(t ? t.d1Read.p50 - t.health.p50 : Number.NaN)} ms here), zod, downward weights (recomputed on every dev run), a SHA-256 of the definition in the coordinator and its transaction. A \`shell\` node additionally waits for the outbox's \`pool.enqueue\` (sent beside the D1 mirror batch, on the same workerd thread) and the lease to the parked claim — p50 ${f(shell)} ms, ${f(shell - noop)} ms more than \`noop\`. The p99s are scheduling noise on a machine where other processes used ${f(cpuPer(r, "3.", 1)?.other, 2)} cores (the table above).`,
+    "",
+  ];
+}
+
+function spikeSection(r: Results): string[] {
+  if (r.spike.length === 0) return [];
+  const rate = median(r.spike.map((s) => s.completedPerSecond));
+  const cpu = cpuPer(r, "4.", r.spike.reduce((a, s) => a + s.instances, 0));
+  const run = r.cpuRun;
+  const out = [
+    "### 4. The maxParallel spike",
+    "",
+    `Run creation is bounded by the Worker's workerd: during the spike it spent ${f(cpu?.worker)} ms of CPU per instance (the probe above: ${f(run?.workerWorkerd)} ms per run request), ${f((cpu?.thread ?? Number.NaN) * 100, 0)}% of it on one thread, which caps run creation near **${f(cpu ? 1000 / cpu.worker : Number.NaN, 0)} runs/s** on this machine however many requests are in flight; measured ${f(rate)}/s, that thread busy ${f(r.phases.find((p) => p.name.startsWith("4."))?.metrics.cpu.workerWorkerd, 2)} of the time, other processes using ${f(cpu?.other, 2)} cores. 500/s needs ≤ 2 ms of Worker CPU per instance, while a bare \`GET /health\` already costs ${f(r.cpuHealth?.workerWorkerd)} ms there plus ${f(r.cpuHealth?.proxyWorkerd)} ms in the proxy: with one HTTP request per instance the target is out of reach under \`wrangler dev\` (Cloudflare Workflows reached 96 creations/s here), so it needs batching (suggestion 1).`,
+    "",
+    `Peak running: a \`noop\` instance starts and finishes inside one coordinator transaction, and its \`running\` and \`succeeded\` mirror rows land in the same D1 batch, so \`GET /instances?status=running\` cannot see one (sampled peak ${r.spike.map((s) => s.peakRunning).join(", ")}): maxParallel never binds when nothing takes time. Benchmark 4d runs the same spike with a \`shell\` node and a 64-slot runner so that instances stay running: sampled peaks ${r.shellSpike.map((s) => s.peakRunning).join(", ") || "–"} (limit 50), ${r.shellSpike.map((s) => `${s.succeeded}/${s.instances}`).join(", ") || "–"} succeeded.`,
+    "",
+  ];
+  const p = r.profile;
+  if (p) {
+    out.push(
+      `V8 CPU profile of the Worker's isolate during 300 more run requests (profiler attached, so times are inflated: ${f(p.busyMsPerUnit)} ms busy per request). Inclusive time counts a function and what it called synchronously; async continuations are attributed to the frame that resumes them.`,
+      "",
+      ...profileTable(p, "request"),
+    );
+    out.push(
+      "",
+      "Reading it: `start`/`commit`/`transactionSync` are the coordinator's run-request transaction (instance and node rows, outbox rows, `admitWaiting` → `nextWaiting` with its correlated `NOT EXISTS` subqueries and `countRunning`, `advance`); `deliverBatch`/`_send`/`toJson` the outbox's D1 mirror; `authenticate`/`sameSecret` hash the presented key and the admin token with SHA-256 on every request; `exec` is SQLite in the Durable Objects.",
+      "",
+    );
+  }
+  return out;
+}
+
+function memorySection(r: Results): string[] {
+  if (r.phases.length === 0) return [];
+  const peak = (g: (p: Results["phases"][number]) => number) => Math.max(...r.phases.map(g));
+  const first = r.phases[0]!;
+  const spike = r.phases.find((p) => p.name.startsWith("4."));
+  return [
+    "### 5. Memory",
+    "",
+    `wrangler dev's process group peaks at ${f(peak((p) => p.metrics.wranglerPeakMiB), 0)} MiB summed RSS (two workerd processes, wrangler's Node, esbuild; shared pages counted in each); the runner at ${f(peak((p) => p.metrics.runnerPeakMiB), 0)} MiB (Node 24 with type stripping; the \`bash\` children run in their own process groups and are not included). The workerd running the Worker, its Durable Objects and local D1 grows with the work done: ${f(first.metrics.workerdPeakMiB, 0)} MiB during "${first.name}", ${f(spike?.metrics.workerdPeakMiB, 0)} MiB during the spikes (${(r.options.runs * (r.options.instances + r.options.shellInstances)).toLocaleString("en-US")} instances on that stack). Memory bounds no benchmark here, but this run does not tell which part grows (Durable Object SQLite, local D1, the isolate's heap); a soak test of \`npm start\` would.`,
+    "",
+  ];
+}
+
+const SUGGESTIONS = (r: Results) => {
+  const t = r.roundTrips;
+  const auth = t ? t.apiKeyAuth.p50 - t.health.p50 : Number.NaN;
+  const authShare = r.chainProfile?.top.find((e) => e.name === "authenticate")?.share ?? Number.NaN;
+  const authRank = (r.chainProfile?.top.findIndex((e) => e.name === "authenticate") ?? -1) + 1 || "–";
+  const chainTx = median(r.noopChain.map((s) => s.totalMs));
+  const fanAnswer = median(r.fan.map((s) => s.answeredMs));
+  return [
+    "## Suggestions, ranked by expected gain",
+    "",
+    `1. **Admit runs in batches** (benchmark 4: the only way to the 500/s target under wrangler dev). The queue consumer already receives up to 100 messages per batch (wrangler.toml); give the coordinator a \`startMany(inputs[])\` RPC that admits them in one \`transactionSync\` and one outbox flush, and let \`POST /api/v1/workflows/{id}/runs\` accept an array (or add \`/runs:batch\`). The per-request costs measured above (proxy ${f(r.cpuHealth?.proxyWorkerd)} ms + Worker ${f(r.cpuHealth?.workerWorkerd)} ms for a bare request, the D1 workflow read, auth, zod, the definition hash) are then paid once per 100 instances instead of once per instance: what stays per instance is the coordinator's transaction and the D1 mirror, roughly a third of the isolate's time per run request in the spike's profile, so expect about 3× the ${f(median(r.spike.map((s) => s.completedPerSecond)), 0)}/s measured from batching alone, and more with suggestions 4 and 7 cutting exactly that remainder.`,
+    `2. **Make \`Engine.advance\` linear** (benchmark 2a). Keep the instance's node statuses in a \`Map\` for the whole call, apply each inline completion to it and re-plan from that map until nothing changes, instead of \`SELECT *\` of all current runs + \`planProgress\` + \`def.nodes.find\` per finished node; build a name → node \`Map\` once per definition (it is already cached in \`dags\`). The chain's ${f(chainTx / 1000, 2)} s in-transaction time should fall to the fan's (${f(median(r.fan.map((s) => s.totalMs)) / 1000, 2)} s), i.e. the 0.6 s target is met with room.`,
+    `3. **Cache API-key authentication in the isolate** (benchmarks 1, 3a). \`authenticate\` (worker/auth/keys.ts) hashes the admin token on every request and, for runner tokens, also hashes the key and queries D1: under the profiler it is ${f(authShare * 100, 0)}% of the isolate's busy time in the shell chain (rank ${authRank} among its frames), although a lone refused runner-token request is only ${f(auth)} ms slower than \`/health\` on an idle thread — the cost is CPU on the one shared thread, and it shows under load. Hash \`SLUICE_ADMIN_TOKEN\` once per isolate, and keep a small map \`keyHash → principal\` with a short TTL (e.g. 30 s; revocation deletes the entry in the isolate that revoked it, others expire): removes a D1 round trip and two SHA-256 from each of the 2 runner requests per node, one of them (the completion) on the critical path.`,
+    `4. **Make the D1 mirror smaller** (benchmarks 2, 4, and the shared thread in 1). Since commit 1624351 the outbox sends pool calls beside the D1 batch instead of after it; the batch still runs on the same workerd thread and still carries every intermediate state. Coalesce \`d1\` effects by row in \`Outbox.deliverBatch\` before sending: the upserts are full-row writes, so only the last one per \`(table, id)\` matters — a 400-node noop DAG drops from 803 to 401 statements (the mirror is ${f(fanAnswer - median(r.fan.map((s) => s.totalMs)), 0)} ms of the fan's answer today), a noop instance from 5 to 2.`,
+    "5. **Drop the separate `nodeStarted` round trip** (benchmark 1). Every lease makes the pool call `coordinator.nodeStarted` (a transaction, a timeout-timer row, an outbox row and its own D1 batch) while the node runs, competing for the same workerd thread as the completion of the previous node. Let the completion carry `startedAt` (the pool already has it) when the node finishes within a short window, and batch the remaining `nodeStarted` notices per coordinator every ~50 ms: one DO RPC, one transaction and one D1 batch fewer per node. Also delete the timeout timer row when the node finishes — today it stays until its due time (1 h + grace by default).",
+    "6. **Answer the completion with the next task** (benchmark 1). Let `POST /runner/attempts/{id}/complete` carry the runner's free slots and return tasks leased in the same pool call, so a busy runner's next task rides on the response it is waiting for instead of a separate long-poll response queued behind the coordinator's flush (the claim-delivery row above).",
+    "7. **Cheaper run requests** (benchmarks 3, 4): cache the coordinator's definition hash per (workflow, version or draft `updatedAt`) instead of SHA-256 over the definition JSON on every start; cache `downwardWeights` of the draft likewise; in `admitWaiting` compare `countRunning` with the workflow's `maxParallel` before running `nextWaiting`'s query (or keep the running count in memory), since during a spike almost every admission attempt finds the limit reached.",
+    "8. **Smaller items found on the way.** `GET /instances?workflowId=&status=` walks the `(workflow_id, created_at)` index and filters status, i.e. every instance of the workflow when few match: add `(workflow_id, status, created_at)`. A long-poll waiter whose runner went away stays in `ResourcePool.waiters`; the next task is leased to it and is offered again only when that unconfirmed lease expires (30 s — seen while restarting a runner during this work): drop waiters when their request is aborted, or give an unconfirmed lease a short first deadline (a few seconds). The runner's per-attempt work dir (mkdtemp, two files, rm) is a few ms on top of the spawn; reusing one dir per slot would trim it.",
+    "",
+  ];
+};
+
+export function analysis(r: Results): string {
+  return [
+    "## What bounds each result",
+    "",
+    "Measured by this run (the probes ran on the benchmarks' first stack after benchmark 3); round trips and writes per node are counted from the code.",
+    "",
+    "### The floor: a request through wrangler dev, a process spawn",
+    "",
+    ...floor(r),
+    "",
+    ...chainSection(r),
+    ...dagSection(r),
+    ...latencySection(r),
+    ...spikeSection(r),
+    ...memorySection(r),
+    ...SUGGESTIONS(r),
+  ].join("\n");
+}

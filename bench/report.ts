@@ -1,0 +1,130 @@
+// Statistics and the results table: medians with min–max beside each target, for the console and bench/RESULTS.md.
+import type { MachineInfo, PhaseMetrics } from "./stack-metrics.ts";
+import type { ChainSample, DagSample, SpikeSample } from "./workloads.ts";
+import type { CpuPerRequest, RoundTrips, RunnerCosts, WorkerProfile } from "./probes.ts";
+
+export function percentile(values: number[], p: number): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+export const median = (values: number[]) => {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+export interface Results {
+  machine: MachineInfo;
+  options: { runs: number; instances: number; shellInstances: number; concurrency: number; latencyRuns: number };
+  durationSeconds: number;
+  chain: ChainSample[];
+  noopChain: DagSample[];
+  fan: DagSample[];
+  latencyShell: { p50: number; p99: number }[];
+  latencyNoop: { p50: number; p99: number }[];
+  spike: SpikeSample[];
+  shellSpike: SpikeSample[];
+  phases: { name: string; metrics: PhaseMetrics }[];
+  roundTrips: RoundTrips | null;
+  runnerCosts: RunnerCosts | null;
+  cpuHealth: CpuPerRequest | null;
+  cpuRun: CpuPerRequest | null;
+  /** V8 profiles of the Worker isolate: per run request, and per node of a shell chain. */
+  profile: WorkerProfile | null;
+  chainProfile: WorkerProfile | null;
+  errors: string[];
+}
+
+export interface Row {
+  id: string;
+  benchmark: string;
+  metric: string;
+  values: number[];
+  unit: string;
+  digits: number;
+  target: { op: "<=" | ">=" | "=="; value: number } | null;
+  peers: string;
+}
+
+const fmt = (v: number, digits: number) => (Number.isNaN(v) ? "–" : v.toFixed(digits));
+
+export function cell(row: Pick<Row, "values" | "unit" | "digits">): string {
+  if (row.values.length === 0) return "not run";
+  const m = median(row.values);
+  const range = `${fmt(Math.min(...row.values), row.digits)}–${fmt(Math.max(...row.values), row.digits)}`;
+  return `**${`${fmt(m, row.digits)} ${row.unit}`.trim()}** (${range}, n=${row.values.length})`;
+}
+
+export function verdict(row: Row): string {
+  if (row.values.length === 0 || row.target === null) return "";
+  const m = median(row.values);
+  const { op, value } = row.target;
+  const met = op === "<=" ? m <= value : op === ">=" ? m >= value : m === value;
+  return met ? "met" : "**missed**";
+}
+
+const targetText = (row: Row) => (row.target === null ? "–" : `${row.target.op === "==" ? "=" : row.target.op === "<=" ? "≤" : "≥"} ${row.target.value} ${row.unit}`.trim());
+
+export function rows(r: Results): Row[] {
+  const CF = "CF Workflows (wrangler dev)";
+  return [
+    { id: "1", benchmark: "40-node `shell` chain (`true`)", metric: "ms per node", values: r.chain.map((s) => s.msPerNode), unit: "ms", digits: 1, target: { op: "<=", value: 15 }, peers: `${CF} 2.9 ms/step (400 steps); Hatchet 31, Temporal 74, Prefect 122, Airflow 2,900 ms/task (40 tasks); BullMQ 0.4–0.8 ms/job` },
+    { id: "2a", benchmark: "400-node `noop` chain", metric: "run request → instance finished", values: r.noopChain.map((s) => s.totalMs / 1000), unit: "s", digits: 3, target: { op: "<=", value: 0.6 }, peers: `${CF} 1.15 s for a 400-step chain` },
+    { id: "2b", benchmark: "400-node `noop` fan-out/fan-in (1 → 398 → 1)", metric: "run request → instance finished", values: r.fan.map((s) => s.totalMs / 1000), unit: "s", digits: 3, target: { op: "<=", value: 0.6 }, peers: "" },
+    { id: "3a", benchmark: `run → first node start, one \`shell\` node (${r.options.latencyRuns} runs in a row)`, metric: "p50", values: r.latencyShell.map((s) => s.p50), unit: "ms", digits: 1, target: { op: "<=", value: 10 }, peers: `${CF}: request → first step p50 10 ms` },
+    { id: "3b", benchmark: "", metric: "p99", values: r.latencyShell.map((s) => s.p99), unit: "ms", digits: 1, target: { op: "<=", value: 30 }, peers: `${CF}: p99 15 ms` },
+    { id: "3c", benchmark: `run → first node start, one \`noop\` node (${r.options.latencyRuns} runs in a row)`, metric: "p50", values: r.latencyNoop.map((s) => s.p50), unit: "ms", digits: 1, target: { op: "<=", value: 10 }, peers: "less than shell" },
+    { id: "3d", benchmark: "", metric: "p99", values: r.latencyNoop.map((s) => s.p99), unit: "ms", digits: 1, target: { op: "<=", value: 30 }, peers: "" },
+    { id: "4a", benchmark: `${r.options.instances.toLocaleString("en-US")} one-\`noop\` instances at once, maxParallel 50`, metric: "completed/s", values: r.spike.map((s) => s.completedPerSecond), unit: "/s", digits: 1, target: { op: ">=", value: 500 }, peers: `${CF} 96 instance creations/s` },
+    { id: "4b", benchmark: "", metric: "peak running (sampled)", values: r.spike.map((s) => s.peakRunning), unit: "", digits: 0, target: { op: "==", value: 50 }, peers: "" },
+    { id: "4c", benchmark: "", metric: "instances not succeeded", values: r.spike.map((s) => s.instances - s.succeeded), unit: "", digits: 0, target: { op: "==", value: 0 }, peers: "" },
+    { id: "4d", benchmark: `${r.options.shellInstances.toLocaleString("en-US")} one-\`shell\` instances at once, maxParallel 50 (64-slot runner)`, metric: "peak running (sampled)", values: r.shellSpike.map((s) => s.peakRunning), unit: "", digits: 0, target: { op: "==", value: 50 }, peers: "" },
+    { id: "4e", benchmark: "", metric: "completed/s", values: r.shellSpike.map((s) => s.completedPerSecond), unit: "/s", digits: 1, target: null, peers: "" },
+    { id: "4f", benchmark: "", metric: "instances not succeeded", values: r.shellSpike.map((s) => s.instances - s.succeeded), unit: "", digits: 0, target: { op: "==", value: 0 }, peers: "" },
+  ];
+}
+
+export function consoleTable(r: Results): string {
+  const lines = rows(r).map((row) => {
+    const name = row.benchmark || "  ″";
+    const m = row.values.length ? `${fmt(median(row.values), row.digits)} ${row.unit} (${fmt(Math.min(...row.values), row.digits)}–${fmt(Math.max(...row.values), row.digits)})` : "not run";
+    return `${row.id.padEnd(3)} ${name.replace(/`/g, "").slice(0, 62).padEnd(62)} ${row.metric.padEnd(32)} ${m.padEnd(30)} target ${targetText(row).padEnd(10)} ${verdict(row).replace(/\*/g, "")}`;
+  });
+  const mem = r.phases.map((p) => `    ${p.name.padEnd(28)} wrangler dev tree ${p.metrics.wranglerPeakMiB} MiB (workerd ${p.metrics.workerdPeakMiB} MiB), runner ${p.metrics.runnerPeakMiB} MiB`);
+  return [...lines, "5   peak RSS per benchmark:", ...mem].join("\n");
+}
+
+export function resultsTable(r: Results): string {
+  const out = ["| # | Benchmark | Metric | Median (min–max, runs) | Target | | Peers (same kind of machine) |", "|---|---|---|---|---|---|---|"];
+  for (const row of rows(r)) out.push(`| ${row.id} | ${row.benchmark} | ${row.metric} | ${cell(row)} | ${targetText(row)} | ${verdict(row)} | ${row.peers} |`);
+  return out.join("\n");
+}
+
+export function memoryTable(r: Results): string {
+  const out = [
+    "| Benchmark | wrangler dev process group, summed RSS | of which the Worker's workerd | runner process |",
+    "|---|---|---|---|",
+  ];
+  for (const p of r.phases) out.push(`| ${p.name} | ${p.metrics.wranglerPeakMiB} MiB | ${p.metrics.workerdPeakMiB} MiB | ${p.metrics.runnerPeakMiB} MiB |`);
+  const peak = (f: (m: PhaseMetrics) => number) => Math.max(0, ...r.phases.map((p) => f(p.metrics)));
+  out.push(`| **peak over the suite** | **${peak((m) => m.wranglerPeakMiB)} MiB** | **${peak((m) => m.workerdPeakMiB)} MiB** | **${peak((m) => m.runnerPeakMiB)} MiB** |`);
+  return out.join("\n");
+}
+
+export function loadTable(r: Results): string {
+  const c = (v: number) => v.toFixed(2);
+  const out = [
+    `CPU in cores (1.00 = one core busy the whole time; the machine has ${r.machine.nproc}). "Other processes" is everything on the machine that is not this stack or the bench client: a high value means the numbers above were taken on a shared, busy machine.`,
+    "",
+    "| Benchmark | seconds | Worker's workerd | proxy workerd | wrangler (node, esbuild) | runner (+ its bash) | bench client | other processes | wrangler reloaded? |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const p of r.phases) {
+    const m = p.metrics;
+    out.push(`| ${p.name} | ${m.seconds.toFixed(0)} | ${c(m.cpu.workerWorkerd)} | ${c(m.cpu.proxyWorkerd)} | ${c(m.cpu.wrangler)} | ${c(m.cpu.runner)} | ${c(m.cpu.bench)} | ${c(m.cpu.otherProcesses)} | ${m.reloaded ? "**yes — discard this row**" : "no"} |`);
+  }
+  return out.join("\n");
+}
