@@ -4,7 +4,7 @@ import { and, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { notFound } from "../core/errors.ts";
 import { newId, newSecret } from "../core/ids.ts";
-import { hashKey, requirePermission, ROLES } from "../auth/keys.ts";
+import { forgetVerifiedKeys, hashKey, requirePermission, ROLES } from "../auth/keys.ts";
 import { apiKeys } from "../db/schema.ts";
 import { router } from "./context.ts";
 import { body, errors, IdParam, json } from "./schemas.ts";
@@ -91,6 +91,7 @@ keysApi.openapi(
       .returning()
       .get();
     if (!row) throw notFound(`key ${c.req.valid("param").id}`);
+    forgetVerifiedKeys();
     return c.body(null, 204);
   },
 );

@@ -43,10 +43,31 @@ export function bearerFromWebSocketProtocol(header: string | undefined): string 
   return offered ? `Bearer ${offered.slice("bearer.".length)}` : undefined;
 }
 
+/**
+ * Verified keys, per isolate: runners call several times a second, and each lookup costs digests and
+ * a D1 round trip. A revoked key keeps working for at most this long in an isolate that saw it.
+ */
+const VERIFIED_TTL_MS = 30_000;
+const verified = new Map<string, { principal: Principal; until: number }>();
+
 export async function authenticate(env: Env, authorization: string | undefined): Promise<Principal> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
   if (!match) throw unauthorized();
   const key = match[1]!;
+  const cached = verified.get(key);
+  if (cached && cached.until > Date.now()) return cached.principal;
+  const principal = await lookUp(env, key);
+  if (verified.size > 10_000) verified.clear();
+  verified.set(key, { principal, until: Date.now() + VERIFIED_TTL_MS });
+  return principal;
+}
+
+/** Forgets cached verifications, e.g. after a key is revoked in this isolate. */
+export function forgetVerifiedKeys(): void {
+  verified.clear();
+}
+
+async function lookUp(env: Env, key: string): Promise<Principal> {
   if (env.SLUICE_ADMIN_TOKEN && (await sameSecret(key, env.SLUICE_ADMIN_TOKEN))) {
     return { keyId: BOOTSTRAP_KEY_ID, workspaceId: "default", role: "admin", resourceGroup: null };
   }
