@@ -52,6 +52,14 @@ export class Outbox {
     return this.flushing;
   }
 
+  /**
+   * Call right after the state's transaction, before any await, so the alarm commits with it: should
+   * this object die before `flush` delivers, the alarm does (a caller that gives up never comes back).
+   */
+  armDelivery(): Promise<void> | null {
+    return this.pending() > 0 ? this.storage.setAlarm(Date.now() + RETRY_MS) : null;
+  }
+
   pending(): number {
     return this.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n;
   }
@@ -59,8 +67,8 @@ export class Outbox {
   /**
    * Delivers up to BATCH effects: the D1 mirror rows as one D1 batch (one transaction), beside the
    * pool calls, so dispatching the next node never waits for the mirror. Pool calls keep their order
-   * per resource group (a cancel after its dispatch). Every effect is idempotent but coordinator log
-   * lines, so a retry after a partial failure repeats at most those.
+   * per resource group (a cancel after its dispatch). Each part that was delivered is deleted even if
+   * another failed, so a retry repeats only the failed parts (D1 rows are idempotent but log lines).
    */
   private async deliverBatch(): Promise<boolean> {
     const rows = this.storage.sql
@@ -68,19 +76,33 @@ export class Outbox {
       .toArray();
     if (rows.length === 0) return false;
     const statements: Statement[] = [];
-    const poolCalls = new Map<string, Exclude<Effect, { kind: "d1" }>[]>();
+    const d1Rows: number[] = [];
+    const poolCalls = new Map<string, { ids: number[]; calls: Exclude<Effect, { kind: "d1" }>[] }>();
     for (const row of rows) {
       const effect = JSON.parse(row.body) as Effect;
-      if (effect.kind === "d1") statements.push(...effect.statements);
-      else poolCalls.set(effect.resourceGroup, [...(poolCalls.get(effect.resourceGroup) ?? []), effect]);
+      if (effect.kind === "d1") {
+        statements.push(...effect.statements);
+        d1Rows.push(row.id);
+        continue;
+      }
+      const group = poolCalls.get(effect.resourceGroup) ?? { ids: [], calls: [] };
+      group.ids.push(row.id);
+      group.calls.push(effect);
+      poolCalls.set(effect.resourceGroup, group);
     }
     const mirror = async () => {
       if (statements.length === 0) return;
       injectFault(this.env, "outbox.d1"); // test/faults: the D1 mirror write fails; the alarm retries it
       await this.env.DB.batch(statements.map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
     };
-    await Promise.all([mirror(), ...[...poolCalls].map(([group, calls]) => this.callPool(group, calls))]);
-    this.storage.sql.exec(`DELETE FROM outbox WHERE id <= ?`, rows.at(-1)!.id);
+    const parts = [{ ids: d1Rows, deliver: mirror }, ...[...poolCalls].map(([group, { ids, calls }]) => ({ ids, deliver: () => this.callPool(group, calls) }))];
+    const settled = await Promise.allSettled(parts.map((p) => p.deliver()));
+    // A dispatch repeated after its attempt finished would put the attempt back in the pool (its row
+    // there is gone once it completes) and run the node twice, so a delivered part never waits on another.
+    const delivered = parts.filter((_, i) => settled[i]!.status === "fulfilled").flatMap((p) => p.ids);
+    for (const id of delivered) this.storage.sql.exec(`DELETE FROM outbox WHERE id = ?`, id);
+    const failed = settled.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
     return true;
   }
 

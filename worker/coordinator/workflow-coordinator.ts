@@ -4,6 +4,7 @@ import { toOutcome, type Outcome } from "../core/errors.ts";
 import type { RerunMode } from "../core/lifecycle.ts";
 import { retentionDays, retentionMs } from "../core/retention.ts";
 import type { Completion } from "../core/runner-protocol.ts";
+import { injectFault } from "../faults.ts";
 import { Engine, type HttpJob, type StartInstance, type Started } from "./engine.ts";
 import { Outbox } from "./outbox.ts";
 import { CoordinatorStore } from "./store.ts";
@@ -121,12 +122,16 @@ export class WorkflowCoordinator extends DurableObject<Env> {
 
   /**
    * One transaction per change: state and its effects (D1 mirror rows, pool calls) commit together,
-   * then the outbox delivers the effects and the alarm is re-armed for the next timer.
+   * then the outbox delivers the effects (an alarm armed with the commit delivers them should this
+   * object die first) and the alarm is re-armed for the next timer.
    */
   private async commit<T>(change: () => T): Promise<T> {
     const result = this.ctx.storage.transactionSync(change);
+    const armed = this.outbox.armDelivery();
+    injectFault(this.env, "coordinator.afterCommit"); // test/faults: dies after committing, before delivering effects
     for (const job of this.engine.takeHttpJobs()) this.ctx.waitUntil(this.runHttp(job));
     this.broadcast(this.engine.takeTouched());
+    await armed;
     await this.outbox.flush();
     const next = this.engine.nextTimerAt();
     if (next !== null) {

@@ -3,6 +3,7 @@ import { derivedId } from "../core/ids.ts";
 import { cloudEvent, cloudEventId, queueRecord, R2NotificationSchema, sha256Hex, type TriggerEvent, type TriggerSpec } from "../core/triggers/index.ts";
 import { recordEvents, type TriggerEventRecord } from "../db/trigger-events.ts";
 import { triggersListeningTo } from "../db/triggers.ts";
+import { injectFault } from "../faults.ts";
 import { deliver, WorkflowLookup } from "./deliver.ts";
 import { R2_EVENTS_QUEUE } from "./queues.ts";
 
@@ -98,6 +99,7 @@ export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Prom
   for (const message of batch.messages) {
     try {
       const records = await consumeMessage(env, batch.queue, message, triggers, workflows);
+      injectFault(env, `ingest:${message.id}`); // test/faults: the consumer fails after the runs committed, before log and ack
       await recordEvents(env.DB, records);
       message.ack();
     } catch (err) {

@@ -1,0 +1,52 @@
+// Fault injection (npm run test:faults): mixed workflows under SIGKILLed runners, evicted Durable Objects, duplicate and
+// re-ordered deliveries, consumer exceptions and failing D1 writes lose, duplicate, strand and over-admit nothing.
+import { env } from "cloudflare:test";
+import { expect, it } from "vitest";
+import { simulate, type Report } from "./simulation.ts";
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      SLUICE_FAULT_RUNS: string;
+      SLUICE_FAULT_SEED: string;
+    }
+  }
+}
+
+/** The CI size; a recorded run sets SLUICE_FAULT_RUNS=1000 or more. */
+const DEFAULT_RUNS = 300;
+
+const runs = Number(env.SLUICE_FAULT_RUNS || DEFAULT_RUNS);
+const seed = env.SLUICE_FAULT_SEED ? Number(env.SLUICE_FAULT_SEED) : Math.floor(Math.random() * 2 ** 31);
+const replay = `seed=${seed}; replay: SLUICE_FAULT_SEED=${seed} SLUICE_FAULT_RUNS=${runs} npm run test:faults`;
+
+function describeReport(r: Report): string {
+  const v = r.verdict;
+  return [
+    `faults: runs=${v.runs} faults=${r.faults} lost=${v.lost} duplicates=${v.duplicates} stuck=${v.stuck} overLimit=${v.overLimit} seed=${r.seed}`,
+    `  injected: ${Object.entries(r.injected).map(([k, n]) => `${k}=${n}`).join(" ")}`,
+    `  checks: mirrorMismatches=${v.mirrorMismatches} verdictMismatches=${v.verdictMismatches} staleReports=${r.fleet.staleReports} staleReportsAccepted=${r.fleet.staleReportsAccepted} reissuedAfterCompletion=${r.fleet.reissuedAfterCompletion} deadLettered=${r.broker.deadLettered.length} unexplainedFailures=${v.unexplainedFailures} leftovers=${v.leftovers} undeliveredAfterOutage=${r.undeliveredAfterOutage} drained=${r.drainedCleanly}`,
+    `  work: requests=${r.requests} instances=${v.instances} ${Object.entries(v.outcomes).map(([k, n]) => `${k}=${n}`).join(" ")} deliveries=${r.broker.deliveries} retriedMessages=${r.broker.retried} claimed=${r.fleet.claimed} completed=${r.fleet.completed} failedOnPurpose=${r.fleet.failedOnPurpose} abandoned=${r.fleet.abandoned} leasesLostWhileAlive=${r.fleet.leasesLostWhileAlive} rounds=${r.rounds} seconds=${r.seconds.toFixed(1)}`,
+    ...v.problems.map((p) => `  problem: ${p}`),
+  ].join("\n");
+}
+
+it(`loses, duplicates, strands and over-admits nothing under injected faults (${runs} runs)`, async () => {
+  console.log(`faults: starting ${replay}`);
+  const report = await simulate(seed, runs, Number(env.LEASE_SECONDS) * 1000);
+  const text = describeReport(report);
+  console.log(text);
+  const v = report.verdict;
+  expect(v.runs, `${replay}\n${text}`).toBeGreaterThanOrEqual(runs);
+  expect(v.lost, `lost runs or events; ${replay}\n${text}`).toBe(0);
+  expect(v.duplicates, `duplicate runs; ${replay}\n${text}`).toBe(0);
+  expect(v.stuck, `instances stuck; ${replay}\n${text}`).toBe(0);
+  expect(v.overLimit, `maxParallel or ordering-key violations; ${replay}\n${text}`).toBe(0);
+  expect(v.mirrorMismatches, `D1 disagrees with the coordinators; ${replay}\n${text}`).toBe(0);
+  expect(v.verdictMismatches, `event log or API answers disagree with what ran; ${replay}\n${text}`).toBe(0);
+  expect(report.fleet.staleReportsAccepted, `a report from a runner without the lease was accepted; ${replay}\n${text}`).toBe(0);
+  expect(report.fleet.reissuedAfterCompletion, `attempts handed out again after their result was accepted; ${replay}\n${text}`).toBe(0);
+  expect(v.unexplainedFailures, `node runs failed for no injected reason; ${replay}\n${text}`).toBe(0);
+  expect(v.leftovers, `undelivered outbox effects or pool tasks; ${replay}\n${text}`).toBe(0);
+  expect(report.undeliveredAfterOutage, `the outbox did not retry from its alarm after a D1 outage; ${replay}\n${text}`).toBe(0);
+});

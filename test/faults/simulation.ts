@@ -1,0 +1,236 @@
+// The fault suite's driver: seeded rounds of events, API calls, runner work and injected faults, then a fault-free drain.
+import { abortAllDurableObjects, env, evictAllDurableObjects, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { armFault, disarmFaults, faultsFired } from "../../worker/faults.ts";
+import { Broker, type BrokerStats, type Pending } from "./broker.ts";
+import { judge, readCoordinator, sampleLimits, type Verdict } from "./invariants.ts";
+import { Rng } from "./rng.ts";
+import { RunnerFleet, type FleetStats } from "./runners.ts";
+import { buildWorld, messageBody, planRequests, QUEUE, R2_QUEUE, sendApiRun, type RunRequest, type World } from "./world.ts";
+
+const RUNNERS_PER_GROUP = 2;
+/** Per round: the chance of each fault the round decides on (runners draw theirs per attempt, the broker per batch). */
+const P_RESTART = 0.35;
+const P_D1_FAILURE = 0.12;
+const P_CONSUMER_FAILURE = 0.15;
+const P_COORDINATOR_DIES = 0.1;
+const P_D1_OUTAGE = 0.04;
+/** worker/coordinator/outbox.ts retries a failed delivery from its alarm this long after. */
+const OUTBOX_RETRY_MS = 2_000;
+
+/**
+ * A Durable Object restart: one object evicted (graceful: in-flight calls finish, memory is dropped),
+ * every object evicted, or every object aborted (a crash: in-flight calls fail).
+ */
+type Restart = { kind: "one"; namespace: "coordinator" | "pool"; name: string } | { kind: "all" } | { kind: "crash" };
+
+interface Round {
+  faulty: boolean;
+  publish: RunRequest[];
+  batches: Map<string, Pending[][]>;
+  restart: { what: Restart; afterMs: number } | null;
+  d1Failures: number;
+  /** D1 fails every mirror write for the whole round, then recovers while no new work arrives. */
+  d1Outage: boolean;
+  /** How many coordinator commits die right after committing, before delivering their effects. */
+  coordinatorDies: number;
+  slots: number[];
+}
+
+export interface Report {
+  seed: number;
+  seconds: number;
+  rounds: number;
+  requests: number;
+  faults: number;
+  injected: Record<string, number>;
+  verdict: Verdict;
+  broker: BrokerStats;
+  fleet: FleetStats;
+  /** Mirror writes left undelivered once D1 was back and only alarms could deliver them (must be 0). */
+  undeliveredAfterOutage: number;
+  drainedCleanly: boolean;
+}
+
+export async function simulate(seed: number, runs: number, leaseMs: number): Promise<Report> {
+  const began = Date.now();
+  const rng = new Rng(seed);
+  const world = await buildWorld(`${seed.toString(36)}${crypto.randomUUID().slice(0, 4)}`);
+  const requests = planRequests(world, rng, runs);
+  const broker = new Broker();
+  const fleet = new RunnerFleet(seed, world, RUNNERS_PER_GROUP, leaseMs);
+  const apiAnswers = new Map<string, (string | null)[]>();
+  const sampled: string[] = [];
+  const restarts = { coordinator: 0, pool: 0, all: 0, crash: 0 };
+  let next = 0;
+  let rounds = 0;
+
+  /** Every random choice of a round, drawn up front in a fixed order, so a seed replays the same plan. */
+  const plan = (faulty: boolean): Round => {
+    const publish = faulty ? requests.slice(next, (next = Math.min(requests.length, next + 1 + rng.int(8)))) : [];
+    for (const r of publish.filter((r) => r.source !== "api")) broker.publish(rng, r.source === "r2" ? R2_QUEUE : QUEUE, copiesOf(world, r));
+    const batches = new Map<string, Pending[][]>();
+    for (const queue of broker.queueNames()) {
+      const count = faulty ? rng.int(3) : Infinity;
+      for (let i = 0; i < count && broker.pendingIn(queue) > 0; i++) {
+        const batch = broker.takeBatch(rng, queue, faulty ? 1 + rng.int(20) : 100, faulty && rng.chance(P_CONSUMER_FAILURE));
+        batches.set(queue, [...(batches.get(queue) ?? []), batch]);
+      }
+    }
+    // At least one outage per run: the last round that sends new work has one.
+    const d1Outage = faulty && (rng.chance(P_D1_OUTAGE) || next === requests.length);
+    let restart: Round["restart"] = null;
+    // An outage round restarts nothing, so only the outbox's own alarm can deliver what D1 refused.
+    if (faulty && !d1Outage && rng.chance(P_RESTART)) {
+      const kind = rng.weighted<Restart["kind"]>([["one", 8], ["all", 1], ["crash", 1]]);
+      const one = (): Restart =>
+        rng.chance(0.75) ? { kind: "one", namespace: "coordinator", name: rng.pick(world.workflows).id } : { kind: "one", namespace: "pool", name: rng.pick(world.groups) };
+      restart = { what: kind === "one" ? one() : { kind }, afterMs: rng.int(40) };
+    }
+    const d1Failures = faulty && !d1Outage && rng.chance(P_D1_FAILURE) ? 1 + rng.int(2) : 0;
+    const coordinatorDies = faulty && rng.chance(d1Outage ? 0.5 : P_COORDINATOR_DIES) ? 1 + rng.int(d1Outage ? 3 : 1) : 0;
+    const slots = Array.from({ length: fleet.size }, () => (faulty ? 1 + rng.int(6) : 16));
+    return { faulty, publish, batches, restart, d1Failures, d1Outage, coordinatorDies, slots };
+  };
+
+  const restart = async ({ what, afterMs }: NonNullable<Round["restart"]>) => {
+    await new Promise((r) => setTimeout(r, afterMs));
+    if (what.kind === "crash") await abortAllDurableObjects();
+    else if (what.kind === "all") await evictAllDurableObjects();
+    else {
+      const ns = what.namespace === "coordinator" ? env.COORDINATOR : env.POOL;
+      // Rejects when the object is not running: nothing to evict, nothing counted.
+      if (!(await evictDurableObject(ns.get(ns.idFromName(what.name))).then(() => true, () => false))) return;
+    }
+    restarts[what.kind === "one" ? what.namespace : what.kind]++;
+  };
+
+  const play = async (round: Round) => {
+    rounds++;
+    if (round.d1Failures > 0) armFault("outbox.d1", round.d1Failures);
+    if (round.coordinatorDies > 0) armFault("coordinator.afterCommit", round.coordinatorDies);
+    let done = false;
+    const watch = (async () => {
+      while (!done) {
+        // Aborted objects fail the read; the next sample reads them again.
+        sampled.push(...(await sampleLimits(world).catch(() => [])));
+        // A pause between samples: an eviction waits for a moment with no request in flight.
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    await Promise.all([
+      ...round.publish.filter((r) => r.source === "api").map(async (r) => {
+        // Duplicate API calls race each other with one Idempotency-Key.
+        const answers = await Promise.all(Array.from({ length: r.copies }, () => sendApiRun(world, r)));
+        apiAnswers.set(r.tag, answers.map((a) => a.id));
+      }),
+      ...[...round.batches].map(async ([queue, batches]) => {
+        for (const batch of batches) await broker.deliver(queue, batch);
+      }),
+      fleet.round(round.slots, round.faulty),
+      round.restart ? restart(round.restart) : null,
+    ]);
+    await fleet.sendLateReports();
+    done = true;
+    await watch;
+  };
+
+  const outages = { count: 0, failedWrites: 0, undelivered: 0, notes: [] as string[] };
+  /**
+   * D1 down for a round (some coordinators may also die right after committing), then back: with no new
+   * work, the coordinators' alarms alone must deliver every effect they committed.
+   */
+  const outage = async (round: Round) => {
+    // First, alone: a client starts a run, its coordinator dies right after committing it, and the client gives up.
+    for (const r of round.publish.filter((r) => r.giveUp)) {
+      armFault("coordinator.afterCommit");
+      apiAnswers.set(r.tag, [(await sendApiRun(world, r)).id]);
+    }
+    const before = faultsFired()["outbox.d1"] ?? 0;
+    armFault("outbox.d1", 1_000_000);
+    await play({ ...round, publish: round.publish.filter((r) => !r.giveUp) });
+    disarmFaults("outbox.d1");
+    disarmFaults("coordinator.afterCommit");
+    outages.count++;
+    outages.failedWrites += (faultsFired()["outbox.d1"] ?? 0) - before;
+    await fleet.keepAlive(OUTBOX_RETRY_MS + 1_500);
+    for (const wf of world.workflows) {
+      const left = (await readCoordinator(wf)).outbox;
+      outages.undelivered += left;
+      if (left > 0) outages.notes.push(`${wf.name}: ${left} outbox effects still undelivered ${OUTBOX_RETRY_MS + 1_500} ms after a D1 outage ended`);
+    }
+  };
+
+  while (next < requests.length) {
+    const round = plan(true);
+    await (round.d1Outage ? outage(round) : play(round));
+  }
+  // Drain without new faults until every instance is final and every effect delivered, or give up.
+  disarmFaults();
+  const deadline = Date.now() + 60_000 + runs * 60;
+  let drainedCleanly = false;
+  while (Date.now() < deadline) {
+    await play(plan(false));
+    if (await quiet(world, broker, fleet)) {
+      drainedCleanly = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  const verdict = await judge(world, requests, apiAnswers, sampled);
+  verdict.problems.push(...outages.notes.slice(0, 5));
+  const fired = faultsFired();
+  const injected = {
+    sigkillUnacked: fleet.stats.kills.unacked,
+    sigkillAcked: fleet.stats.kills.acked,
+    sigkillLogged: fleet.stats.kills.logged,
+    evictCoordinator: restarts.coordinator,
+    evictPool: restarts.pool,
+    evictAll: restarts.all,
+    abortAll: restarts.crash,
+    coordinatorDiesAfterCommit: fired["coordinator.afterCommit"] ?? 0,
+    duplicateDeliveries: broker.stats.duplicateDeliveries,
+    duplicateApiCalls: requests.filter((r) => r.source === "api").reduce((n, r) => n + r.copies - 1, 0),
+    reorderedBatches: broker.stats.reorderedBatches,
+    consumerExceptions: fired.ingest ?? 0,
+    d1WriteFailures: (fired["outbox.d1"] ?? 0) - outages.failedWrites,
+    d1Outages: outages.count,
+  };
+  return {
+    seed,
+    seconds: (Date.now() - began) / 1000,
+    rounds,
+    requests: requests.length,
+    faults: Object.values(injected).reduce((a, b) => a + b, 0),
+    injected,
+    verdict,
+    broker: broker.stats,
+    fleet: fleet.stats,
+    undeliveredAfterOutage: outages.undelivered,
+    drainedCleanly,
+  };
+}
+
+/** Every copy of an event as a queue message: the same id each time, except a re-sent R2 notification. */
+function copiesOf(world: World, r: RunRequest): Pending[] {
+  const id = `m-${world.tag}-${r.tag}`;
+  return Array.from({ length: r.copies }, (_, i) => ({
+    id: r.resent && i > 0 ? `${id}-resent${i}` : id,
+    body: messageBody(world, r),
+    timestamp: r.at,
+    attempts: 1,
+  }));
+}
+
+/** Nothing left anywhere: no backlog, no work in runners' hands, every instance final, every outbox and pool empty. */
+async function quiet(world: World, broker: Broker, fleet: RunnerFleet): Promise<boolean> {
+  if (broker.pending() > 0 || fleet.busy() > 0) return false;
+  for (const wf of world.workflows) {
+    const live = await readCoordinator(wf);
+    if (live.outbox > 0 || live.instances.some((i) => i.status === "waiting" || i.status === "running")) return false;
+  }
+  for (const group of world.groups) {
+    const pool = env.POOL.get(env.POOL.idFromName(group));
+    if (await runInDurableObject(pool, (_, state) => state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks`).one().n > 0)) return false;
+  }
+  return true;
+}
