@@ -36,7 +36,7 @@ export interface RoundTrips {
   healthPerSecond: number;
   /** GET of a missing instance with the admin key: one D1 read (no D1 auth lookup for the bootstrap key). */
   d1Read: Latency;
-  /** A runner-token request that fails its permission check: the API-key lookup in D1 (3 SHA-256 + 1 query). */
+  /** A request with an unknown key: the uncached API-key check (SHA-256 digests + a D1 query), then 401. */
   apiKeyAuth: Latency;
   /** POST /runner/claim with waitMs 0 when nothing is ready: API-key auth + a ResourcePool RPC with a write. */
   emptyClaim: Latency;
@@ -52,7 +52,9 @@ export async function roundTrips(api: Api, runnerToken: string, count = 100): Pr
   });
   const healthPerSecond = done / ((performance.now() - started) / 1000);
   const d1Read = await timed(count, () => api.call("GET", "/api/v1/instances/ins_doesnotexist"));
-  const apiKeyAuth = await timed(count, () => api.call("GET", "/api/v1/instances?limit=1", undefined, runnerToken));
+  // A fresh unknown key each time: verified keys are cached per isolate, unknown ones never are.
+  let unknown = 0;
+  const apiKeyAuth = await timed(count, () => api.call("GET", "/api/v1/instances?limit=1", undefined, `sk_bench_unknown_${unknown++}`));
   const emptyClaim = await timed(count, () =>
     api.call("POST", "/api/v1/runner/claim", { runnerId: "bench-probe", name: "bench-probe", slots: 1, waitMs: 0 }, runnerToken),
   );
