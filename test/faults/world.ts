@@ -133,7 +133,7 @@ export function planRequests(world: World, rng: Rng, runs: number): RunRequest[]
     requests.push(request(source, source === "api" && rng.chance(0.15)));
     instances += world.sources[source].workflows.length;
   }
-  // The last round always has a D1 outage; its client that gives up is the one the outage check aims at.
+  // Sent alone at the end: its coordinator dies right after committing it and its client gives up.
   requests.push(request("api", true));
   return requests;
 }
