@@ -150,6 +150,18 @@ describe("leases and fencing", () => {
     expect((await instance(id)).status).toBe("succeeded");
   });
 
+  it("refuses outputs over 64 KB with a 400 and keeps the lease for a corrected report", async () => {
+    const wf = await createWorkflow({ name: "chatty", nodes: [shellNode("n", "true")] });
+    const id = await start(wf.id);
+    const runner = await newRunner();
+    const [task] = await runner.claim();
+    const big = await runner.complete(task.attemptId, 0, { blob: "x".repeat(70 * 1024) });
+    expect(big.status).toBe(400);
+    expect(big.json.error.message).toMatch(/outputs are at most/);
+    expect((await runner.complete(task.attemptId, 0, { rows: "1" })).status).toBe(200);
+    expect((await instance(id)).status).toBe("succeeded");
+  });
+
   it("a heartbeat keeps a lease alive", async () => {
     const wf = await createWorkflow({ name: "heartbeat", nodes: [shellNode("slow", "sleep 100")] });
     const id = await start(wf.id);

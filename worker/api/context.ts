@@ -26,7 +26,3 @@ export function router() {
     },
   });
 }
-
-export const ErrorSchemaDoc = {
-  description: "Error: `{ error: { code, message, details: [{ path?, message }] } }`",
-} as const;

@@ -65,8 +65,8 @@ export class Engine {
   private readonly timeoutGraceMs: number;
   /** How long a finished instance's live state stays (a rerun needs it); D1 keeps the history. */
   private readonly retentionMs: number;
-  /** Derived from immutable definitions, so safe to cache in memory. */
-  private readonly dags = new Map<string, { dag: Dag; shape: DagShape }>();
+  /** Parsed immutable definitions by hash, with their DAGs: safe to keep in memory. */
+  private readonly definitions = new Map<string, { def: WorkflowDefinition; weights: Record<string, number>; dag: Dag; shape: DagShape }>();
 
   constructor(store: CoordinatorStore, outbox: Outbox, timeoutGraceMs: number, retentionMs: number, clock: () => number = Date.now) {
     this.retentionMs = retentionMs;
@@ -358,16 +358,17 @@ export class Engine {
     }
   }
 
+  /** A definition is immutable under its hash, so it is read, parsed and shaped once per object lifetime. */
   private definitionOf(instanceId: string) {
     const hash = this.store.instance(instanceId)!.def_hash;
-    const { def, weights } = this.store.definition(hash);
-    let cached = this.dags.get(hash);
+    let cached = this.definitions.get(hash);
     if (!cached) {
+      const { def, weights } = this.store.definition(hash);
       const dag = new Dag(def.nodes.map((n) => n.name), def.edges);
-      cached = { dag, shape: dagShape(def.nodes, def.edges, dag.topologicalOrder()) };
-      this.dags.set(hash, cached);
+      cached = { def, weights, dag, shape: dagShape(def.nodes, def.edges, dag.topologicalOrder()) };
+      this.definitions.set(hash, cached);
     }
-    return { def, weights, ...cached };
+    return cached;
   }
 
   private mirror(statements: Statement[]): void {

@@ -38,12 +38,18 @@ export const HeartbeatSchema = z.strictObject({
   attempts: z.array(z.string()).max(1024),
 });
 
+/** Outputs a node may hand downstream; the runner caps what it reads from $SLUICE_OUTPUT the same way. */
 export const MAX_OUTPUTS_BYTES = 64 * 1024;
 
 export const CompletionSchema = z.strictObject({
   exitCode: z.number().int().nullable(),
   signal: z.string().max(32).nullable().default(null),
-  outputs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+  outputs: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
+    .default({})
+    .refine((o) => new TextEncoder().encode(JSON.stringify(o)).byteLength <= MAX_OUTPUTS_BYTES + 1024, {
+      message: `outputs are at most ${MAX_OUTPUTS_BYTES} bytes`,
+    }),
   error: z.string().max(4096).nullable().default(null),
 });
 export type Completion = z.output<typeof CompletionSchema>;

@@ -1,4 +1,5 @@
 // The shapes the Sluice HTTP API (DESIGN §4, §5) sends and accepts, as the console reads them.
+import type { CodeDiff, DefinitionComparison } from "../../../worker/core/versions.ts";
 
 export type Env = "dev" | "prod";
 export type Priority = 1 | 3 | 5 | 7 | 8;
@@ -91,40 +92,10 @@ export interface WorkflowVersion extends VersionSummary {
   weights: Record<string, number>;
 }
 
-export interface FieldChange {
-  path: string;
-  before?: unknown;
-  after?: unknown;
-}
-
-export interface DiffHunk {
-  oldStart: number;
-  oldLines: number;
-  newStart: number;
-  newLines: number;
-  lines: string[];
-}
-
-export interface Comparison {
-  from: number;
-  to: number;
-  summary: {
-    identical: boolean;
-    nodesAdded: number;
-    nodesRemoved: number;
-    nodesChanged: number;
-    edgesAdded: number;
-    edgesRemoved: number;
-    fieldsChanged: number;
-  };
-  fields: FieldChange[];
-  nodes: {
-    added: string[];
-    removed: string[];
-    changed: { name: string; fields: FieldChange[]; code?: { unified: string; hunks: DiffHunk[] } }[];
-  };
-  edges: { added: Edge[]; removed: Edge[] };
-}
+// The compare endpoint's body is the core's own type, so the console cannot drift from the server.
+export type { FieldChange } from "../../../worker/core/versions.ts";
+export type DiffHunk = CodeDiff["hunks"][number];
+export type Comparison = DefinitionComparison & { from: number; to: number };
 
 export interface RunRequest {
   env: Env;
