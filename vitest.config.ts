@@ -3,6 +3,8 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 const migrations = await readD1Migrations(new URL("./migrations", import.meta.url).pathname);
+/** Seals webhook secrets in the Workers tests (32 bytes, base64; production sets its own with `wrangler secret put`). */
+const TEST_SECRET_KEY = btoa("sluice-tests-only-not-a-real-key");
 
 export default defineConfig({
   test: {
@@ -21,7 +23,7 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { SLUICE_ADMIN_TOKEN: "test-admin-key", LEASE_SECONDS: "2", TEST_MIGRATIONS: migrations },
+              bindings: { SLUICE_ADMIN_TOKEN: "test-admin-key", SLUICE_SECRET_KEY: TEST_SECRET_KEY, LEASE_SECONDS: "2", TEST_MIGRATIONS: migrations },
             },
           }),
         ],
@@ -40,6 +42,7 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 SLUICE_ADMIN_TOKEN: "test-admin-key",
+                SLUICE_SECRET_KEY: TEST_SECRET_KEY,
                 LEASE_SECONDS: "2",
                 TEST_MIGRATIONS: migrations,
                 SLUICE_FAULTS: "on",

@@ -45,6 +45,16 @@ export class Api {
     return { status: res.status, json: (text.startsWith("{") ? JSON.parse(text) : text) as T };
   }
 
+  /** Stores an object through the upload endpoint (its bytes as they are, not JSON). */
+  async upload(bucket: string, key: string, body: string, contentType = "text/plain"): Promise<void> {
+    const res = await fetch(`${this.url}/api/v1/buckets/${bucket}/objects/${key}`, {
+      method: "PUT",
+      headers: { authorization: this.headers.authorization!, "content-type": contentType },
+      body,
+    });
+    if (res.status !== 201 && res.status !== 200) throw new Error(`uploading ${key}: ${res.status} ${await res.text()}`);
+  }
+
   async createWorkflow(definition: unknown): Promise<string> {
     const res = await this.call("POST", "/api/v1/workflows", definition);
     if (res.status !== 201) throw new Error(`creating a workflow: ${res.status} ${JSON.stringify(res.json)}`);

@@ -1,6 +1,8 @@
 // Statistics and the results table: medians with min–max beside each target, for the console and bench/RESULTS.md.
 import type { MachineInfo, PhaseMetrics } from "./stack-metrics.ts";
 import type { ChainSample, DagSample, SpikeSample } from "./workloads.ts";
+import type { ConsoleTimings } from "./console.ts";
+import type { TriggerSample } from "./triggers.ts";
 import type { CpuPerRequest, RoundTrips, RunnerCosts, WorkerProfile } from "./probes.ts";
 
 export function percentile(values: number[], p: number): number {
@@ -18,7 +20,7 @@ export const median = (values: number[]) => {
 
 export interface Results {
   machine: MachineInfo;
-  options: { runs: number; instances: number; shellInstances: number; concurrency: number; latencyRuns: number };
+  options: { runs: number; instances: number; shellInstances: number; concurrency: number; latencyRuns: number; triggerEvents: number; triggerRate: number };
   durationSeconds: number;
   chain: ChainSample[];
   noopChain: DagSample[];
@@ -35,6 +37,10 @@ export interface Results {
   /** V8 profiles of the Worker isolate: per run request, and per node of a shell chain. */
   profile: WorkerProfile | null;
   chainProfile: WorkerProfile | null;
+  /** A 400-node workflow opened and panned in headless chromium (bench/console.ts). */
+  console: ConsoleTimings[];
+  /** Queue messages and uploads through their triggers (bench/triggers.ts). */
+  triggers: TriggerSample[];
   errors: string[];
 }
 
@@ -84,7 +90,29 @@ export function rows(r: Results): Row[] {
     { id: "4d", benchmark: `${r.options.shellInstances.toLocaleString("en-US")} one-\`shell\` instances at once, maxParallel 50 (64-slot runner)`, metric: "peak running (sampled)", values: r.shellSpike.map((s) => s.peakRunning), unit: "", digits: 0, target: { op: "==", value: 50 }, peers: "" },
     { id: "4e", benchmark: "", metric: "completed/s", values: r.shellSpike.map((s) => s.completedPerSecond), unit: "/s", digits: 1, target: null, peers: "" },
     { id: "4f", benchmark: "", metric: "instances not succeeded", values: r.shellSpike.map((s) => s.instances - s.succeeded), unit: "", digits: 0, target: { op: "==", value: 0 }, peers: "" },
+    { id: "6a", benchmark: "console: a 400-node workflow from a deep link, then panned (headless chromium)", metric: "link → first node drawn", values: r.console.map((s) => s.openMs), unit: "ms", digits: 0, target: null, peers: "" },
+    { id: "6b", benchmark: "", metric: "frame while panning, median", values: r.console.map((s) => s.medianFrameMs), unit: "ms", digits: 1, target: null, peers: "16.7 ms: every frame of a 60 Hz display" },
+    { id: "6c", benchmark: "", metric: "frame while panning, p95", values: r.console.map((s) => s.p95FrameMs), unit: "ms", digits: 1, target: null, peers: "" },
+    ...triggerRows(r),
   ];
+}
+
+function triggerRows(r: Results): Row[] {
+  const n = r.options.triggerEvents.toLocaleString("en-US");
+  const of = (kind: string, mode: string) => r.triggers.filter((s) => s.kind === kind && s.mode === mode);
+  const peers = "CF Workflows: 96 instance creations/s under wrangler dev, 100/s per workflow in production";
+  return (["queue", "r2"] as const).flatMap((kind, k) => {
+    const what = kind === "queue" ? `${n} queue messages (100 per send request)` : `${n} uploads (32 in flight)`;
+    const burst = of(kind, "burst");
+    const paced = of(kind, "paced");
+    const id = (i: number) => `7${"abcdefgh"[k * 4 + i]}`;
+    return [
+      { id: id(0), benchmark: `${what} at once → one-\`noop\` runs`, metric: "runs started/s", values: burst.map((s) => s.runsPerSecond), unit: "/s", digits: 0, target: { op: ">=", value: 500 }, peers },
+      { id: id(1), benchmark: "", metric: "events without a run", values: burst.map((s) => s.notStarted), unit: "", digits: 0, target: { op: "==", value: 0 }, peers: "" },
+      { id: id(2), benchmark: `${kind === "queue" ? "queue messages" : "uploads"} sent at ${r.options.triggerRate}/s`, metric: "send → node start p50", values: paced.map((s) => s.p50), unit: "ms", digits: 0, target: null, peers: "" },
+      { id: id(3), benchmark: "", metric: "send → node start p99", values: paced.map((s) => s.p99), unit: "ms", digits: 0, target: { op: "<=", value: 250 }, peers: "" },
+    ] satisfies Row[];
+  });
 }
 
 export function consoleTable(r: Results): string {

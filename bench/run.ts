@@ -5,9 +5,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT, startStack, type Stack } from "../scripts/stack.ts";
 import { analysis } from "./analysis.ts";
+import { measureLargeWorkflow } from "./console.ts";
 import { Api, inParallel } from "./api.ts";
 import { cpuPerRequest, profileWorker, roundTrips, runnerCosts } from "./probes.ts";
 import { consoleTable, loadTable, memoryTable, percentile, resultsTable, type Results } from "./report.ts";
+import { triggerRun, type SendMode, type TriggerKind } from "./triggers.ts";
 import { machineInfo, StackSampler, wranglerNodePids } from "./stack-metrics.ts";
 import { chainDefinition, fanDefinition, firstNodeLatencies, noopDagRun, RunnerLines, shellChainRun, singleNodeDefinition, spikeRun } from "./workloads.ts";
 
@@ -18,7 +20,9 @@ const USAGE = `usage: npm run bench -- [options]
   --runs N             runs of each benchmark (the median is reported), default 3
   --latency-runs N     run requests per latency run (benchmark 3), default 200
   --concurrency N      run requests in flight during the spikes, default 64
-  --only LIST          comma-separated subset of: chain,dag,latency,probes,spike,shell-spike
+  --trigger-events N   queue messages and uploads per trigger benchmark (7), default 1000
+  --trigger-rate N     events per second sent in the paced trigger runs, default 500
+  --only LIST          comma-separated subset of: chain,dag,latency,probes,console,spike,shell-spike,triggers
   --out FILE           where to write the report, default bench/RESULTS.md`;
 
 const { values: flags } = parseArgs({
@@ -28,6 +32,8 @@ const { values: flags } = parseArgs({
     runs: { type: "string", default: "3" },
     "latency-runs": { type: "string", default: "200" },
     concurrency: { type: "string", default: "64" },
+    "trigger-events": { type: "string", default: "1000" },
+    "trigger-rate": { type: "string", default: "500" },
     only: { type: "string" },
     out: { type: "string", default: join(ROOT, "bench", "RESULTS.md") },
     help: { type: "boolean", short: "h" },
@@ -48,8 +54,10 @@ const options = {
   shellInstances: positive("shell-instances", flags["shell-instances"]),
   concurrency: positive("concurrency", flags.concurrency),
   latencyRuns: positive("latency-runs", flags["latency-runs"]),
+  triggerEvents: positive("trigger-events", flags["trigger-events"]),
+  triggerRate: positive("trigger-rate", flags["trigger-rate"]),
 };
-const only = new Set((flags.only ?? "chain,dag,latency,probes,spike,shell-spike").split(",").map((s) => s.trim()));
+const only = new Set((flags.only ?? "chain,dag,latency,probes,console,spike,shell-spike,triggers").split(",").map((s) => s.trim()));
 const CHAIN_NODES = 40;
 const DAG_NODES = 400;
 
@@ -71,6 +79,8 @@ const results: Results = {
   cpuRun: null,
   profile: null,
   chainProfile: null,
+  console: [],
+  triggers: [],
   errors: [],
 };
 
@@ -175,6 +185,15 @@ async function suiteA() {
         results.chainProfile = await profileWorker(port, CHAIN_NODES, () => shellChainRun(api, lines, chain, CHAIN_NODES)).catch(() => null);
       });
     }
+    if (only.has("console")) {
+      await phase("6. console, 400 nodes", sampler, async () => {
+        for (let i = 0; i < options.runs; i++) {
+          const s = await measureLargeWorkflow(stack.url, stack.adminToken);
+          results.console.push(s);
+          say(`6. console run ${i + 1}/${options.runs}: 400-node workflow drawn in ${s.openMs} ms; panning: median frame ${s.medianFrameMs.toFixed(1)} ms, p95 ${s.p95FrameMs.toFixed(1)} ms (${s.frames} frames)`);
+        }
+      });
+    }
   });
 }
 
@@ -202,6 +221,24 @@ async function suiteB() {
         }
       });
     }
+  });
+}
+
+async function suiteC() {
+  await withStack("benchmark 7", 4, async (api, _stack, sampler) => {
+    await phase("7. triggers", sampler, async () => {
+      for (const kind of ["queue", "r2"] as TriggerKind[]) {
+        await triggerRun(api, kind, "burst", 100, options.triggerRate); // warm-up: isolate, coordinator, consumer
+        for (let i = 0; i < options.runs; i++) {
+          for (const mode of ["burst", "paced"] as SendMode[]) {
+            const s = await triggerRun(api, kind, mode, options.triggerEvents, options.triggerRate);
+            results.triggers.push(s);
+            const sent = mode === "burst" ? "all at once" : `at ${options.triggerRate}/s`;
+            say(`7. ${s.count} ${kind === "queue" ? "queue messages" : "uploads"} ${sent}, run ${i + 1}/${options.runs}: ${s.runsPerSecond.toFixed(0)} runs started/s; send → node start p50 ${s.p50} ms, p99 ${s.p99} ms; ${s.notStarted} not started`);
+          }
+        }
+      }
+    });
   });
 }
 
@@ -249,8 +286,9 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 try {
-  if (["chain", "dag", "latency", "probes"].some((b) => only.has(b))) await suiteA();
+  if (["chain", "dag", "latency", "probes", "console"].some((b) => only.has(b))) await suiteA();
   if (["spike", "shell-spike"].some((b) => only.has(b))) await suiteB();
+  if (only.has("triggers")) await suiteC();
 } catch (err) {
   results.errors.push(`the suite stopped: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
   console.error(err);

@@ -1,6 +1,7 @@
 // Starts the local stack (wrangler dev with local D1/R2/Queues/DOs, plus runners); used by npm start and e2e tests.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
@@ -94,6 +95,21 @@ async function waitForHealth(url: string, worker: ChildProcess, output: string[]
   throw new Error(`wrangler dev did not become healthy at ${url}:\n${output.join("")}`);
 }
 
+/**
+ * The key that seals webhook secrets (SLUICE_SECRET_KEY): the environment's, or one generated once and kept beside
+ * the local state, so secrets stored by an earlier `npm start` still open after a restart.
+ */
+function localSecretKey(persistTo: string | undefined): string {
+  if (process.env.SLUICE_SECRET_KEY) return process.env.SLUICE_SECRET_KEY;
+  const dir = persistTo ?? join(ROOT, ".wrangler/state");
+  const file = join(dir, "sluice-secret-key");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(dir, { recursive: true });
+  const key = randomBytes(32).toString("base64");
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const port = options.port ?? (await freePort());
   const adminToken = options.adminToken ?? `sk_local_${randomBytes(24).toString("hex")}`;
@@ -103,7 +119,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   await exec("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persist], quiet);
 
-  const vars = Object.entries({ SLUICE_ADMIN_TOKEN: adminToken, ...options.vars }).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+  const vars = Object.entries({ SLUICE_ADMIN_TOKEN: adminToken, SLUICE_SECRET_KEY: localSecretKey(options.persistTo), ...options.vars }).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   const worker = run(
     "wrangler",
     ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--show-interactive-dev-session=false", ...persist, ...vars],

@@ -17,6 +17,8 @@ declare global {
     RETENTION_DAYS?: string;
     /** Bootstrap admin API key (a secret in production; `npm start` passes one). */
     SLUICE_ADMIN_TOKEN?: string;
+    /** 32 random bytes, base64: seals webhook secrets at rest (a secret in production; `npm start` keeps a local one). */
+    SLUICE_SECRET_KEY?: string;
     /** Set only by the fault-injection suite's test config: arms the hooks of worker/faults.ts. Never in production. */
     SLUICE_FAULTS?: string;
   }

@@ -67,7 +67,7 @@ export class Attempt {
   private async execute(): Promise<AttemptEnd> {
     const { task, settings } = this;
     const log = new LogStream({
-      send: (text, signal) => settings.client.appendLog(task.attemptId, text, signal),
+      send: (text, seq, signal) => settings.client.appendLog(task.attemptId, text, seq, signal),
       signal: this.giveUp.signal,
       onLeaseLost: () => this.abandon("lease lost"),
       onUnauthorized: (error) => this.refusedToken(error),

@@ -1,10 +1,13 @@
-// Batches an attempt's output into ordered log requests: one in flight at a time, never reordered.
+// Batches an attempt's output into ordered, numbered log requests: one in flight at a time, never reordered.
 import { Backoff, type BackoffOptions, sleep } from "./backoff.ts";
 import { LeaseLostError, RequestRejectedError, RunnerUnauthorizedError } from "./errors.ts";
 
 export interface LogStreamOptions {
-  /** Uploads one chunk; throws the classified errors of SluiceClient. */
-  send: (text: string, signal: AbortSignal) => Promise<void>;
+  /**
+   * Uploads one chunk; throws the classified errors of SluiceClient. `seq` numbers the chunk within the attempt
+   * (0, 1, …) and stays the same on every retry of it, so the server keeps a chunk whose answer was lost once.
+   */
+  send: (text: string, seq: number, signal: AbortSignal) => Promise<void>;
   /** Aborted when the attempt is given up: pending text is dropped. */
   signal: AbortSignal;
   onLeaseLost: (error: LeaseLostError) => void;
@@ -38,6 +41,8 @@ export class LogStream {
   /** Text not yet delivered, oldest first; the head chunk stays here until the server accepted it. */
   private pieces: Piece[] = [];
   private pendingBytes = 0;
+  /** The number of the next chunk to upload. */
+  private nextSeq = 0;
   private sending = false;
   private draining = false;
   private closed = false;
@@ -127,7 +132,8 @@ export class LogStream {
           .slice(0, count)
           .map((piece) => piece.text)
           .join("");
-        await this.deliver(text);
+        await this.deliver(text, this.nextSeq);
+        this.nextSeq++;
         if (this.closed) break;
         const sent = this.pieces.splice(0, count);
         for (const piece of sent) this.pendingBytes -= piece.bytes;
@@ -152,13 +158,13 @@ export class LogStream {
   }
 
   /** Retries transient failures of one chunk until it is accepted; later chunks wait behind it. */
-  private async deliver(text: string): Promise<void> {
+  private async deliver(text: string, seq: number): Promise<void> {
     const backoff = new Backoff(this.options.backoff);
     let failing = false;
     const { signal } = this.options;
     while (!signal.aborted) {
       try {
-        await this.options.send(text, signal);
+        await this.options.send(text, seq, signal);
         if (failing) this.options.onWarning("log upload recovered");
         return;
       } catch (error) {

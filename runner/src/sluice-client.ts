@@ -60,9 +60,10 @@ export class SluiceClient {
     return cancel.filter((id): id is string => typeof id === "string");
   }
 
-  async appendLog(attemptId: string, text: string, signal: AbortSignal): Promise<void> {
+  /** `seq` numbers the chunk within the attempt; a retry sends the same number, so a chunk is stored once. */
+  async appendLog(attemptId: string, text: string, seq: number, signal: AbortSignal): Promise<void> {
     const response = await this.post(
-      `/api/v1/runner/attempts/${encodeURIComponent(attemptId)}/log`,
+      `/api/v1/runner/attempts/${encodeURIComponent(attemptId)}/log?seq=${seq}`,
       text,
       "text/plain; charset=utf-8",
       this.requestTimeoutMs,

@@ -38,8 +38,14 @@ export class FakeSluice {
   logDelayMs = 0;
   /** Log bodies that were not valid UTF-8 on their own. */
   invalidUtf8Chunks = 0;
+  /** How many of the next log uploads are stored but never answered (the connection drops), as a lost response. */
+  dropLogAnswers = 0;
+  /** Every log upload received, repeats included, with the seq the runner gave it. */
+  readonly logUploads: { attemptId: string; seq: number | null }[] = [];
   private readonly server: Server;
   private readonly chunks = new Map<string, string[]>();
+  /** Seqs stored per attempt: a repeated one is acknowledged and not stored again, as the Worker does. */
+  private readonly storedSeqs = new Map<string, Set<number>>();
   private readonly toCancel = new Set<string>();
   private pending: RunnerTask[] = [];
   private held: HeldClaim[] = [];
@@ -133,7 +139,7 @@ export class FakeSluice {
       response.writeHead(401, { "content-type": "application/json" }).end('{"error":{"code":"unauthorized"}}');
       return;
     }
-    const url = request.url ?? "";
+    const [url = "", query = ""] = (request.url ?? "").split("?");
     if (url === "/api/v1/runner/claim") return this.claim(JSON.parse(body.toString()) as ClaimRequest, response);
     if (url === "/api/v1/runner/heartbeat") {
       const heartbeat = JSON.parse(body.toString()) as HeartbeatRequest;
@@ -147,7 +153,13 @@ export class FakeSluice {
     if (this.leaseLost.has(attemptId)) return json(response, 409, { error: { code: "lease_lost" } });
     if (match[2] === "log") {
       if (this.logDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.logDelayMs));
-      this.recordLog(attemptId, body);
+      const seqParam = new URLSearchParams(query).get("seq");
+      this.recordLog(attemptId, body, seqParam === null ? null : Number(seqParam));
+      if (this.dropLogAnswers > 0) {
+        this.dropLogAnswers--;
+        request.socket.destroy();
+        return;
+      }
       response.writeHead(204).end();
       return;
     }
@@ -181,7 +193,14 @@ export class FakeSluice {
     if (tasks !== null) json(held.response, 200, { tasks });
   }
 
-  private recordLog(attemptId: string, body: Buffer): void {
+  private recordLog(attemptId: string, body: Buffer, seq: number | null): void {
+    this.logUploads.push({ attemptId, seq });
+    if (seq !== null) {
+      const seen = this.storedSeqs.get(attemptId) ?? new Set<number>();
+      this.storedSeqs.set(attemptId, seen);
+      if (seen.has(seq)) return;
+      seen.add(seq);
+    }
     if (!isUtf8(body)) this.invalidUtf8Chunks++;
     const text = body.toString("utf8");
     const chunks = this.chunks.get(attemptId) ?? [];

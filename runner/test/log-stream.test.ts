@@ -8,6 +8,8 @@ interface Sink {
   stream: LogStream;
   sent: string[];
   attempts: string[];
+  /** The seq of each request, retries included. */
+  seqs: number[];
   sentAt: number[];
   leaseLost: number;
   mostInFlight: number;
@@ -15,11 +17,12 @@ interface Sink {
 
 /** A stream over a fake upload that takes `delayMs` and throws for the first `failures` requests. */
 function streamWith(options: { delayMs?: number; failures?: number; error?: () => Error } = {}): Sink {
-  const sink: Sink = { stream: undefined as unknown as LogStream, sent: [], attempts: [], sentAt: [], leaseLost: 0, mostInFlight: 0 };
+  const sink: Sink = { stream: undefined as unknown as LogStream, sent: [], attempts: [], seqs: [], sentAt: [], leaseLost: 0, mostInFlight: 0 };
   let inFlight = 0;
   let failures = options.failures ?? 0;
-  const send: LogStreamOptions["send"] = async (text) => {
+  const send: LogStreamOptions["send"] = async (text, seq) => {
     sink.attempts.push(text);
+    sink.seqs.push(seq);
     inFlight++;
     sink.mostInFlight = Math.max(sink.mostInFlight, inFlight);
     await new Promise((resolve) => setTimeout(resolve, options.delayMs ?? 0));
@@ -94,6 +97,18 @@ describe("log stream", () => {
     expect(await sink.stream.drain()).toBe(true);
     expect(sink.attempts.slice(0, 4)).toEqual(["first ", "first ", "first ", "first "]);
     expect(sink.sent.join("")).toBe("first second");
+  });
+
+  test("numbers the chunks 0, 1, 2, … and sends a retried chunk with its own number again", async () => {
+    const sink = streamWith({ failures: 2 });
+    sink.stream.write("first ");
+    await waitFor(() => sink.attempts.length >= 1, "the first attempt", 2_000);
+    sink.stream.write("second ");
+    expect(await sink.stream.drain()).toBe(true);
+    sink.stream.write("third");
+    expect(await sink.stream.drain()).toBe(true);
+    expect(sink.attempts).toEqual(["first ", "first ", "first ", "second ", "third"]);
+    expect(sink.seqs).toEqual([0, 0, 0, 1, 2]);
   });
 
   test("a lost lease drops what is pending, reports it once, and sends nothing more", async () => {

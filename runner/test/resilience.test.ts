@@ -57,6 +57,18 @@ describe("runner resilience", { timeout: 30_000 }, () => {
     await waitFor(() => fake.completions.get(next.attemptId), "a task claimed after the outage", 15_000);
   });
 
+  test("a log upload whose answer is lost is sent again with the same seq, and the server keeps it once", async () => {
+    fake.dropLogAnswers = 1;
+    ({ runner } = runnerFor(fake));
+    void runner.run();
+    const task = fake.queue({ script: "echo once\nsleep 0.5\necho twice" });
+    await waitFor(() => fake.completions.get(task.attemptId), "the completion", 20_000);
+    const uploads = fake.logUploads.filter((u) => u.attemptId === task.attemptId).map((u) => u.seq);
+    expect(uploads.slice(0, 2)).toEqual([0, 0]);
+    expect(uploads.at(-1)).toBe(1);
+    expect(fake.logOf(task.attemptId)).toBe("once\ntwice\n");
+  });
+
   test("the CLI runs tasks, and on SIGTERM kills running process groups and exits without reporting them", async () => {
     const pidFile = join(scratch, "pid");
     let stdout = "";

@@ -1,6 +1,6 @@
 // The definitions API in the Workers runtime: auth, CRUD, validation errors, versions, clone.
 import { describe, expect, it } from "vitest";
-import { api, createWorkflow, shellNode } from "./helpers.ts";
+import { api, createWorkflow, shellNode, startRun } from "./helpers.ts";
 
 const hello = (name = "hello") => ({
   name,
@@ -110,6 +110,101 @@ describe("workflow definitions", () => {
     expect(JSON.stringify(res.json.error)).toMatch(/ghost/);
     const read = await api("GET", `/api/v1/workflows/${created.id}`);
     expect(read.json.definition.nodes[0].name).toBe("greet");
+  });
+});
+
+describe("canvas layout", () => {
+  it("keeps node positions in the draft and refuses one for a node the workflow lacks", async () => {
+    const wf = await createWorkflow(hello("laid-out"));
+    const placed = { ...hello("laid-out"), ui: { positions: { greet: { x: 120, y: -40 } } } };
+    expect((await api("PUT", `/api/v1/workflows/${wf.id}`, placed)).status).toBe(200);
+    expect((await api("GET", `/api/v1/workflows/${wf.id}`)).json.definition.ui).toEqual({ positions: { greet: { x: 120, y: -40 } } });
+
+    const stray = await api("PUT", `/api/v1/workflows/${wf.id}`, { ...placed, ui: { positions: { gone: { x: 0, y: 0 } } } });
+    expect(stray.status).toBe(400);
+    expect(stray.json.error.details).toEqual([expect.objectContaining({ path: "ui.positions.gone" })]);
+    expect((await api("GET", `/api/v1/workflows/${wf.id}`)).json.definition.ui.positions).toHaveProperty("greet");
+  });
+
+  it("compares two versions that differ only in layout as identical, with the layout change said", async () => {
+    const wf = await createWorkflow({ ...hello("moved"), ui: { positions: { greet: { x: 0, y: 0 } } } });
+    await api("POST", `/api/v1/workflows/${wf.id}/publish`, {});
+    await api("PUT", `/api/v1/workflows/${wf.id}`, { ...hello("moved"), ui: { positions: { greet: { x: 300, y: 0 } } } });
+    await api("POST", `/api/v1/workflows/${wf.id}/publish`, {});
+    const diff = await api("GET", `/api/v1/workflows/${wf.id}/versions/1/compare/2`);
+    expect(diff.json.summary).toMatchObject({ identical: true, layoutChanged: true });
+    expect(diff.json.fields).toEqual([]);
+  });
+});
+
+describe("workflow list", () => {
+  type Item = { id: string; triggerId: string | null; lastRun: { id: string; status: string; env: string; createdAt: string } | null };
+  const listed = async (key?: string) => {
+    const res = await api("GET", "/api/v1/workflows?limit=200", undefined, key);
+    expect(res.status).toBe(200);
+    return new Map((res.json.items as Item[]).map((w) => [w.id, w]));
+  };
+  const trigger = async (name: string, key?: string) => (await api("POST", "/api/v1/triggers", { name, type: "webhook" }, key)).json.id as string;
+  const noop = (name: string, triggerId: string | null = null) => ({ name, policy: { triggerId }, nodes: [{ name: "n", type: "noop" }] });
+  /** The instances API's newest, which the list's lastRun must match; D1 is written by the coordinator's outbox. */
+  async function newestRun(workflowId: string, runs: number, key?: string) {
+    for (;;) {
+      const items = (await api("GET", `/api/v1/instances?workflowId=${workflowId}&limit=200`, undefined, key)).json.items;
+      if (items.length === runs) return items[0] as { id: string; status: string; env: string; createdAt: string };
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  it("gives each workflow its trigger (published, else draft) and its last run", async () => {
+    const [first, second] = [await trigger("list-first"), await trigger("list-second")];
+    const draftOnly = await createWorkflow(noop("list-draft-only", first));
+    const published = await createWorkflow(noop("list-published", first));
+    expect((await api("POST", `/api/v1/workflows/${published.id}/publish`, {})).status).toBe(200);
+    // The draft moves on to another trigger; events still start the published version with the first.
+    expect((await api("PUT", `/api/v1/workflows/${published.id}`, noop("list-published", second))).status).toBe(200);
+    const idle = await createWorkflow(noop("list-idle"));
+
+    await startRun(draftOnly.id, { env: "dev" });
+    await startRun(draftOnly.id, { env: "dev" });
+    await startRun(published.id, { env: "prod" });
+    const [newestDraft, newestProd] = [await newestRun(draftOnly.id, 2), await newestRun(published.id, 1)];
+
+    const items = await listed();
+    expect(items.get(draftOnly.id)).toMatchObject({ triggerId: first, lastRun: { id: newestDraft.id, env: "dev", createdAt: newestDraft.createdAt } });
+    expect(items.get(published.id)).toMatchObject({ triggerId: first, lastRun: { id: newestProd.id, env: "prod" } });
+    expect(items.get(published.id)!.lastRun!.status).toBe((await api("GET", `/api/v1/instances/${newestProd.id}`)).json.status);
+    expect(items.get(idle.id)).toMatchObject({ triggerId: null, lastRun: null });
+  });
+
+  it("keeps another workspace's workflows and runs out of the list", async () => {
+    const other = (await api("POST", "/api/v1/workspaces", { name: "list team" })).json.adminKey as string;
+    const ours = await createWorkflow(noop("list-shared-name"));
+    const theirsRes = await api("POST", "/api/v1/workflows", noop("list-shared-name", await trigger("their-hook", other)), other);
+    expect(theirsRes.status).toBe(201);
+    const theirs = theirsRes.json.id as string;
+    expect((await api("POST", `/api/v1/workflows/${theirs}/runs`, { env: "dev" }, other)).status).toBe(201);
+    const theirRun = await newestRun(theirs, 1, other);
+
+    const mine = await listed();
+    expect(mine.has(theirs)).toBe(false);
+    expect(mine.get(ours.id)).toMatchObject({ triggerId: null, lastRun: null });
+    const their = await listed(other);
+    expect([...their.keys()]).toEqual([theirs]);
+    expect(their.get(theirs)!.lastRun!.id).toBe(theirRun.id);
+  });
+
+  it("pages with a cursor without repeating or skipping a workflow", async () => {
+    const made = [];
+    for (const n of [1, 2, 3]) made.push((await createWorkflow(noop(`list-page-${n}`))).id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { items: Item[]; nextCursor: string | null } = (await api("GET", `/api/v1/workflows?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`)).json;
+      seen.push(...page.items.map((w) => w.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toEqual(expect.arrayContaining(made));
   });
 });
 

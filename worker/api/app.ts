@@ -5,6 +5,7 @@ import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { HTTPException } from "hono/http-exception";
 import { SluiceError } from "../core/errors.ts";
+import { API_CONTENT_SECURITY_POLICY, COMMON_SECURITY_HEADERS } from "../core/security-headers.ts";
 import { authenticate, bearerFromWebSocketProtocol } from "../auth/keys.ts";
 import type { AppEnv } from "./context.ts";
 import { bucketsApi } from "./buckets.ts";
@@ -38,12 +39,16 @@ export function createApp() {
   });
   app.notFound((c) => c.json({ error: { code: "not_found", message: `no route for ${c.req.method} ${c.req.path}`, details: [] } }, 404));
 
-  // API answers are data, never pages: no sniffing, no framing, no referrers, no caching of secrets.
+  // API answers are data, never pages: no sniffing, no framing, no referrers, no caching of secrets; the same
+  // headers as the console's (core/security-headers.ts), with a policy that lets a JSON answer load nothing.
+  // /api/docs is a page that loads Swagger UI from its CDN, so it keeps the headers but not that policy.
   // (A WebSocket upgrade's 101 answer is left alone: rebuilding it would drop the socket.)
   const headers = secureHeaders({ xFrameOptions: "DENY", referrerPolicy: "no-referrer", crossOriginResourcePolicy: "same-origin" });
   app.use("*", async (c, next) => {
     if (c.req.header("upgrade")) return next();
     await headers(c, next);
+    for (const [name, value] of Object.entries(COMMON_SECURITY_HEADERS)) c.res.headers.set(name, value);
+    if (c.req.path !== "/api/docs") c.res.headers.set("content-security-policy", API_CONTENT_SECURITY_POLICY);
     if (c.req.path.startsWith("/api/v1/") && !c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
   });
 

@@ -6,8 +6,21 @@ import type { Principal } from "../auth/keys.ts";
 
 export type AppEnv = { Bindings: Env; Variables: { principal: Principal } };
 
+type Issue = ZodError["issues"][number];
+
+/**
+ * A failed union reports every branch's issues; the branch with the fewest is what the sender most
+ * likely meant, so its issues (under the union's path) are the ones named.
+ */
+function closestIssues(issue: Issue): Issue[] {
+  if (issue.code !== "invalid_union" || issue.errors.length === 0) return [issue];
+  const branch = issue.errors.reduce((best, next) => (next.length < best.length ? next : best));
+  if (branch.length === 0) return [issue];
+  return branch.flatMap((inner) => closestIssues({ ...inner, path: [...issue.path, ...inner.path] } as Issue));
+}
+
 export function zodDetails(error: ZodError): ErrorDetail[] {
-  return error.issues.map((issue) => {
+  return error.issues.flatMap(closestIssues).map((issue) => {
     const path = issue.path
       .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
       .join("");

@@ -4,10 +4,12 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { SluiceError, notFound } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
+import { SecretBox } from "../core/secret-box.ts";
 import { MAX_TRIGGER_MESSAGE_BYTES } from "../core/runs.ts";
 import { verifyWebhook } from "../core/triggers/index.ts";
 import { recordEvents } from "../db/trigger-events.ts";
-import { toSpec, triggerRow } from "../db/triggers.ts";
+import { toSpec, triggerRow, verifyingSecrets } from "../db/triggers.ts";
+import { injectFault } from "../faults.ts";
 import { deliver, WorkflowLookup } from "../ingest/deliver.ts";
 import type { AppEnv } from "./context.ts";
 import { ErrorBody, json } from "./schemas.ts";
@@ -32,7 +34,11 @@ hooksApi.post("/hooks/:triggerId", async (c) => {
   // The raw text, as sent: the signature covers these exact bytes.
   const text = await c.req.text();
   const now = Date.now();
-  const secrets = [row.secret, ...(row.previousSecret && (row.previousSecretUntil ?? 0) > now ? [row.previousSecret] : [])];
+  const secrets = await verifyingSecrets(SecretBox.fromEnv(c.env), row, now).catch((err: unknown) => {
+    // The sender is anonymous: the operator reads why (a missing or wrong SLUICE_SECRET_KEY) in the Worker's log.
+    console.error(`webhook ${id}: its secret cannot be opened: ${err instanceof Error ? err.message : String(err)}`);
+    throw new SluiceError(500, "internal", "internal error; the request may be retried");
+  });
   const headers = Object.fromEntries(["webhook-id", "webhook-timestamp", "webhook-signature"].map((h) => [h, c.req.header(h)]));
   const verified = verifyWebhook(secrets, text, headers);
   if (!verified.ok) throw new SluiceError(401, "unauthorized", `webhook signature rejected: ${verified.reason}`);
@@ -57,6 +63,7 @@ hooksApi.post("/hooks/:triggerId", async (c) => {
     },
     new WorkflowLookup(c.env.DB),
   );
+  injectFault(c.env, `hooks:${verified.webhookId}`); // test/faults: fails after the runs committed, before the event log and the answer
   await recordEvents(c.env.DB, [record]);
   const answer = { eventId: record.id, outcome: record.outcome, detail: record.detail, instanceIds: record.instanceIds };
   // 2xx for every verified request: a replay or a filtered event is handled, and the sender must not retry it.

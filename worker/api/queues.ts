@@ -17,13 +17,27 @@ const Message = z
   .refine((m) => m.value !== undefined, { message: "value is required", path: ["value"] })
   .openapi("QueueMessage");
 
+/** Queues' own limit on one sendBatch call. */
+export const MAX_SEND_BATCH = 100;
+
+const Batch = z
+  .strictObject({ messages: z.array(Message).min(1).max(MAX_SEND_BATCH).openapi({ description: `1–${MAX_SEND_BATCH} messages, sent as one batch` }) })
+  .openapi("QueueMessageBatch");
+
 queuesApi.openapi(
   createRoute({
     method: "post",
     path: "/queues/{queue}/messages",
     tags: ["triggers"],
-    request: { params: z.object({ queue: z.string().openapi({ param: { name: "queue", in: "path" }, example: "user-behavior" }) }), ...body(Message) },
-    responses: { 202: json(z.object({ queue: z.string(), accepted: z.literal(true) }), "Sent; the queue's consumer starts the matching runs"), ...errors },
+    description: `One message, or \`{"messages": [...]}\` with up to ${MAX_SEND_BATCH} sent as one batch (in order).`,
+    request: {
+      params: z.object({ queue: z.string().openapi({ param: { name: "queue", in: "path" }, example: "user-behavior" }) }),
+      ...body(z.union([Batch, Message])),
+    },
+    responses: {
+      202: json(z.object({ queue: z.string(), accepted: z.literal(true), count: z.number().int() }), "Sent; the queue's consumer starts the matching runs"),
+      ...errors,
+    },
   }),
   async (c) => {
     // A message starts prod runs of every matching trigger, so sending needs the right to run in prod.
@@ -31,8 +45,10 @@ queuesApi.openapi(
     const { queue } = c.req.valid("param");
     const binding = TRIGGER_QUEUES[queue];
     if (!binding) throw notFound(`queue '${queue}' (this Worker sends to: ${triggerQueueNames().join(", ")})`);
-    const { key, value, headers } = c.req.valid("json");
-    await binding(c.env).send({ key: key ?? null, value, ...(headers ? { headers } : {}) }, { contentType: "json" });
-    return c.json({ queue, accepted: true as const }, 202);
+    const sent = c.req.valid("json");
+    const messages = "messages" in sent ? sent.messages : [sent];
+    const body = ({ key, value, headers }: z.infer<typeof Message>) => ({ key: key ?? null, value, ...(headers ? { headers } : {}) });
+    await binding(c.env).sendBatch(messages.map((m) => ({ body: body(m), contentType: "json" as const })));
+    return c.json({ queue, accepted: true as const, count: messages.length }, 202);
   },
 );

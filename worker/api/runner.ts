@@ -4,7 +4,7 @@ import { leaseLost, badRequest } from "../core/errors.ts";
 import { ClaimSchema, CompletionSchema, HeartbeatSchema, MAX_LOG_CHUNK_BYTES } from "../core/runner-protocol.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
 import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
-import { insertLog } from "../db/mirror.ts";
+import { insertLog, type Statement } from "../db/mirror.ts";
 import { router, type AppEnv } from "./context.ts";
 import { body, errors, json } from "./schemas.ts";
 import type { Context } from "hono";
@@ -26,6 +26,21 @@ function runnerId(c: Context<AppEnv>): string {
 }
 
 const Attempt = z.object({ attemptId: z.string().openapi({ param: { name: "attemptId", in: "path" } }) });
+const LogQuery = z.object({
+  seq: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .openapi({ param: { name: "seq", in: "query" }, description: "The chunk's number within the attempt (0, 1, …): a retried chunk is stored once" }),
+});
+
+const TRUNCATED = "\n[sluice] log truncated: the rest of this node run's output was dropped (5 MiB limit)\n";
+
+/** Runs one statement; how many rows it changed. */
+async function run(db: D1Database, s: Statement): Promise<number> {
+  return (await db.prepare(s.sql).bind(...s.params).run()).meta.changes;
+}
 
 runnerApi.openapi(
   createRoute({
@@ -60,11 +75,12 @@ runnerApi.openapi(
     method: "post",
     path: "/runner/attempts/{attemptId}/log",
     tags,
-    request: { params: Attempt, body: { content: { "text/plain": { schema: z.string() } }, required: true } },
-    responses: { 204: { description: "Stored" }, ...errors },
+    request: { params: Attempt, query: LogQuery, body: { content: { "text/plain": { schema: z.string() } }, required: true } },
+    responses: { 204: { description: "Stored (or already stored: a chunk posted again with its seq is kept once)" }, ...errors },
   }),
   async (c) => {
     const { attemptId } = c.req.valid("param");
+    const { seq = null } = c.req.valid("query");
     const text = await c.req.text();
     const bytes = new TextEncoder().encode(text).byteLength;
     if (bytes > MAX_LOG_CHUNK_BYTES) throw badRequest(`a log chunk is at most ${MAX_LOG_CHUNK_BYTES} bytes`);
@@ -72,9 +88,14 @@ runnerApi.openapi(
     if (!verdict.leased) throw leaseLost(attemptId);
     if (verdict.keep > 0 || verdict.truncatedNow) {
       let kept = verdict.keep === bytes ? text : new TextDecoder().decode(new TextEncoder().encode(text).slice(0, verdict.keep));
-      if (verdict.truncatedNow) kept += "\n[sluice] log truncated: the rest of this node run's output was dropped (5 MiB limit)\n";
-      const s = insertLog(attemptId, kept);
-      await c.env.DB.prepare(s.sql).bind(...s.params).run();
+      if (verdict.truncatedNow) kept += TRUNCATED;
+      const stored = await run(c.env.DB, insertLog(attemptId, kept, seq));
+      // A repeat of a stored chunk: nothing new to show. (The pool counted its bytes again, which can only bring
+      // the 5 MiB cut forward; if it did so now, the note still lands.)
+      if (stored === 0) {
+        if (verdict.truncatedNow) await run(c.env.DB, insertLog(attemptId, TRUNCATED.trimStart()));
+        return c.body(null, 204);
+      }
       // Live followers get the chunk too; best effort, the log itself is already stored.
       c.executionCtx.waitUntil(
         coordinatorFor(c.env, verdict.workflowId).logAppended(verdict.instanceId, verdict.nodeName, verdict.attempt, kept).catch(() => {}),

@@ -1,6 +1,7 @@
 // Triggers: create, list, read, replace, delete, enable/disable, rotate a webhook secret (DESIGN §2.7, §4).
 import { createRoute, z } from "@hono/zod-openapi";
 import { newId } from "../core/ids.ts";
+import { SecretBox } from "../core/secret-box.ts";
 import { newWebhookSecret, parseTriggerInput, PREVIOUS_SECRET_GRACE_MS, TRIGGER_TYPES, TriggerInputSchema } from "../core/triggers/index.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
 import { TriggerRepo, type TriggerRecord } from "../db/triggers.ts";
@@ -55,7 +56,7 @@ triggersApi.openapi(
     requirePermission(c.get("principal"), "edit");
     const input = parseTriggerInput(c.req.valid("json"), triggerQueueNames());
     const secret = input.type === "webhook" ? newWebhookSecret() : null;
-    const created = await repo(c).create(newId("trg"), input, secret);
+    const created = await repo(c).create(newId("trg"), input, secret, SecretBox.fromEnv(c.env));
     return c.json({ ...withHookUrl(c, created), ...(secret ? { secret } : {}) }, 201);
   },
 );
@@ -157,7 +158,7 @@ triggersApi.openapi(
     requirePermission(c.get("principal"), "edit");
     const secret = newWebhookSecret();
     const until = Date.now() + PREVIOUS_SECRET_GRACE_MS;
-    await repo(c).rotateSecret(c.req.valid("param").id, secret, until);
+    await repo(c).rotateSecret(c.req.valid("param").id, secret, until, SecretBox.fromEnv(c.env));
     return c.json({ secret, previousSecretValidUntil: new Date(until).toISOString() }, 200);
   },
 );

@@ -11,6 +11,22 @@ export const workflowsApi = router();
 const repo = (c: { env: Env; get: (k: "principal") => { workspaceId: string } }) => new WorkflowRepo(c.env.DB, c.get("principal").workspaceId);
 const tags = ["workflows"];
 
+const LastRun = z
+  .object({
+    id: z.string(),
+    status: z.string().openapi({ description: "waiting, running, succeeded, failed or terminated", example: "succeeded" }),
+    env: z.string().openapi({ description: "dev (the draft) or prod (a published version)", example: "prod" }),
+    createdAt: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("LastRun");
+
+const WorkflowListItem = WorkflowSummary.extend({
+  triggerId: z.string().nullable().openapi({
+    description: "The trigger that starts it: the published version's `policy.triggerId`, or the draft's while it was never published; null: manual and API runs only",
+  }),
+  lastRun: LastRun.nullable().openapi({ description: "Its newest instance in either environment; null: never run" }),
+}).openapi("WorkflowListItem");
+
 workflowsApi.openapi(
   createRoute({ method: "post", path: "/workflows", tags, request: body(Definition), responses: { 201: json(Workflow, "Created"), ...errors } }),
   async (c) => {
@@ -26,7 +42,10 @@ workflowsApi.openapi(
     path: "/workflows",
     tags,
     request: { query: Page },
-    responses: { 200: json(z.object({ items: z.array(WorkflowSummary), nextCursor: z.string().nullable() }), "Newest first"), ...errors },
+    responses: {
+      200: json(z.object({ items: z.array(WorkflowListItem), nextCursor: z.string().nullable() }), "Most recently updated first, each with its trigger and last run"),
+      ...errors,
+    },
   }),
   async (c) => {
     requirePermission(c.get("principal"), "read");

@@ -1,53 +1,20 @@
 // The coordinator's state machine over its store: admission, progression, retries, terminate, rerun.
 import { Dag } from "../core/dag.ts";
-import type { Priority, WorkflowDefinition } from "../core/definition.ts";
+import type { WorkflowDefinition } from "../core/definition.ts";
 import { nextAttemptAt, nodesToRerun, STOPPABLE, type RerunMode } from "../core/lifecycle.ts";
 import { prepareNodeRun } from "../core/node-run.ts";
 import { dagShape, FINISHED_INSTANCE, FINISHED_NODE, planProgress, type DagShape, type InstanceStatus, type NodeStatus } from "../core/progress.ts";
 import type { Completion } from "../core/runner-protocol.ts";
-import type { TriggerType } from "../core/runs.ts";
 import { conflict } from "../core/errors.ts";
-import { insertLog, upsertInstance, upsertNodeRun, type InstanceRow, type NodeRunRow, type Statement } from "../db/mirror.ts";
+import { insertLog, upsertInstance, upsertNodeRun, type Statement } from "../db/mirror.ts";
 import { instanceView, type InstanceView } from "../db/views.ts";
 import type { Outbox } from "./outbox.ts";
+import { mirrorRow, pendingRun } from "./rows.ts";
 import type { CoordinatorStore, LiveInstance, LiveNodeRun } from "./store.ts";
+import type { HttpJob, Started, StartInstance } from "./types.ts";
 
-export interface StartInstance {
-  instanceId: string;
-  workspaceId: string;
-  workflowId: string;
-  workflowName: string;
-  version: number | null;
-  env: "dev" | "prod";
-  definition: WorkflowDefinition;
-  weights: Record<string, number>;
-  priorityOverride: Priority | null;
-  runDate: string | null;
-  receivedAt: number;
-  cyctime: number;
-  triggerType: TriggerType;
-  triggerMessage: unknown;
-  params: Record<string, string>;
-  /** Built-in idempotency (DESIGN §2.7): a second start with the same key inside the window starts nothing. */
-  dedup?: { key: string; windowSeconds: number } | null;
-  /** Instances that share an ordering key run one at a time, in arrival order (DESIGN §2.5). */
-  orderingKey?: string | null;
-}
+export type { HttpJob, Started, StartInstance } from "./types.ts";
 
-export interface Started {
-  id: string;
-  status: InstanceStatus;
-  /** Set when the dedup key was seen inside its window: `id` is the instance the first delivery started. */
-  duplicate?: boolean;
-}
-
-
-/** An http node's request, made by the Durable Object after the transaction that started it. */
-export interface HttpJob {
-  attemptId: string;
-  request: { method: string; url: string; headers: Record<string, string>; body?: string };
-  timeoutSeconds: number;
-}
 
 /** The response text kept as the node's log and outputs.body. */
 const HTTP_LOG_BYTES = 64 * 1024;
@@ -56,6 +23,8 @@ const HTTP_OUTPUT_BODY_CHARS = 16 * 1024;
 export class Engine {
   /** Requests to make once the current transaction commits; a lost one is caught by its timeout timer. */
   private httpJobs: HttpJob[] = [];
+  /** Environments whose admission loop is running (see admitWaiting). */
+  private readonly admitting = new Set<string>();
   /** Instances changed by the current transaction, for live subscribers. */
   private touched = new Set<string>();
   private readonly store: CoordinatorStore;
@@ -77,6 +46,21 @@ export class Engine {
   }
 
   start(input: StartInstance, defHash: string): Started {
+    const started = this.insertStart(input, defHash);
+    if (started) return started;
+    this.admitWaiting(input.env);
+    return { id: input.instanceId, status: this.store.instance(input.instanceId)!.status as InstanceStatus };
+  }
+
+  /** A batch in arrival order: every instance is recorded first, then admission runs once per environment. */
+  startMany(inputs: StartInstance[], defHashes: string[]): Started[] {
+    const early = inputs.map((input, i) => this.insertStart(input, defHashes[i]!));
+    for (const env of new Set(inputs.map((i) => i.env))) this.admitWaiting(env);
+    return inputs.map((input, i) => early[i] ?? { id: input.instanceId, status: this.store.instance(input.instanceId)!.status as InstanceStatus });
+  }
+
+  /** Records a new waiting instance; or, for one already started (same id or dedup key), the answer. */
+  private insertStart(input: StartInstance, defHash: string): Started | null {
     const now = this.clock();
     const existing = this.store.instance(input.instanceId);
     if (existing) return { id: existing.id, status: existing.status as InstanceStatus };
@@ -86,7 +70,8 @@ export class Engine {
       if (first) return { id: first, status: (this.store.instance(first)?.status ?? "succeeded") as InstanceStatus, duplicate: true };
       this.store.rememberDedup(input.dedup.key, input.instanceId, now + input.dedup.windowSeconds * 1000);
     }
-    this.store.saveDefinition(defHash, input.definition, input.weights);
+    // A definition parsed here before is stored already (a batch of starts saves it once).
+    if (!this.definitions.has(defHash)) this.store.saveDefinition(defHash, input.definition, input.weights);
     this.store.insertInstance({
       id: input.instanceId,
       workspace_id: input.workspaceId,
@@ -117,8 +102,7 @@ export class Engine {
       statements.push(upsertNodeRun(run));
     }
     this.outbox.add({ kind: "d1", statements });
-    this.admitWaiting(input.env);
-    return { id: input.instanceId, status: this.store.instance(input.instanceId)!.status as InstanceStatus };
+    return null;
   }
 
   nodeStarted(attemptId: string, runnerId: string, at: number): void {
@@ -297,8 +281,22 @@ export class Engine {
     this.mirror([upsertNodeRun(fresh)]);
   }
 
-  /** Starts waiting instances while the workflow's maxParallel and ordering keys allow (DESIGN §2.5). */
+  /**
+   * Starts waiting instances while the workflow's maxParallel and ordering keys allow (DESIGN §2.5).
+   * An instance that finishes at once (noop nodes) asks again from inside `advance`; the loop already
+   * running takes that turn instead of nesting one admission inside another.
+   */
   private admitWaiting(env: string): void {
+    if (this.admitting.has(env)) return;
+    this.admitting.add(env);
+    try {
+      this.admitLoop(env);
+    } finally {
+      this.admitting.delete(env);
+    }
+  }
+
+  private admitLoop(env: string): void {
     for (;;) {
       const next = this.store.nextWaiting(env);
       if (!next) return;
@@ -374,27 +372,4 @@ export class Engine {
   private mirror(statements: Statement[]): void {
     if (statements.length > 0) this.outbox.add({ kind: "d1", statements });
   }
-}
-
-function mirrorRow(i: LiveInstance): InstanceRow {
-  const { seq: _s, def_hash: _d, priority_override: _p, max_parallel: _m, ordering_key: _o, cyctime: _c, ...row } = i;
-  return row;
-}
-
-function pendingRun(instanceId: string, nodeName: string, nodeType: string, attempt: number): NodeRunRow {
-  return {
-    id: `${instanceId.replace(/^ins_/, "run_")}_${nodeName}_${attempt}`,
-    instance_id: instanceId,
-    node_name: nodeName,
-    node_type: nodeType,
-    attempt,
-    status: "pending",
-    runner_id: null,
-    queued_at: null,
-    started_at: null,
-    finished_at: null,
-    exit_code: null,
-    error: null,
-    outputs: null,
-  };
 }

@@ -1,6 +1,6 @@
 // The coordinator's outbox: effects written in the same transaction as the state, delivered in order.
 import type { QueuedTask } from "../core/runner-protocol.ts";
-import type { Statement } from "../db/mirror.ts";
+import { coalesceUpserts, compactStatements, type Statement } from "../db/mirror.ts";
 import { injectFault } from "../faults.ts";
 import { poolFor } from "./stub.ts";
 
@@ -10,11 +10,16 @@ export type Effect =
   | { kind: "cancel"; resourceGroup: string; attemptIds: string[] };
 
 const RETRY_MS = 2_000;
-const BATCH = 200;
+/** Effects per delivery: a queue batch of 100 starts writes a few hundred, delivered as one D1 batch. */
+const BATCH = 1000;
+/** Durable Object SQL takes at most 100 bound parameters per statement. */
+const MAX_PARAMS = 100;
 
 export class Outbox {
   private flushing: Promise<void> | null = null;
   private again = false;
+  /** The current transaction's D1 statements, written as one row when it seals. */
+  private statements: Statement[] = [];
 
   private readonly storage: DurableObjectStorage;
   private readonly env: Env;
@@ -25,8 +30,31 @@ export class Outbox {
     storage.sql.exec(`CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)`);
   }
 
-  /** Call inside the state's transaction, so an effect exists exactly when its state does. */
+  /** Call inside the state's transaction, so an effect exists exactly when its state does (see `inTransaction`). */
   add(effect: Effect): void {
+    if (effect.kind === "d1") this.statements.push(...effect.statements);
+    else this.write(effect);
+  }
+
+  /**
+   * Runs a change in a transaction whose D1 statements become one outbox row, coalesced (an instance
+   * that went waiting → running → succeeded is written once): a batch of 100 starts is one row, not
+   * hundreds. A change that throws leaves nothing behind.
+   */
+  inTransaction<T>(change: () => T): T {
+    this.statements = [];
+    try {
+      return this.storage.transactionSync(() => {
+        const result = change();
+        if (this.statements.length > 0) this.write({ kind: "d1", statements: coalesceUpserts(this.statements) });
+        return result;
+      });
+    } finally {
+      this.statements = [];
+    }
+  }
+
+  private write(effect: Effect): void {
     this.storage.sql.exec(`INSERT INTO outbox (body) VALUES (?)`, JSON.stringify(effect));
   }
 
@@ -93,14 +121,18 @@ export class Outbox {
     const mirror = async () => {
       if (statements.length === 0) return;
       injectFault(this.env, "outbox.d1"); // test/faults: the D1 mirror write fails; the alarm retries it
-      await this.env.DB.batch(statements.map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
+      await this.env.DB.batch(compactStatements(statements).map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
     };
     const parts = [{ ids: d1Rows, deliver: mirror }, ...[...poolCalls].map(([group, { ids, calls }]) => ({ ids, deliver: () => this.callPool(group, calls) }))];
     const settled = await Promise.allSettled(parts.map((p) => p.deliver()));
+    injectFault(this.env, "outbox.beforeDelete"); // test/faults: dies after delivering, before deleting the rows: they are sent again
     // A dispatch repeated after its attempt finished would put the attempt back in the pool (its row
     // there is gone once it completes) and run the node twice, so a delivered part never waits on another.
     const delivered = parts.filter((_, i) => settled[i]!.status === "fulfilled").flatMap((p) => p.ids);
-    for (const id of delivered) this.storage.sql.exec(`DELETE FROM outbox WHERE id = ?`, id);
+    for (let i = 0; i < delivered.length; i += MAX_PARAMS) {
+      const ids = delivered.slice(i, i + MAX_PARAMS);
+      this.storage.sql.exec(`DELETE FROM outbox WHERE id IN (${ids.map(() => "?").join(", ")})`, ...ids);
+    }
     const failed = settled.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
     return true;
@@ -122,3 +154,4 @@ export class Outbox {
     }
   }
 }
+

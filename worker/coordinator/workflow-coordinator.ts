@@ -24,8 +24,26 @@ export class WorkflowCoordinator extends DurableObject<Env> {
   }
 
   async start(input: StartInstance): Promise<Started> {
-    const hash = await sha256(JSON.stringify(input.definition) + JSON.stringify(input.weights));
+    const hash = await definitionHash(input);
     return this.commit(() => this.engine.start(input, hash));
+  }
+
+  /**
+   * Starts many instances in one transaction, in the given order (a queue batch): one commit, one D1
+   * mirror batch. All or nothing — the caller falls back to single starts if one input is refused.
+   */
+  async startMany(inputs: StartInstance[]): Promise<Started[]> {
+    // A batch's inputs share their definition and weights objects (RPC keeps the sharing): hash each pair once.
+    const hashes = new Map<object, Map<object, Promise<string>>>();
+    const hashOf = (input: StartInstance) => {
+      const byWeights = hashes.get(input.definition) ?? new Map<object, Promise<string>>();
+      hashes.set(input.definition, byWeights);
+      let hash = byWeights.get(input.weights);
+      if (!hash) byWeights.set(input.weights, (hash = definitionHash(input)));
+      return hash;
+    };
+    const hashed = await Promise.all(inputs.map(hashOf));
+    return this.commit(() => this.engine.startMany(inputs, hashed));
   }
 
   /** The pool handed the attempt to a runner. */
@@ -126,7 +144,7 @@ export class WorkflowCoordinator extends DurableObject<Env> {
    * object die first) and the alarm is re-armed for the next timer.
    */
   private async commit<T>(change: () => T): Promise<T> {
-    const result = this.ctx.storage.transactionSync(change);
+    const result = this.outbox.inTransaction(change);
     const armed = this.outbox.armDelivery();
     injectFault(this.env, "coordinator.afterCommit"); // test/faults: dies after committing, before delivering effects
     for (const job of this.engine.takeHttpJobs()) this.ctx.waitUntil(this.runHttp(job));
@@ -141,6 +159,9 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     return result;
   }
 }
+
+/** Weights travel with a definition, so two inputs share a hash only if they share both. */
+const definitionHash = (input: StartInstance) => sha256(JSON.stringify(input.definition) + JSON.stringify(input.weights));
 
 async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));

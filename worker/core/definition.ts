@@ -29,6 +29,8 @@ export const LIMITS = {
   maxRetries: 10,
   maxRetryDelaySeconds: 86_400,
   maxTimeoutSeconds: 7 * 86_400,
+  /** Canvas coordinates: far beyond any layout of 400 nodes, small enough to stay exact. */
+  maxCanvasCoordinate: 1_000_000,
 } as const;
 
 export const NODE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/;
@@ -108,6 +110,24 @@ export const PolicySchema = z.strictObject({
   resourceGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default("default"),
 });
 
+const MAX_STRAY_POSITIONS_NAMED = 10;
+
+const coordinate = z
+  .number()
+  .min(-LIMITS.maxCanvasCoordinate, `canvas coordinates are within ±${LIMITS.maxCanvasCoordinate}`)
+  .max(LIMITS.maxCanvasCoordinate, `canvas coordinates are within ±${LIMITS.maxCanvasCoordinate}`);
+
+/**
+ * What the editor keeps with the workflow and nothing runs: where each node sits on the canvas
+ * (its top-left corner). At most one position per node, for nodes of this definition only.
+ */
+export const UiSchema = z.strictObject({
+  positions: z
+    .record(z.string(), z.strictObject({ x: coordinate, y: coordinate }))
+    .refine((p) => Object.keys(p).length <= MAX_NODES, { message: `at most ${MAX_NODES} positions, one per node` })
+    .default({}),
+});
+
 export const DefinitionSchema = z.strictObject({
   name: z.string().min(1).max(LIMITS.nameLength).regex(/^[^\s].*$/, "the name must not start with a space"),
   description: z.string().max(LIMITS.descriptionLength).default(""),
@@ -115,6 +135,19 @@ export const DefinitionSchema = z.strictObject({
   policy: PolicySchema.default(PolicySchema.parse({})),
   nodes: z.array(NodeSchema).min(1, "a workflow needs at least one node"),
   edges: z.array(EdgeSchema).default([]),
+  /** Editor-only layout; compare leaves it out of the definition's changes. */
+  ui: UiSchema.optional(),
+}).superRefine((def, ctx) => {
+  if (!def.ui) return;
+  const names = new Set(def.nodes.map((n) => n.name));
+  const strays = Object.keys(def.ui.positions).filter((name) => !names.has(name));
+  // Each stray by name, so the editor can drop it; a flood of them is one detail more, not hundreds.
+  for (const name of strays.slice(0, MAX_STRAY_POSITIONS_NAMED)) {
+    ctx.addIssue({ code: "custom", path: ["ui", "positions", name], message: `is the position of '${name}', which is not a node of this workflow` });
+  }
+  if (strays.length > MAX_STRAY_POSITIONS_NAMED) {
+    ctx.addIssue({ code: "custom", path: ["ui", "positions"], message: `has ${strays.length - MAX_STRAY_POSITIONS_NAMED} more positions of names that are not nodes of this workflow` });
+  }
 });
 
 export type WorkflowDefinition = z.output<typeof DefinitionSchema>;
@@ -125,3 +158,4 @@ export type SchedulingPolicy = z.output<typeof PolicySchema>;
 export type RetryPolicy = z.output<typeof RetryPolicySchema>;
 export type HttpRequest = z.output<typeof HttpRequestSchema>;
 export type BranchCondition = z.output<typeof BranchConditionSchema>;
+export type WorkflowUi = z.output<typeof UiSchema>;

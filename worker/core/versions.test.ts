@@ -26,7 +26,7 @@ describe("compareDefinitions", () => {
   it("reports nothing for identical definitions", () => {
     const diff = compareDefinitions(version(), version());
     expect(diff).toEqual({
-      summary: { identical: true, nodesAdded: 0, nodesRemoved: 0, nodesChanged: 0, edgesAdded: 0, edgesRemoved: 0, fieldsChanged: 0 },
+      summary: { identical: true, nodesAdded: 0, nodesRemoved: 0, nodesChanged: 0, edgesAdded: 0, edgesRemoved: 0, fieldsChanged: 0, layoutChanged: false },
       fields: [],
       nodes: { added: [], removed: [], changed: [] },
       edges: { added: [], removed: [] },
@@ -146,5 +146,24 @@ describe("compareDefinitions", () => {
       d.nodes.reverse();
     });
     expect(compareDefinitions(version(), after).summary.identical).toBe(true);
+  });
+
+  it("summarises moved nodes as a layout change, not as a change to the workflow", () => {
+    const placed = version((d) => void (d.ui = { positions: { extract: { x: 0, y: 0 }, load: { x: 0, y: 120 } } }));
+    const moved = version((d) => void (d.ui = { positions: { extract: { x: 0, y: 0 }, load: { x: 240, y: 120 } } }));
+    const diff = compareDefinitions(placed, moved);
+    expect(diff.summary).toMatchObject({ identical: true, layoutChanged: true, fieldsChanged: 0, nodesChanged: 0 });
+    expect(diff.fields).toEqual([]);
+    expect(compareDefinitions(version(), placed).summary).toMatchObject({ identical: true, layoutChanged: true });
+    expect(compareDefinitions(placed, structuredClone(placed)).summary.layoutChanged).toBe(false);
+  });
+
+  it("does not count the position of an added or removed node as a layout change", () => {
+    const before = version((d) => void (d.ui = { positions: { extract: { x: 0, y: 0 } } }));
+    const after = version((d) => {
+      d.nodes.push({ name: "audit", type: "noop" });
+      d.ui = { positions: { extract: { x: 0, y: 0 }, audit: { x: 300, y: 0 } } };
+    });
+    expect(compareDefinitions(before, after).summary).toMatchObject({ identical: false, nodesAdded: 1, layoutChanged: false });
   });
 });

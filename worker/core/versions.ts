@@ -31,7 +31,9 @@ export interface NodeChange {
 
 /**
  * "Compare version a with version b", as JSON:
- * - `summary`: counts, and `identical` when nothing differs;
+ * - `summary`: counts; `identical` when nothing that runs differs, and `layoutChanged` when nodes
+ *   of both moved on the canvas (`ui.positions`): a layout is not a change to the workflow, so it
+ *   counts nowhere else;
  * - `fields`: workflow-level changes (name, description, params.*, policy.*);
  * - `nodes`: names added and removed (a rename is one of each), and changed nodes in b's order;
  * - `edges`: edges added (b's order) and removed (a's order).
@@ -45,6 +47,7 @@ export interface DefinitionComparison {
     edgesAdded: number;
     edgesRemoved: number;
     fieldsChanged: number;
+    layoutChanged: boolean;
   };
   fields: FieldChange[];
   nodes: { added: string[]; removed: string[]; changed: NodeChange[] };
@@ -88,11 +91,20 @@ export function compareDefinitions(
       edgesAdded: edges.added.length,
       edgesRemoved: edges.removed.length,
       fieldsChanged: fields.length,
+      layoutChanged: layoutChanged(a, b),
     },
     fields,
     nodes: { added, removed, changed },
     edges,
   };
+}
+
+/** Whether a node of both versions has another canvas position (or gained or lost one). */
+function layoutChanged(a: WorkflowDefinition, b: WorkflowDefinition): boolean {
+  // Own keys only: a node may be called `constructor`.
+  const at = (def: WorkflowDefinition, name: string) => (def.ui && Object.hasOwn(def.ui.positions, name) ? def.ui.positions[name] : null);
+  const inB = new Set(b.nodes.map((n) => n.name));
+  return a.nodes.some(({ name }) => inB.has(name) && !sameValue(at(a, name), at(b, name)));
 }
 
 function compareNode(a: NodeDefinition, b: NodeDefinition, labels: ComparisonLabels): NodeChange | undefined {

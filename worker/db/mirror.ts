@@ -3,6 +3,8 @@
 export interface Statement {
   sql: string;
   params: (string | number | null)[];
+  /** Set on a full-row upsert (`table:id`): of several for one row, the last one's values are all that matter. */
+  row?: string;
 }
 
 export interface InstanceRow {
@@ -57,12 +59,68 @@ function upsert<R>(table: string, columns: readonly (keyof R & string)[], mutabl
       `INSERT INTO ${table} (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")}) ` +
       `ON CONFLICT (id) DO UPDATE SET ${mutable.map((c) => `${c} = excluded.${c}`).join(", ")}`,
     params: columns.map((c) => row[c] as string | number | null),
+    row: `${table}:${String((row as { id: unknown }).id)}`,
   };
 }
 
 export const upsertInstance = (row: InstanceRow) => upsert("instances", INSTANCE_COLUMNS, INSTANCE_MUTABLE, row);
 export const upsertNodeRun = (row: NodeRunRow) => upsert("node_runs", NODE_RUN_COLUMNS, NODE_RUN_MUTABLE, row);
-export const insertLog = (nodeRunId: string, text: string): Statement => ({
-  sql: "INSERT INTO node_logs (node_run_id, text) VALUES (?, ?)",
-  params: [nodeRunId, text],
+/**
+ * One log chunk. `seq` is the runner's number for it within the attempt: the same chunk posted again is ignored
+ * (statement changes nothing). Lines the Worker writes itself have no seq and are always stored.
+ */
+export const insertLog = (nodeRunId: string, text: string, seq: number | null = null): Statement => ({
+  sql: "INSERT INTO node_logs (node_run_id, text, seq) VALUES (?, ?, ?) ON CONFLICT (node_run_id, seq) DO NOTHING",
+  params: [nodeRunId, text, seq],
 });
+
+/**
+ * An instance passes through several states in one transaction (waiting → running → succeeded for a
+ * noop): its row is written once, at the place of its first upsert (so rows that refer to it still
+ * come after it) with the values of its last. Other statements (log lines) keep their places.
+ */
+export function coalesceUpserts(statements: Statement[]): Statement[] {
+  const last = new Map<string, Statement>();
+  for (const s of statements) if (s.row !== undefined) last.set(s.row, s);
+  const written = new Set<string>();
+  const out: Statement[] = [];
+  for (const s of statements) {
+    if (s.row === undefined) out.push(s);
+    else if (!written.has(s.row)) {
+      written.add(s.row);
+      out.push(last.get(s.row)!);
+    }
+  }
+  return out;
+}
+
+/** D1 takes at most 100 bound parameters per statement. */
+const MAX_D1_PARAMS = 100;
+
+/**
+ * The statements of one D1 batch, as few as possible: rows coalesced, then each table's upserts as
+ * multi-row statements (instances before node runs; nothing in D1 refers across them), then the other
+ * statements (log lines) in their order. The final state is the same as running them one by one.
+ */
+export function compactStatements(statements: Statement[]): Statement[] {
+  const upserts = new Map<string, Statement[]>();
+  const others: Statement[] = [];
+  for (const s of coalesceUpserts(statements)) {
+    if (s.row === undefined) others.push(s);
+    else upserts.set(s.sql, [...(upserts.get(s.sql) ?? []), s]);
+  }
+  const merged: Statement[] = [];
+  for (const [sql, rows] of upserts) {
+    const width = rows[0]!.params.length;
+    const perStatement = Math.max(1, Math.floor(MAX_D1_PARAMS / width));
+    const group = `(${Array.from({ length: width }, () => "?").join(", ")})`;
+    for (let i = 0; i < rows.length; i += perStatement) {
+      const chunk = rows.slice(i, i + perStatement);
+      merged.push({
+        sql: sql.replace(`VALUES ${group}`, `VALUES ${chunk.map(() => group).join(", ")}`),
+        params: chunk.flatMap((r) => r.params),
+      });
+    }
+  }
+  return [...merged, ...others];
+}

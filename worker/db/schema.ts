@@ -120,9 +120,14 @@ export const nodeLogs = sqliteTable(
     id: integer("id").primaryKey({ autoIncrement: true }),
     nodeRunId: text("node_run_id").notNull(),
     text: text("text").notNull(),
+    /**
+     * The runner's number for this chunk within its attempt: a chunk posted again (its first answer was lost)
+     * is stored once. Null for lines the Worker writes itself (http nodes, coordinator notes): NULLs never collide.
+     */
+    seq: integer("seq"),
     createdAt: createdAt(),
   },
-  (t) => [index("node_logs_run").on(t.nodeRunId, t.id)],
+  (t) => [index("node_logs_run").on(t.nodeRunId, t.id), uniqueIndex("node_logs_run_seq").on(t.nodeRunId, t.seq)],
 );
 
 export const triggers = sqliteTable(
@@ -145,9 +150,13 @@ export const triggers = sqliteTable(
     dedupWindowSeconds: integer("dedup_window_seconds").notNull(),
     orderingKey: text("ordering_key"),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
-    /** Webhook signing secret (whsec_…). Verification needs the secret itself, so it cannot be hashed. */
+    /**
+     * Webhook signing secret, sealed with SLUICE_SECRET_KEY (`v1:…`, core/secret-box.ts); rows from before
+     * encryption hold the plaintext whsec_… until the next rotation. Verification needs the secret itself,
+     * so it cannot be hashed.
+     */
     secret: text("secret"),
-    /** The secret before the last rotation, still accepted until previous_secret_until. */
+    /** The secret before the last rotation (sealed likewise), still accepted until previous_secret_until. */
     previousSecret: text("previous_secret"),
     previousSecretUntil: integer("previous_secret_until"),
     createdAt: createdAt(),

@@ -1,5 +1,5 @@
 // The trigger event log in D1: one row per received event (a redelivered queue message updates its row).
-import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, lt, or, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { notFound } from "../core/errors.ts";
 import type { EventOutcome } from "../core/triggers/index.ts";
@@ -42,27 +42,33 @@ function row(event: TriggerEventRecord): typeof triggerEvents.$inferInsert {
   };
 }
 
+/** D1 takes at most 100 bound parameters per statement: rows per multi-row insert. */
+const ROWS_PER_STATEMENT = Math.floor(100 / Object.keys(getTableColumns(triggerEvents)).length);
+
 /** Writes the verdicts in one D1 batch; a redelivery of the same message updates its row and counts it. */
 export async function recordEvents(d1: D1Database, events: TriggerEventRecord[]): Promise<void> {
   if (events.length === 0) return;
   const db = drizzle(d1);
-  const statements = events.map((e) => {
-    const values = row(e);
-    return db
-      .insert(triggerEvents)
-      .values(values)
-      .onConflictDoUpdate({
-        target: triggerEvents.id,
-        set: {
-          lastReceivedAt: values.lastReceivedAt,
-          deliveries: sql`${triggerEvents.deliveries} + 1`,
-          outcome: values.outcome,
-          detail: values.detail,
-          instanceIds: values.instanceIds,
-          dedupKey: values.dedupKey,
-        },
-      });
-  });
+  const rows = events.map(row);
+  const statements = [];
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+    statements.push(
+      db
+        .insert(triggerEvents)
+        .values(rows.slice(i, i + ROWS_PER_STATEMENT))
+        .onConflictDoUpdate({
+          target: triggerEvents.id,
+          set: {
+            lastReceivedAt: sql`excluded.last_received_at`,
+            deliveries: sql`${triggerEvents.deliveries} + 1`,
+            outcome: sql`excluded.outcome`,
+            detail: sql`excluded.detail`,
+            instanceIds: sql`excluded.instance_ids`,
+            dedupKey: sql`excluded.dedup_key`,
+          },
+        }),
+    );
+  }
   await db.batch(statements as [(typeof statements)[number], ...typeof statements]);
 }
 

@@ -3,6 +3,7 @@ import { and, asc, eq, gt, isNull, ne, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { WorkflowDefinition } from "../core/definition.ts";
 import { badRequest, conflict, notFound } from "../core/errors.ts";
+import type { SecretBox } from "../core/secret-box.ts";
 import { triggerSource, type TriggerInput, type TriggerKind, type TriggerSpec } from "../core/triggers/index.ts";
 import { triggerEvents, triggers, workflows, workflowVersions } from "./schema.ts";
 import { isUniqueViolation } from "./workflows.ts";
@@ -66,12 +67,14 @@ export class TriggerRepo {
     this.workspaceId = workspaceId;
   }
 
-  async create(id: string, input: TriggerInput, secret: string | null): Promise<TriggerRecord> {
+  /** A webhook secret is sealed by `secrets` before it reaches D1; without a usable key nothing is stored. */
+  async create(id: string, input: TriggerInput, secret: string | null, secrets: SecretBox): Promise<TriggerRecord> {
     const now = Date.now();
+    const sealed = secret === null ? null : await secrets.seal(id, secret);
     try {
       const row = await this.db
         .insert(triggers)
-        .values({ id, workspaceId: this.workspaceId, ...columns(input), secret, createdAt: now, updatedAt: now })
+        .values({ id, workspaceId: this.workspaceId, ...columns(input), secret: sealed, createdAt: now, updatedAt: now })
         .returning()
         .get();
       return toRecord(row);
@@ -128,13 +131,18 @@ export class TriggerRepo {
     return toRecord(row!);
   }
 
-  /** The old secret keeps verifying until `previousUntil`, so senders can switch without lost webhooks. */
-  async rotateSecret(id: string, secret: string, previousUntil: number): Promise<void> {
+  /**
+   * The old secret keeps verifying until `previousUntil`, so senders can switch without lost webhooks.
+   * Both are stored sealed: a plaintext secret from before encryption is sealed as it becomes the previous one,
+   * and one sealed under a key since replaced is dropped (SecretBox.reseal).
+   */
+  async rotateSecret(id: string, secret: string, previousUntil: number, secrets: SecretBox): Promise<void> {
     const row = await this.row(id);
     if (row.type !== "webhook") throw badRequest(`trigger ${id} is a ${row.type} trigger; only webhook triggers have a secret`);
+    const [sealed, previous] = await Promise.all([secrets.seal(id, secret), row.secret === null ? null : secrets.reseal(id, row.secret)]);
     await this.db
       .update(triggers)
-      .set({ secret, previousSecret: row.secret, previousSecretUntil: previousUntil, updatedAt: Date.now() })
+      .set({ secret: sealed, previousSecret: previous, previousSecretUntil: previousUntil, updatedAt: Date.now() })
       .where(eq(triggers.id, id));
   }
 
@@ -173,6 +181,12 @@ export async function triggersListeningTo(d1: D1Database, type: "r2" | "queue", 
 /** Any workspace's trigger by id: a webhook URL carries only the id. */
 export async function triggerRow(d1: D1Database, id: string): Promise<Row | undefined> {
   return drizzle(d1).select().from(triggers).where(eq(triggers.id, id)).get();
+}
+
+/** The webhook secrets that verify a request now, opened: the current one, and the previous one within its grace period. */
+export async function verifyingSecrets(secrets: SecretBox, row: Row, now: number): Promise<string[]> {
+  const stored = [row.secret, row.previousSecret && (row.previousSecretUntil ?? 0) > now ? row.previousSecret : null];
+  return Promise.all(stored.filter((s): s is string => s !== null).map((s) => secrets.open(row.id, s)));
 }
 
 export interface PublishedWorkflow {

@@ -1,5 +1,5 @@
 // Workflow drafts and versions in D1. Every write is one statement or one D1 batch (all or nothing).
-import { and, desc, eq, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { WorkflowDefinition } from "../core/definition.ts";
 import { conflict, invalidDefinition, notFound } from "../core/errors.ts";
@@ -35,14 +35,52 @@ export function isUniqueViolation(err: unknown): boolean {
   return false;
 }
 
+/** A row of the list: the workflow without its draft, with its trigger and last run. */
+export interface WorkflowListItem extends Omit<WorkflowRecord, "definition"> {
+  /** The published version's policy.triggerId; the draft's while the workflow was never published. */
+  triggerId: string | null;
+  lastRun: { id: string; status: string; env: string; createdAt: string } | null;
+}
+
+interface ListRow {
+  id: string;
+  name: string;
+  description: string;
+  published_version: number | null;
+  trigger_id: string | null;
+  published_trigger_id: string | null;
+  created_at: number;
+  updated_at: number;
+  last_id: string | null;
+  last_status: string | null;
+  last_env: string | null;
+  last_created_at: number | null;
+}
+
+const toListItem = (row: ListRow): WorkflowListItem => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  publishedVersion: row.published_version,
+  createdAt: new Date(row.created_at).toISOString(),
+  updatedAt: new Date(row.updated_at).toISOString(),
+  triggerId: row.published_version === null ? row.trigger_id : row.published_trigger_id,
+  lastRun:
+    row.last_id === null
+      ? null
+      : { id: row.last_id, status: row.last_status!, env: row.last_env!, createdAt: new Date(row.last_created_at!).toISOString() },
+});
+
 const nameTaken = (name: string) => conflict(`a workflow named '${name}' already exists in this workspace`);
 
 export class WorkflowRepo {
   private readonly db;
+  private readonly d1: D1Database;
   private readonly workspaceId: string;
 
   constructor(d1: D1Database, workspaceId: string) {
     this.db = drizzle(d1);
+    this.d1 = d1;
     this.workspaceId = workspaceId;
   }
 
@@ -95,22 +133,28 @@ export class WorkflowRepo {
     return toRecord(row);
   }
 
-  /** Newest first; the cursor is the last item's `updatedAt|id`. */
-  async list(limit: number, cursor: string | null): Promise<{ items: Omit<WorkflowRecord, "definition">[]; nextCursor: string | null }> {
+  /**
+   * Newest first; the cursor is the last item's `updatedAt|id`. One query for the page: each
+   * workflow's trigger (the published version's, else the draft's) and its newest instance, found
+   * through `instances_wf_created` for the page's rows only (the page is cut before the join).
+   */
+  async list(limit: number, cursor: string | null): Promise<{ items: WorkflowListItem[]; nextCursor: string | null }> {
     const [at, id] = cursor ? cursor.split("|") : [];
-    const where = at && id
-      ? and(eq(workflows.workspaceId, this.workspaceId), or(lt(workflows.updatedAt, Number(at)), and(eq(workflows.updatedAt, Number(at)), lt(workflows.id, id))))
-      : eq(workflows.workspaceId, this.workspaceId);
-    const rows = await this.db.select().from(workflows).where(where).orderBy(desc(workflows.updatedAt), desc(workflows.id)).limit(limit + 1).all();
+    const after = at && id ? "AND (updated_at < ?2 OR (updated_at = ?2 AND id < ?3))" : "";
+    const { results: rows } = await this.d1
+      .prepare(
+        `SELECT p.*, i.id AS last_id, i.status AS last_status, i.env AS last_env, i.created_at AS last_created_at
+         FROM (SELECT id, name, description, published_version, trigger_id, published_trigger_id, created_at, updated_at
+               FROM workflows WHERE workspace_id = ?1 ${after} ORDER BY updated_at DESC, id DESC LIMIT ?4) p
+         LEFT JOIN instances i ON i.id = (
+           SELECT id FROM instances WHERE workflow_id = p.id AND workspace_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1)
+         ORDER BY p.updated_at DESC, p.id DESC`,
+      )
+      .bind(this.workspaceId, at && id ? Number(at) : null, id ?? null, limit + 1)
+      .all<ListRow>();
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    return {
-      items: page.map((r) => {
-        const { definition: _, ...rest } = toRecord(r);
-        return rest;
-      }),
-      nextCursor: rows.length > limit && last ? `${last.updatedAt}|${last.id}` : null,
-    };
+    return { items: page.map(toListItem), nextCursor: rows.length > limit && last ? `${last.updated_at}|${last.id}` : null };
   }
 
   async replaceDraft(id: string, def: WorkflowDefinition): Promise<WorkflowRecord> {

@@ -28,6 +28,8 @@ export interface Delivery {
   sourceId: string | null;
 }
 
+const jsonCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
 /** Per-batch memo of which workflows a trigger starts: a batch of 100 messages reads D1 once per trigger. */
 export class WorkflowLookup {
   private readonly d1: D1Database;
@@ -40,7 +42,8 @@ export class WorkflowLookup {
   publishedFor(triggerId: string): Promise<PublishedWorkflow[]> {
     let found = this.published.get(triggerId);
     if (!found) {
-      found = publishedWorkflowsOf(this.d1, triggerId);
+      // A JSON round trip: parsed definitions may hold values a Durable Object RPC cannot clone.
+      found = publishedWorkflowsOf(this.d1, triggerId).then((rows) => rows.map((wf) => ({ ...wf, definition: jsonCopy(wf.definition) })));
       // A failed read is not remembered: the next message of the batch tries again.
       found.catch(() => this.published.delete(triggerId));
       this.published.set(triggerId, found);
@@ -53,10 +56,20 @@ export class WorkflowLookup {
   }
 }
 
-// A JSON round trip: parsed definitions may hold values a Durable Object RPC cannot clone.
-const jsonCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+/** One coordinator start a delivery asks for, with what its verdict needs to name it. */
+export interface PlannedStart {
+  workflowId: string;
+  workflowName: string;
+  requestedId: string;
+  input: StartInstance;
+}
 
-async function startWorkflow(env: Env, d: Delivery, wf: PublishedWorkflow, dedupKey: string, orderingKey: string | null): Promise<WorkflowStart> {
+/** A delivery decided up to its starts: either a final verdict, or the starts whose answers complete it. */
+export type PlannedDelivery =
+  | { done: true; record: TriggerEventRecord }
+  | { done: false; verdict: Omit<TriggerEventRecord, "outcome" | "detail" | "instanceIds">; starts: PlannedStart[] };
+
+async function plannedStart(d: Delivery, wf: PublishedWorkflow, dedupKey: string, orderingKey: string | null): Promise<PlannedStart> {
   const { definition } = wf;
   const receivedAt = d.event.receivedAt;
   const clock = runClock({ receivedAt: new Date(receivedAt), timezone: definition.policy.timezone });
@@ -68,6 +81,7 @@ async function startWorkflow(env: Env, d: Delivery, wf: PublishedWorkflow, dedup
     workflowName: definition.name,
     version: wf.version,
     env: "prod",
+    // Shared by every start of this workflow in a batch: an RPC clones it once.
     definition,
     weights: wf.weights,
     priorityOverride: null,
@@ -75,32 +89,55 @@ async function startWorkflow(env: Env, d: Delivery, wf: PublishedWorkflow, dedup
     receivedAt,
     cyctime: clock.cyctime.getTime(),
     triggerType: d.event.type,
-    triggerMessage: d.event.message,
+    triggerMessage: jsonCopy(d.event.message),
     params: definition.params,
     dedup: { key: await coordinatorDedupKey(d.trigger.id, dedupKey), windowSeconds: d.trigger.dedup.windowSeconds },
     orderingKey,
   };
-  const started: Started = await coordinatorFor(env, wf.id).start(jsonCopy(input));
-  return { workflowId: wf.id, workflowName: wf.name, requestedId, id: started.id, duplicate: started.duplicate === true };
+  return { workflowId: wf.id, workflowName: wf.name, requestedId, input };
 }
 
 /**
- * The verdict for one (event, trigger). Throws only on infrastructure failure (D1, a coordinator),
- * which the caller turns into a retry: every start is idempotent, so a retry never runs twice.
+ * Decides one (event, trigger) as far as it can without a coordinator. Throws only on infrastructure
+ * failure (D1), which the caller turns into a retry.
  */
-export async function deliver(env: Env, d: Delivery, lookup: WorkflowLookup): Promise<TriggerEventRecord> {
+export async function planDelivery(d: Delivery, lookup: WorkflowLookup): Promise<PlannedDelivery> {
   const base = { id: d.eventId, triggerId: d.trigger.id, workspaceId: d.workspaceId, receivedAt: d.event.receivedAt, source: d.source, sourceId: d.sourceId, message: d.event.message };
   const decision = decide(d.trigger, d.event);
-  if (!decision.start) return { ...base, dedupKey: null, outcome: decision.outcome, detail: decision.detail, instanceIds: [] };
+  if (!decision.start) return { done: true, record: { ...base, dedupKey: null, outcome: decision.outcome, detail: decision.detail, instanceIds: [] } };
   const verdict = { ...base, dedupKey: decision.dedupKey };
   try {
     checkTriggerMessageSize(d.event.message);
   } catch (err) {
-    if (err instanceof SluiceError) return { ...verdict, outcome: "error", detail: err.message, instanceIds: [] };
+    if (err instanceof SluiceError) return { done: true, record: { ...verdict, outcome: "error", detail: err.message, instanceIds: [] } };
     throw err;
   }
   const workflows = await lookup.publishedFor(d.trigger.id);
-  if (workflows.length === 0) return { ...verdict, ...noWorkflowVerdict(await lookup.unpublishedFor(d.trigger.id)), instanceIds: [] };
-  const starts = await Promise.all(workflows.map((wf) => startWorkflow(env, d, wf, decision.dedupKey, decision.orderingKey)));
-  return { ...verdict, ...startVerdict(starts) };
+  if (workflows.length === 0) return { done: true, record: { ...verdict, ...noWorkflowVerdict(await lookup.unpublishedFor(d.trigger.id)), instanceIds: [] } };
+  const starts = await Promise.all(workflows.map((wf) => plannedStart(d, wf, decision.dedupKey, decision.orderingKey)));
+  return { done: false, verdict, starts };
+}
+
+/** The verdict once every planned start has its coordinator's answer (in the order of `plan.starts`). */
+export function settleDelivery(plan: Extract<PlannedDelivery, { done: false }>, answers: Started[]): TriggerEventRecord {
+  const starts: WorkflowStart[] = plan.starts.map((s, i) => ({
+    workflowId: s.workflowId,
+    workflowName: s.workflowName,
+    requestedId: s.requestedId,
+    id: answers[i]!.id,
+    duplicate: answers[i]!.duplicate === true,
+  }));
+  return { ...plan.verdict, ...startVerdict(starts) };
+}
+
+/**
+ * The verdict for one (event, trigger), starting each workflow with its own coordinator call (webhooks;
+ * the queue consumer batches the starts of a whole message batch instead, see ingest/starts.ts).
+ * Every start is idempotent, so a retry after a failure never runs twice.
+ */
+export async function deliver(env: Env, d: Delivery, lookup: WorkflowLookup): Promise<TriggerEventRecord> {
+  const plan = await planDelivery(d, lookup);
+  if (plan.done) return plan.record;
+  const answers = await Promise.all(plan.starts.map((s) => coordinatorFor(env, s.workflowId).start(s.input)));
+  return settleDelivery(plan, answers);
 }

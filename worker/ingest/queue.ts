@@ -4,8 +4,9 @@ import { cloudEvent, cloudEventId, queueRecord, R2NotificationSchema, sha256Hex,
 import { recordEvents, type TriggerEventRecord } from "../db/trigger-events.ts";
 import { triggersListeningTo } from "../db/triggers.ts";
 import { injectFault } from "../faults.ts";
-import { deliver, WorkflowLookup } from "./deliver.ts";
+import { planDelivery, settleDelivery, WorkflowLookup, type PlannedDelivery } from "./deliver.ts";
 import { R2_EVENTS_QUEUE } from "./queues.ts";
+import { StartBatch } from "./starts.ts";
 
 /** A message no retry can help (not an R2 notification): retried anyway, so it ends in the dead-letter queue. */
 class UnreadableMessage extends Error {}
@@ -57,17 +58,17 @@ class TriggerLookup {
   }
 }
 
-async function consumeMessage(env: Env, queue: string, message: Message<unknown>, triggers: TriggerLookup, workflows: WorkflowLookup): Promise<TriggerEventRecord[]> {
+/** What one message asks for: each listening trigger's planned delivery. */
+async function planMessage(queue: string, message: Message<unknown>, triggers: TriggerLookup, workflows: WorkflowLookup): Promise<PlannedDelivery[]> {
   const event = queue === R2_EVENTS_QUEUE ? await r2Event(message) : queueEvent(queue, message);
   const source = event.type === "r2" ? event.message.data.bucket : queue;
   const listening = await triggers.listeningTo(event.type === "r2" ? "r2" : "queue", source);
   // Ids derive from the queue message: a redelivery asks for the same instances and updates the same rows.
   const seed = (trigger: TriggerSpec, more = "") => sha256Hex(`${queue}|${message.id}|${trigger.id}|${more}`);
-  const records: TriggerEventRecord[] = [];
+  const plans: PlannedDelivery[] = [];
   for (const { spec: trigger, workspaceId } of listening) {
-    records.push(
-      await deliver(
-        env,
+    plans.push(
+      await planDelivery(
         {
           trigger,
           workspaceId,
@@ -81,31 +82,59 @@ async function consumeMessage(env: Env, queue: string, message: Message<unknown>
       ),
     );
   }
-  return records;
+  return plans;
 }
 
 /** Retries back off (2, 4, … 60 s) so a struggling dependency is not hammered; max_retries then sends to the DLQ. */
 const retryDelay = (attempts: number) => Math.min(60, 2 ** Math.max(1, attempts));
 
+function retryLater(queue: string, message: Message<unknown>, err: unknown): void {
+  const why = err instanceof Error ? err.message : String(err);
+  console.error(`sluice: message ${message.id} on ${queue} (attempt ${message.attempts}) will be retried: ${why}`);
+  message.retry({ delaySeconds: retryDelay(message.attempts) });
+}
+
 /**
  * Each message is acknowledged only after its runs (or duplicate verdicts) are committed by the
- * coordinators and its verdicts are in the event log. A message that fails is retried alone; the
- * batch goes on. Messages are handled one by one in delivery order, which is the arrival order that
- * ordering keys keep (a retried message arrives again later; Queues promises no producer order).
+ * coordinators and its verdicts are in the event log; a message that fails is retried, the others go
+ * on. Three steps: plan every message in delivery order (the arrival order ordering keys keep; a
+ * retried message arrives again later, and Queues promises no producer order), start all of the
+ * batch's runs with one call per coordinator, then write the event log in one D1 batch and ack.
  */
 export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const triggers = new TriggerLookup(env.DB);
   const workflows = new WorkflowLookup(env.DB);
+  const starts = new StartBatch(env);
+  const planned: { message: Message<unknown>; records: Promise<TriggerEventRecord[]> }[] = [];
   for (const message of batch.messages) {
     try {
-      const records = await consumeMessage(env, batch.queue, message, triggers, workflows);
-      injectFault(env, `ingest:${message.id}`); // test/faults: the consumer fails after the runs committed, before log and ack
-      await recordEvents(env.DB, records);
-      message.ack();
+      const plans = await planMessage(batch.queue, message, triggers, workflows);
+      const records = Promise.all(
+        plans.map(async (plan) => (plan.done ? plan.record : settleDelivery(plan, await Promise.all(plan.starts.map((s) => starts.add(s.input)))))),
+      );
+      records.catch(() => {}); // settled below, after the flush
+      planned.push({ message, records });
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      console.error(`sluice: message ${message.id} on ${batch.queue} (attempt ${message.attempts}) will be retried: ${why}`);
-      message.retry({ delaySeconds: retryDelay(message.attempts) });
+      retryLater(batch.queue, message, err);
     }
   }
+  await starts.flush();
+  const logged: { message: Message<unknown>; records: TriggerEventRecord[] }[] = [];
+  for (const { message, records } of planned) {
+    try {
+      const settled = await records;
+      injectFault(env, `ingest:${message.id}`); // test/faults: the consumer fails after the runs committed, before log and ack
+      logged.push({ message, records: settled });
+    } catch (err) {
+      retryLater(batch.queue, message, err);
+    }
+  }
+  try {
+    await recordEvents(env.DB, logged.flatMap((l) => l.records));
+  } catch (err) {
+    // The runs are committed and idempotent: a redelivery finds them and writes the log again.
+    for (const { message } of logged) retryLater(batch.queue, message, err);
+    return;
+  }
+  for (const { message } of logged) message.ack();
 }

@@ -22,6 +22,21 @@ export interface WorkflowSummary {
   updatedAt: string;
 }
 
+/** A workflow's newest instance, as the workflow list gives it. */
+export interface LastRun {
+  id: string;
+  status: InstanceStatus;
+  env: Env;
+  createdAt: string;
+}
+
+/** A row of `GET /workflows`: the summary with the trigger that starts it and its last run. */
+export interface WorkflowListItem extends WorkflowSummary {
+  /** The published version's trigger; the draft's while the workflow was never published. */
+  triggerId: string | null;
+  lastRun: LastRun | null;
+}
+
 export interface RetryPolicy {
   count: number;
   delaySeconds: number;
@@ -68,6 +83,11 @@ export interface Edge {
   to: string;
 }
 
+/** What only the editor reads: each node's top-left corner on the canvas. */
+export interface WorkflowUi {
+  positions: Record<string, { x: number; y: number }>;
+}
+
 export interface WorkflowDefinition {
   name: string;
   description: string;
@@ -75,6 +95,7 @@ export interface WorkflowDefinition {
   policy: SchedulingPolicy;
   nodes: NodeDefinition[];
   edges: Edge[];
+  ui?: WorkflowUi;
 }
 
 export interface Workflow extends WorkflowSummary {

@@ -18,7 +18,7 @@ import type {
   VersionSummary,
   Workflow,
   WorkflowDefinition,
-  WorkflowSummary,
+  WorkflowListItem,
   WorkflowVersion,
 } from "./api-types.ts";
 
@@ -108,7 +108,7 @@ export function createApi(options: ApiOptions) {
 
     // Workflows (DESIGN §2.8)
     listWorkflows: (page: { limit?: number; cursor?: string | null } = {}) =>
-      call<Page<WorkflowSummary>>("/workflows", { query: page }),
+      call<Page<WorkflowListItem>>("/workflows", { query: page }),
     getWorkflow: (id: string) => call<Workflow>(wf(id)),
     createWorkflow: (definition: WorkflowDefinition) => post<Workflow>("/workflows", definition),
     saveDraft: (id: string, definition: WorkflowDefinition) => call<Workflow>(wf(id), { method: "PUT", body: definition }),

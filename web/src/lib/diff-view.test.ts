@@ -53,9 +53,9 @@ describe("comparisonView", () => {
   const comparison: Comparison = {
     from: 1,
     to: 2,
-    summary: { identical: false, nodesAdded: 1, nodesRemoved: 0, nodesChanged: 1, edgesAdded: 1, edgesRemoved: 0, fieldsChanged: 1 },
+    summary: { identical: false, nodesAdded: 1, nodesRemoved: 0, nodesChanged: 1, edgesAdded: 1, edgesRemoved: 0, fieldsChanged: 1, layoutChanged: false },
     fields: [{ path: "policy.triggerId", before: null, after: "trg_1" }],
-    nodes: { added: ["notify"], removed: [], changed: [{ name: "report", fields: [], code: { unified: "", hunks: hunks("echo a\n", "echo a\necho b\n") } }] },
+    nodes: { added: ["notify"], removed: [], changed: [{ name: "report", fields: [], code: { unified: "", hunks: hunks("echo a\n", "echo a\necho b\n"), linesAdded: 1, linesRemoved: 0 } }] },
     edges: { added: [{ from: "report", to: "notify" }], removed: [] },
   };
 
@@ -70,6 +70,13 @@ describe("comparisonView", () => {
     const same = { ...comparison, summary: { ...comparison.summary, identical: true } };
     expect(comparisonView(same).headline).toBe("v1 and v2 are identical");
   });
+
+  it("tells a layout-only change apart from identical versions, and lists it last otherwise", () => {
+    const moved = { ...comparison, summary: { ...comparison.summary, identical: true, layoutChanged: true } };
+    expect(comparisonView(moved).headline).toBe("v1 and v2 differ only in where nodes sit on the canvas");
+    const both = { ...comparison, summary: { ...comparison.summary, layoutChanged: true } };
+    expect(comparisonView(both).headline).toMatch(/1 workflow setting changed, nodes moved on the canvas$/);
+  });
 });
 
 describe("definitionSideBySide", () => {
@@ -78,5 +85,11 @@ describe("definitionSideBySide", () => {
     const b = { ...a, description: "now described" };
     const rows = definitionSideBySide(a, b);
     expect(rows.some((r) => !r.gap && r.right?.kind === "added" && r.right.text.includes("now described"))).toBe(true);
+  });
+
+  it("leaves canvas positions out of the whole-definition diff", () => {
+    const a = { ...emptyDefinition("wf"), ui: { positions: { n: { x: 0, y: 0 } } } };
+    const b = { ...a, ui: { positions: { n: { x: 99, y: 0 } } } };
+    expect(definitionSideBySide(a, b)).toEqual([]);
   });
 });

@@ -69,9 +69,14 @@ export function sideBySide(hunks: readonly DiffHunk[]): SideBySideRow[] {
   return rows;
 }
 
-/** The whole definitions as pretty JSON, side by side with three lines of context: the "definition diff". */
+/**
+ * The whole definitions as pretty JSON, side by side with three lines of context: the "definition
+ * diff". Canvas positions are left out: moved nodes would bury the changes that matter (the
+ * headline says when the layout changed).
+ */
 export function definitionSideBySide(before: WorkflowDefinition, after: WorkflowDefinition, context = 3): SideBySideRow[] {
-  const patch = structuredPatch("a", "b", `${JSON.stringify(before, null, 2)}\n`, `${JSON.stringify(after, null, 2)}\n`, "", "", { context });
+  const text = ({ ui: _layout, ...def }: WorkflowDefinition) => `${JSON.stringify(def, null, 2)}\n`;
+  const patch = structuredPatch("a", "b", text(before), text(after), "", "", { context });
   return sideBySide(patch.hunks);
 }
 
@@ -96,10 +101,14 @@ export function comparisonView(comparison: Comparison): ComparisonView {
     summary.nodesChanged && `${plural(summary.nodesChanged, "node")} changed`,
     summary.edgesAdded + summary.edgesRemoved && `${plural(summary.edgesAdded + summary.edgesRemoved, "edge")} changed`,
     summary.fieldsChanged && `${plural(summary.fieldsChanged, "workflow setting")} changed`,
+    summary.layoutChanged && "nodes moved on the canvas",
   ].filter(Boolean);
+  const same = summary.layoutChanged
+    ? `v${comparison.from} and v${comparison.to} differ only in where nodes sit on the canvas`
+    : `v${comparison.from} and v${comparison.to} are identical`;
   return {
     identical: summary.identical,
-    headline: summary.identical ? `v${comparison.from} and v${comparison.to} are identical` : parts.join(", "),
+    headline: summary.identical ? same : parts.join(", "),
     fields: fieldRows(comparison.fields),
     added: comparison.nodes.added,
     removed: comparison.nodes.removed,

@@ -1,4 +1,4 @@
-// The editor's state: the draft being edited, where its nodes sit, what is selected, and saving it.
+// The editor's state: the draft being edited, where its nodes sit (saved with it), what is selected, and saving it.
 import type { Api } from "./api.ts";
 import { ApiError, type NodeDefinition, type Workflow, type WorkflowDefinition } from "./api.ts";
 import { completeLayout, layoutGraph, type Point } from "./layout.ts";
@@ -30,7 +30,9 @@ export class EditorState {
   readonly #api: Api;
   readonly #store: LocalStore;
 
-  readonly dirty = $derived(doc.definitionText(this.def) !== this.#baseline);
+  /** The draft as it would be saved: the definition with its nodes' positions. */
+  readonly draft = $derived(doc.withLayout(this.def, this.positions));
+  readonly dirty = $derived(doc.definitionText(this.draft) !== this.#baseline);
 
   constructor(api: Api, workflow: Workflow | null, store = new LocalStore()) {
     this.#api = api;
@@ -52,17 +54,16 @@ export class EditorState {
 
   #load(workflow: Workflow | null): void {
     this.workflow = workflow;
-    const def = workflow?.definition ?? doc.emptyDefinition();
+    const { definition: def, positions: placed } = doc.splitLayout(workflow?.definition ?? doc.emptyDefinition());
     this.def = def;
-    this.#baseline = doc.definitionText(def);
-    const remembered = this.#store.positions(this.id);
+    // Nodes the draft has no position for (a workflow made through the API) are laid out; that
+    // layout is not an edit, so it is part of the baseline and saved with the next change.
     this.positions = completeLayout(
       def.nodes.map((n) => n.name),
       def.edges,
-      remembered,
+      placed,
     );
-    // Remember a fresh layout too, so a large workflow skips the layout on its next opening.
-    if (def.nodes.some((n) => !remembered.has(n.name))) this.#savePositions();
+    this.#baseline = doc.definitionText(doc.withLayout(def, this.positions));
     const backup = this.#store.backup(this.id);
     this.recovered =
       backup && doc.definitionText(backup.definition) !== this.#baseline ? { definition: backup.definition, savedAt: backup.savedAt } : null;
@@ -80,7 +81,7 @@ export class EditorState {
   }
 
   #backup(): void {
-    if (this.dirty) this.#store.saveBackup(this.id, this.def, this.workflow?.updatedAt ?? null);
+    if (this.dirty) this.#store.saveBackup(this.id, this.draft, this.workflow?.updatedAt ?? null);
     else this.#store.clearBackup(this.id);
   }
 
@@ -110,7 +111,6 @@ export class EditorState {
     const position = at ?? this.#freeSpot();
     this.positions = new Map(this.positions).set(node.name, position);
     this.#apply(doc.addNode(this.def, node));
-    this.#savePositions();
     this.selected = node.name;
     return node.name;
   }
@@ -135,7 +135,6 @@ export class EditorState {
     if (at) positions.set(to, at);
     this.positions = positions;
     this.#apply(result.def);
-    this.#savePositions();
     if (this.selected === from) this.selected = to;
     return null;
   }
@@ -164,9 +163,10 @@ export class EditorState {
     this.#apply({ ...this.def, ...patch });
   }
 
+  /** Moves are not in the undo history: they change where a node sits, not what the workflow does. */
   move(name: string, to: Point): void {
     this.positions = new Map(this.positions).set(name, { x: Math.round(to.x), y: Math.round(to.y) });
-    this.#savePositions();
+    this.#backup();
   }
 
   autoLayout(direction: "TB" | "LR" = "TB"): void {
@@ -175,19 +175,15 @@ export class EditorState {
       this.def.edges,
       { direction },
     );
-    this.#savePositions();
-  }
-
-  #savePositions(): void {
-    this.#store.savePositions(this.id, this.positions);
+    this.#backup();
   }
 
   restoreRecovered(): void {
     if (!this.recovered) return;
-    const { definition } = this.recovered;
+    const { definition, positions } = doc.splitLayout(this.recovered.definition);
     this.recovered = null;
+    this.positions = completeLayout(definition.nodes.map((n) => n.name), definition.edges, new Map([...this.positions, ...positions]));
     this.#apply(definition);
-    this.positions = completeLayout(definition.nodes.map((n) => n.name), definition.edges, this.positions);
   }
 
   discardRecovered(): void {
@@ -197,18 +193,15 @@ export class EditorState {
 
   /** Saves the draft (creating the workflow the first time). Validation errors land on the nodes they name. */
   async save(): Promise<boolean> {
-    const sent = doc.definitionToSave(this.def);
+    const sent = doc.definitionToSave(this.draft);
     this.saving = true;
     this.saveError = null;
     try {
       const saved = this.workflow ? await this.#api.saveDraft(this.workflow.id, sent) : await this.#api.createWorkflow(sent);
-      const wasNew = this.isNew;
-      const positions = this.positions;
       this.#store.clearBackup(this.id);
       this.workflow = saved;
-      if (wasNew) this.#store.savePositions(saved.id, positions);
       // The server's form (defaults filled) becomes both the baseline and the draft, unless edits came in meanwhile.
-      if (doc.definitionText(this.def) === doc.definitionText(sent)) this.def = saved.definition;
+      if (doc.definitionText(this.draft) === doc.definitionText(sent)) this.def = doc.splitLayout(saved.definition).definition;
       this.#baseline = doc.definitionText(saved.definition);
       this.errors = null;
       this.#backup();

@@ -1,6 +1,5 @@
-// What the browser keeps for the editor: where nodes were placed, and a backup of unsaved edits.
+// What the browser keeps for the editor: a backup of unsaved edits (the layout is saved with the draft).
 import type { WorkflowDefinition } from "./api-types.ts";
-import type { Point } from "./layout.ts";
 
 type KeyValue = Pick<Storage, "getItem" | "setItem" | "removeItem">;
 
@@ -12,10 +11,7 @@ function browserStorage(): KeyValue | null {
   }
 }
 
-/**
- * The definition has no place for canvas positions (the API refuses unknown fields), so a person's
- * arrangement is kept per workflow in this browser; nodes without one are auto-laid out.
- */
+/** Per workflow, in this browser only; storage that is full or disabled makes it forget, never fail. */
 export class LocalStore {
   readonly #storage: KeyValue | null;
   constructor(storage: KeyValue | null = browserStorage()) {
@@ -38,15 +34,6 @@ export class LocalStore {
     } catch {
       // full or disabled: the editor still works, it just forgets
     }
-  }
-
-  positions(workflowId: string): Map<string, Point> {
-    const saved = this.#read<Record<string, Point>>(`sluice.positions.${workflowId}`) ?? {};
-    return new Map(Object.entries(saved).filter(([, p]) => Number.isFinite(p?.x) && Number.isFinite(p?.y)));
-  }
-
-  savePositions(workflowId: string, positions: ReadonlyMap<string, Point>): void {
-    this.#write(`sluice.positions.${workflowId}`, Object.fromEntries(positions));
   }
 
   /** Unsaved edits, written as they are made, so a closed tab or a crash does not lose them. */

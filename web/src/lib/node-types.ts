@@ -32,6 +32,11 @@ export function nodeTypeInfo(type: string): NodeTypeInfo {
   return BY_TYPE.get(type) ?? { type, label: type, summary: "", runsOn: "runner", language: null, glyph: "?" };
 }
 
+/** The colour a node type is drawn in (a base.css variable); an unknown type looks like a no-op. */
+export function kindColour(type: string): string {
+  return `var(--kind-${BY_TYPE.has(type) ? type : "noop"})`;
+}
+
 /** Only the types this server build accepts (the palette hides the others). */
 export function paletteTypes(supported: readonly string[] | null): NodeTypeInfo[] {
   return supported ? NODE_TYPES.filter((info) => supported.includes(info.type)) : [...NODE_TYPES];

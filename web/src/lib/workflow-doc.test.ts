@@ -1,6 +1,18 @@
 import { describe, expect, it } from "vitest";
 import type { WorkflowDefinition } from "./api-types.ts";
-import { connect, connectionProblem, definitionText, definitionToSave, emptyDefinition, removeEdges, removeNodes, renameNode, updateNode } from "./workflow-doc.ts";
+import {
+  connect,
+  connectionProblem,
+  definitionText,
+  definitionToSave,
+  emptyDefinition,
+  removeEdges,
+  removeNodes,
+  renameNode,
+  splitLayout,
+  updateNode,
+  withLayout,
+} from "./workflow-doc.ts";
 
 const node = (name: string, extra: Partial<WorkflowDefinition["nodes"][number]> = {}) => ({ name, type: "shell", code: "", params: {}, timeoutSeconds: 3600, ...extra });
 const def = (nodes = [node("a"), node("b"), node("c")], edges = [{ from: "a", to: "b" }]): WorkflowDefinition => ({ ...emptyDefinition("wf"), nodes, edges });
@@ -87,5 +99,33 @@ describe("definitionText", () => {
     const b = { ...a, policy: Object.fromEntries(Object.entries(a.policy).reverse()) };
     expect(definitionText(b)).toBe(definitionText(a));
     expect(definitionText(updateNode(a, "a", { code: "x" }))).not.toBe(definitionText(a));
+  });
+});
+
+describe("layout in the draft", () => {
+  it("stores the positions of the definition's nodes only, in whole pixels", () => {
+    const stored = withLayout(def(), new Map([["a", { x: 10.4, y: -3.6 }], ["c", { x: 0, y: 120 }], ["removed", { x: 5, y: 5 }]]));
+    expect(stored.ui).toEqual({ positions: { a: { x: 10, y: -4 }, c: { x: 0, y: 120 } } });
+  });
+
+  it("splits a stored draft into the definition to edit and its positions, and back", () => {
+    const stored = withLayout(def(), new Map([["a", { x: 1, y: 2 }], ["b", { x: 3, y: 4 }]]));
+    const { definition, positions } = splitLayout(stored);
+    expect(definition).toEqual(def());
+    expect("ui" in definition).toBe(false);
+    expect([...positions]).toEqual([["a", { x: 1, y: 2 }], ["b", { x: 3, y: 4 }]]);
+    expect(definitionText(withLayout(definition, positions))).toBe(definitionText(stored));
+  });
+
+  it("ignores positions of unknown nodes or without numbers, and a draft without a layout", () => {
+    const odd = { ...def(), ui: { positions: { ghost: { x: 1, y: 1 }, a: { x: Number.NaN, y: 0 }, b: { x: 1, y: 2 } } } };
+    expect([...splitLayout(odd).positions]).toEqual([["b", { x: 1, y: 2 }]]);
+    expect(splitLayout(def()).positions.size).toBe(0);
+  });
+
+  it("makes a moved node a change to save", () => {
+    const before = withLayout(def(), new Map([["a", { x: 0, y: 0 }]]));
+    const after = withLayout(def(), new Map([["a", { x: 40, y: 0 }]]));
+    expect(definitionText(after)).not.toBe(definitionText(before));
   });
 });

@@ -1,6 +1,7 @@
-// Edits to a workflow definition as pure functions: add, rename, remove, connect, and what a save sends.
+// Edits to a workflow definition as pure functions: add, rename, remove, connect, its layout, and what a save sends.
 import { findCycle } from "../../../worker/core/dag.ts";
 import type { Edge, NodeDefinition, WorkflowDefinition } from "./api-types.ts";
+import type { Point } from "./layout.ts";
 
 export const edgeKey = (edge: Edge) => `${edge.from}>${edge.to}`;
 
@@ -92,6 +93,27 @@ export function connect(def: WorkflowDefinition, edge: Edge): { ok: true; def: W
 /** The upstream nodes of a node, in definition order. */
 export function upstreamOf(def: WorkflowDefinition, name: string): string[] {
   return def.edges.filter((e) => e.to === name).map((e) => e.from);
+}
+
+/**
+ * A stored definition split in two: the definition the editor edits, and its nodes' canvas positions
+ * (`ui.positions`), which the canvas moves without touching the definition's history.
+ */
+export function splitLayout(stored: WorkflowDefinition): { definition: WorkflowDefinition; positions: Map<string, Point> } {
+  const { ui, ...definition } = stored;
+  const names = new Set(definition.nodes.map((n) => n.name));
+  const placed = Object.entries(ui?.positions ?? {}).filter(([name, p]) => names.has(name) && Number.isFinite(p?.x) && Number.isFinite(p?.y));
+  return { definition, positions: new Map(placed) };
+}
+
+/** The definition with its nodes' positions, in whole pixels, as the draft stores them; other names are left out. */
+export function withLayout(def: WorkflowDefinition, positions: ReadonlyMap<string, Point>): WorkflowDefinition {
+  const placed: [string, Point][] = [];
+  for (const { name } of def.nodes) {
+    const at = positions.get(name);
+    if (at) placed.push([name, { x: Math.round(at.x), y: Math.round(at.y) }]);
+  }
+  return { ...def, ui: { positions: Object.fromEntries(placed) } };
 }
 
 /**

@@ -1,37 +1,17 @@
-// The workflows table: each workflow with its trigger and last run, and the search over them.
-import type { InstanceSummary, Trigger, Workflow, WorkflowSummary } from "./api-types.ts";
+// The workflows table: each listed workflow with its trigger's name, and the search over them.
+import type { Trigger, WorkflowListItem } from "./api-types.ts";
 
-export interface WorkflowRow extends WorkflowSummary {
-  /** The trigger its draft selects: its name when known, else its id; null for none; undefined while unknown. */
-  trigger: { id: string; name: string; type: string | null } | null | undefined;
-  nodeCount: number | undefined;
-  lastRun: InstanceSummary | null | undefined;
+export interface WorkflowRow extends WorkflowListItem {
+  /** The trigger that starts it: its name when the trigger list has it, else its id; null for none. */
+  trigger: { id: string; name: string; type: string | null } | null;
 }
 
-/** The newest instance of each workflow among `instances` (which the API lists newest first). */
-export function lastRuns(instances: readonly InstanceSummary[]): Map<string, InstanceSummary> {
-  const last = new Map<string, InstanceSummary>();
-  for (const instance of instances) if (!last.has(instance.workflowId)) last.set(instance.workflowId, instance);
-  return last;
-}
-
-export function workflowRows(
-  workflows: readonly WorkflowSummary[],
-  runs: ReadonlyMap<string, InstanceSummary | null>,
-  details: ReadonlyMap<string, Workflow>,
-  triggers: readonly Trigger[] | null,
-): WorkflowRow[] {
+/** The list already carries each workflow's trigger id and last run; only trigger names come from elsewhere. */
+export function workflowRows(workflows: readonly WorkflowListItem[], triggers: readonly Trigger[] | null): WorkflowRow[] {
   const byId = new Map((triggers ?? []).map((t) => [t.id, t]));
   return workflows.map((w) => {
-    const detail = details.get(w.id);
-    const triggerId = detail?.definition.policy.triggerId;
-    const found = triggerId ? byId.get(triggerId) : undefined;
-    return {
-      ...w,
-      trigger: detail === undefined ? undefined : triggerId ? { id: triggerId, name: found?.name ?? triggerId, type: found?.type ?? null } : null,
-      nodeCount: detail?.definition.nodes.length,
-      lastRun: runs.has(w.id) ? runs.get(w.id)! : undefined,
-    };
+    const found = w.triggerId ? byId.get(w.triggerId) : undefined;
+    return { ...w, trigger: w.triggerId ? { id: w.triggerId, name: found?.name ?? w.triggerId, type: found?.type ?? null } : null };
   });
 }
 
