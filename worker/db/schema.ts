@@ -50,6 +50,8 @@ export const workflows = sqliteTable(
     uniqueIndex("workflows_name").on(t.workspaceId, t.name),
     index("workflows_trigger").on(t.triggerId),
     index("workflows_published_trigger").on(t.publishedTriggerId),
+    // The workflow list pages newest first within a workspace.
+    index("workflows_recent").on(t.workspaceId, t.updatedAt, t.id),
   ],
 );
 

@@ -28,8 +28,6 @@ export interface Delivery {
   sourceId: string | null;
 }
 
-const jsonCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
-
 /** Per-batch memo of which workflows a trigger starts: a batch of 100 messages reads D1 once per trigger. */
 export class WorkflowLookup {
   private readonly d1: D1Database;
@@ -42,8 +40,7 @@ export class WorkflowLookup {
   publishedFor(triggerId: string): Promise<PublishedWorkflow[]> {
     let found = this.published.get(triggerId);
     if (!found) {
-      // A JSON round trip: parsed definitions may hold values a Durable Object RPC cannot clone.
-      found = publishedWorkflowsOf(this.d1, triggerId).then((rows) => rows.map((wf) => ({ ...wf, definition: jsonCopy(wf.definition) })));
+      found = publishedWorkflowsOf(this.d1, triggerId);
       // A failed read is not remembered: the next message of the batch tries again.
       found.catch(() => this.published.delete(triggerId));
       this.published.set(triggerId, found);
@@ -89,7 +86,7 @@ async function plannedStart(d: Delivery, wf: PublishedWorkflow, dedupKey: string
     receivedAt,
     cyctime: clock.cyctime.getTime(),
     triggerType: d.event.type,
-    triggerMessage: jsonCopy(d.event.message),
+    triggerMessage: d.event.message,
     params: definition.params,
     dedup: { key: await coordinatorDedupKey(d.trigger.id, dedupKey), windowSeconds: d.trigger.dedup.windowSeconds },
     orderingKey,

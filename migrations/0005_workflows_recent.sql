@@ -1,0 +1,1 @@
+CREATE INDEX `workflows_recent` ON `workflows` (`workspace_id`,`updated_at`,`id`);
