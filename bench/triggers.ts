@@ -15,6 +15,8 @@ export interface TriggerSample {
   p50: number;
   p99: number;
   seconds: number;
+  /** Events the Worker accepted per second (every send request answered): what the runs cannot outpace. */
+  sentPerSecond: number;
   notStarted: number;
 }
 
@@ -89,6 +91,7 @@ export async function triggerRun(api: Api, kind: TriggerKind, mode: SendMode, co
   const sentAt: number[] = new Array(count).fill(Number.NaN);
   if (mode === "burst") await sendBurst(api, kind, s, count, sentAt);
   else await sendPaced(api, kind, s, count, rate, sentAt);
+  const sentBy = Date.now();
   const deadline = Date.now() + timeoutMs;
   let done = await api.allInstances(s.workflowId, "succeeded");
   while (done.length < count && Date.now() < deadline) {
@@ -108,5 +111,6 @@ export async function triggerRun(api: Api, kind: TriggerKind, mode: SendMode, co
   const last = Math.max(...started.filter((t) => !Number.isNaN(t)));
   const seconds = (last - first) / 1000;
   const ran = started.filter((t) => !Number.isNaN(t)).length;
-  return { kind, mode, count, runsPerSecond: ran / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), seconds, notStarted: count - ran };
+  const sentPerSecond = count / ((sentBy - first) / 1000);
+  return { kind, mode, count, runsPerSecond: ran / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), seconds, sentPerSecond, notStarted: count - ran };
 }
