@@ -38,6 +38,22 @@ export async function createTrigger(body: Record<string, unknown>) {
   return res.json as { id: string; secret?: string; hookUrl?: string };
 }
 
+/**
+ * A queue trigger on user-behavior with its own exact key (so no other test's messages reach it) and a
+ * published workflow on it, created in the test's isolated group.
+ */
+export async function queueTriggerSetup(
+  group: { createWorkflow(def: Record<string, unknown>): Promise<{ id: string }> },
+  extra: Record<string, unknown> = {},
+  nodes: unknown[] = [{ name: "n", type: "noop" }],
+) {
+  const key = unique("key");
+  const trigger = await createTrigger({ name: unique("q"), type: "queue", config: { queue: "user-behavior", key }, ...extra });
+  const wf = await group.createWorkflow({ name: unique("handle_user_action_workflow"), policy: { triggerId: trigger.id }, nodes });
+  await publish(wf.id);
+  return { key, trigger, wf };
+}
+
 export async function publish(workflowId: string) {
   const res = await api("POST", `/api/v1/workflows/${workflowId}/publish`, {});
   if (res.status !== 200) throw new Error(`publish: ${res.status} ${res.text}`);

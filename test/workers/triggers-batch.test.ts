@@ -3,18 +3,12 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { describe, expect, it } from "vitest";
 import { consumeBatch } from "../../worker/ingest/queue.ts";
 import { api, isolatedGroup, shellNode } from "./helpers.ts";
-import { createTrigger, deliverBatch, eventsOf, instancesOf, message, publish, unique } from "./trigger-helpers.ts";
+import { createTrigger, queueTriggerSetup, deliverBatch, eventsOf, instancesOf, message, publish, unique } from "./trigger-helpers.ts";
 
 const group = isolatedGroup();
 const QUEUE = "user-behavior";
 
-async function queueSetup(extra: Record<string, unknown> = {}, nodes: unknown[] = [{ name: "n", type: "noop" }]) {
-  const key = unique("key");
-  const trigger = await createTrigger({ name: unique("q"), type: "queue", config: { queue: QUEUE, key }, ...extra });
-  const wf = await group.createWorkflow({ name: unique("batch_wf"), policy: { triggerId: trigger.id }, nodes });
-  await publish(wf.id);
-  return { key, trigger, wf };
-}
+const queueSetup = (extra: Record<string, unknown> = {}, nodes?: unknown[]) => queueTriggerSetup(group, extra, nodes);
 
 /** Each instance of a workflow with its trigger message value, oldest first. */
 async function byArrival(workflowId: string) {

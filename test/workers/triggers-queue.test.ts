@@ -2,19 +2,12 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { api, instance, isolatedGroup, shellNode } from "./helpers.ts";
-import { createTrigger, deliverBatch, eventsOf, eventually, FIXTURES, instancesOf, message, publish, unique } from "./trigger-helpers.ts";
+import { createTrigger, queueTriggerSetup, deliverBatch, eventsOf, eventually, FIXTURES, instancesOf, message, publish, unique } from "./trigger-helpers.ts";
 
 const group = isolatedGroup();
 const QUEUE = "user-behavior";
 
-/** A queue trigger with its own exact key (so no other test's messages reach it) and a published workflow on it. */
-async function queueSetup(extra: Record<string, unknown> = {}, nodes: unknown[] = [{ name: "n", type: "noop" }]) {
-  const key = unique("key");
-  const trigger = await createTrigger({ name: unique("q"), type: "queue", config: { queue: QUEUE, key }, ...extra });
-  const wf = await group.createWorkflow({ name: unique("handle_user_action_workflow"), policy: { triggerId: trigger.id }, nodes });
-  await publish(wf.id);
-  return { key, trigger, wf };
-}
+const queueSetup = (extra: Record<string, unknown> = {}, nodes?: unknown[]) => queueTriggerSetup(group, extra, nodes);
 
 describe("queue triggers", () => {
   it("starts exactly one run per distinct message when each is delivered 1-3 times", async () => {

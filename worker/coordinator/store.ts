@@ -77,11 +77,15 @@ export class CoordinatorStore {
     return this.sql.exec<Row<LiveInstance>>(`SELECT * FROM instances WHERE id = ?`, id).toArray()[0];
   }
 
+  /** Changes the status and returns the row as changed (one statement: `RETURNING`, no re-read). */
   setInstanceStatus(id: string, status: InstanceStatus, at: number): LiveInstance {
-    if (status === "running") this.sql.exec(`UPDATE instances SET status = ?, started_at = ?, finished_at = NULL WHERE id = ?`, status, at, id);
-    else if (status === "waiting") this.sql.exec(`UPDATE instances SET status = ?, finished_at = NULL WHERE id = ?`, status, id);
-    else this.sql.exec(`UPDATE instances SET status = ?, finished_at = ? WHERE id = ?`, status, at, id);
-    return this.instance(id)!;
+    const changed =
+      status === "running"
+        ? this.sql.exec<Row<LiveInstance>>(`UPDATE instances SET status = ?, started_at = ?, finished_at = NULL WHERE id = ? RETURNING *`, status, at, id)
+        : status === "waiting"
+          ? this.sql.exec<Row<LiveInstance>>(`UPDATE instances SET status = ?, finished_at = NULL WHERE id = ? RETURNING *`, status, id)
+          : this.sql.exec<Row<LiveInstance>>(`UPDATE instances SET status = ?, finished_at = ? WHERE id = ? RETURNING *`, status, at, id);
+    return changed.one();
   }
 
   countRunning(env: string): number {
@@ -140,12 +144,14 @@ export class CoordinatorStore {
 
   updateNodeRun(id: string, changes: Partial<Omit<NodeRunRow, "id">> & { status: NodeStatus }): NodeRunRow {
     const cols = Object.keys(changes);
-    this.sql.exec(
-      `UPDATE node_runs SET ${cols.map((c) => `${c} = ?`).join(", ")} WHERE id = ?`,
-      ...cols.map((c) => changes[c as keyof typeof changes] ?? null),
-      id,
-    );
-    const { current: _c, not_before: _n, chosen: _ch, ...row } = this.nodeRun(id)!;
+    const changed = this.sql
+      .exec<Row<LiveNodeRun>>(
+        `UPDATE node_runs SET ${cols.map((c) => `${c} = ?`).join(", ")} WHERE id = ? RETURNING *`,
+        ...cols.map((c) => changes[c as keyof typeof changes] ?? null),
+        id,
+      )
+      .one();
+    const { current: _c, not_before: _n, chosen: _ch, ...row } = changed;
     return row;
   }
 
