@@ -3,12 +3,15 @@ import { type Api, inParallel, ms, sleep } from "./api.ts";
 import { percentile } from "./report.ts";
 
 export type TriggerKind = "queue" | "r2";
-export type SendMode = "burst" | "paced";
+/** burst: everything at once; paced: the target rate; light: a rate the local stack keeps up with, for the path's own latency. */
+export type SendMode = "burst" | "paced" | "light";
 
 export interface TriggerSample {
   kind: TriggerKind;
   mode: SendMode;
   count: number;
+  /** Events per second sent (paced and light runs). */
+  rate: number;
   /** Runs whose node started, per second, from the first send to the last node start. */
   runsPerSecond: number;
   /** Send (the client's clock as its request left) → the run's node started (the server's clock; same machine). */
@@ -66,7 +69,8 @@ async function sendBurst(api: Api, kind: TriggerKind, s: Setup, count: number, s
 
 /** A steady `rate` per second on an absolute schedule (a slow answer does not slow the sender down). */
 async function sendPaced(api: Api, kind: TriggerKind, s: Setup, count: number, rate: number, sentAt: number[]) {
-  const tickMs = 10;
+  // Every 10 ms at high rates; one event per tick below 100/s.
+  const tickMs = Math.max(10, 1000 / rate);
   const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
   const t0 = performance.now();
   const inFlight: Promise<void>[] = [];
@@ -112,5 +116,5 @@ export async function triggerRun(api: Api, kind: TriggerKind, mode: SendMode, co
   const seconds = (last - first) / 1000;
   const ran = started.filter((t) => !Number.isNaN(t)).length;
   const sentPerSecond = count / ((sentBy - first) / 1000);
-  return { kind, mode, count, runsPerSecond: ran / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), seconds, sentPerSecond, notStarted: count - ran };
+  return { kind, mode, count, rate, runsPerSecond: ran / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), seconds, sentPerSecond, notStarted: count - ran };
 }
