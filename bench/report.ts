@@ -85,7 +85,9 @@ export function rows(r: Results): Row[] {
     { id: "3c", benchmark: `run → first node start, one \`noop\` node (${r.options.latencyRuns} runs in a row)`, metric: "p50", values: r.latencyNoop.map((s) => s.p50), unit: "ms", digits: 1, target: { op: "<=", value: 10 }, peers: "less than shell" },
     { id: "3d", benchmark: "", metric: "p99", values: r.latencyNoop.map((s) => s.p99), unit: "ms", digits: 1, target: { op: "<=", value: 30 }, peers: "" },
     { id: "4a", benchmark: `${r.options.instances.toLocaleString("en-US")} one-\`noop\` instances at once, maxParallel 50`, metric: "completed/s", values: r.spike.map((s) => s.completedPerSecond), unit: "/s", digits: 1, target: { op: ">=", value: 500 }, peers: `${CF} 96 instance creations/s` },
-    { id: "4b", benchmark: "", metric: "peak running (sampled)", values: r.spike.map((s) => s.peakRunning), unit: "", digits: 0, target: { op: "==", value: 50 }, peers: "" },
+    // A noop instance finishes in the transaction that admits it, and the D1 mirror keeps only each row's
+    // last state, so D1 rarely shows one running: here the limit can only be checked as never exceeded (4d reaches it).
+    { id: "4b", benchmark: "", metric: "peak running (sampled)", values: r.spike.map((s) => s.peakRunning), unit: "", digits: 0, target: { op: "<=", value: 50 }, peers: "" },
     { id: "4c", benchmark: "", metric: "instances not succeeded", values: r.spike.map((s) => s.instances - s.succeeded), unit: "", digits: 0, target: { op: "==", value: 0 }, peers: "" },
     { id: "4d", benchmark: `${r.options.shellInstances.toLocaleString("en-US")} one-\`shell\` instances at once, maxParallel 50 (64-slot runner)`, metric: "peak running (sampled)", values: r.shellSpike.map((s) => s.peakRunning), unit: "", digits: 0, target: { op: "==", value: 50 }, peers: "" },
     { id: "4e", benchmark: "", metric: "completed/s", values: r.shellSpike.map((s) => s.completedPerSecond), unit: "/s", digits: 1, target: null, peers: "" },
