@@ -1,5 +1,6 @@
-// Fault injection (npm run test:faults): mixed workflows under SIGKILLed runners, evicted Durable Objects, duplicate and
-// re-ordered deliveries, consumer exceptions and failing D1 writes lose, duplicate, strand and over-admit nothing.
+// Fault injection (npm run test:faults): mixed workflows under SIGKILLed, timing-out and hung runners, crashed and evicted
+// Durable Objects, duplicate and re-ordered deliveries and webhooks, failing consumers, D1 writes and http targets, and
+// people terminating and rerunning, lose, duplicate, strand, over-admit, reorder and double-run nothing.
 import { env } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { simulate, type Report } from "./simulation.ts";
@@ -22,16 +23,19 @@ const replay = `seed=${seed}; replay: SLUICE_FAULT_SEED=${seed} SLUICE_FAULT_RUN
 
 function describeReport(r: Report): string {
   const v = r.verdict;
+  const l = r.lifecycle;
   return [
     `faults: runs=${v.runs} faults=${r.faults} lost=${v.lost} duplicates=${v.duplicates} stuck=${v.stuck} overLimit=${v.overLimit} seed=${r.seed}`,
     `  injected: ${Object.entries(r.injected).map(([k, n]) => `${k}=${n}`).join(" ")}`,
+    `  operations: terminates=${r.operations.terminates} reruns=${r.operations.reruns} refused=${r.operations.refused}`,
+    `  lifecycle: outOfOrder=${l.outOfOrder} ranAfterTerminate=${l.ranAfterTerminate} concurrentAttempts=${l.concurrentAttempts} claimedAfterFinish=${l.claimedAfterFinish} hangsNotStopped=${r.fleet.hangsNotStopped} overlapsAfterLostLease=${l.overlapsAfterLostLease}`,
     `  checks: mirrorMismatches=${v.mirrorMismatches} verdictMismatches=${v.verdictMismatches} staleReports=${r.fleet.staleReports} staleReportsAccepted=${r.fleet.staleReportsAccepted} reissuedAfterCompletion=${r.fleet.reissuedAfterCompletion} deadLettered=${r.broker.deadLettered.length} unexplainedFailures=${v.unexplainedFailures} leftovers=${v.leftovers} undeliveredByAlarms=${r.undeliveredByAlarms} drained=${r.drainedCleanly}`,
-    `  work: requests=${r.requests} instances=${v.instances} ${Object.entries(v.outcomes).map(([k, n]) => `${k}=${n}`).join(" ")} deliveries=${r.broker.deliveries} retriedMessages=${r.broker.retried} claimed=${r.fleet.claimed} completed=${r.fleet.completed} failedOnPurpose=${r.fleet.failedOnPurpose} abandoned=${r.fleet.abandoned} leasesLostWhileAlive=${r.fleet.leasesLostWhileAlive} rounds=${r.rounds} seconds=${r.seconds.toFixed(1)}`,
-    ...v.problems.map((p) => `  problem: ${p}`),
+    `  work: requests=${r.requests} instances=${v.instances} ${Object.entries(v.outcomes).map(([k, n]) => `${k}=${n}`).join(" ")} deliveries=${r.broker.deliveries} retriedMessages=${r.broker.retried} webhookDeliveries=${r.webhooks.deliveries} webhookRetries=${r.webhooks.retried} claimed=${r.fleet.claimed} completed=${r.fleet.completed} failedOnPurpose=${r.fleet.failedOnPurpose} abandoned=${r.fleet.abandoned} stoppedByServer=${r.fleet.stoppedByServer} hangsStopped=${r.fleet.timeouts.hangsStopped} rounds=${r.rounds} outboxRepeatRounds=${r.outboxRepeatRounds} seconds=${r.seconds.toFixed(1)}`,
+    ...[...v.problems, ...l.problems].map((p) => `  problem: ${p}`),
   ].join("\n");
 }
 
-it(`loses, duplicates, strands and over-admits nothing under injected faults (${runs} runs)`, async () => {
+it(`loses, duplicates, strands, over-admits, reorders and double-runs nothing, nor runs what was terminated, under injected faults (${runs} runs)`, async () => {
   console.log(`faults: starting ${replay}`);
   const report = await simulate(seed, runs, Number(env.LEASE_SECONDS) * 1000);
   const text = describeReport(report);
@@ -49,4 +53,10 @@ it(`loses, duplicates, strands and over-admits nothing under injected faults (${
   expect(v.unexplainedFailures, `node runs failed for no injected reason; ${replay}\n${text}`).toBe(0);
   expect(v.leftovers, `undelivered outbox effects or pool tasks; ${replay}\n${text}`).toBe(0);
   expect(report.undeliveredByAlarms, `effects a coordinator committed were not delivered by its alarm; ${replay}\n${text}`).toBe(0);
+  const l = report.lifecycle;
+  expect(l.outOfOrder, `instances of an ordering key started out of arrival order; ${replay}\n${text}`).toBe(0);
+  expect(l.ranAfterTerminate, `a terminated instance ran a node afterwards; ${replay}\n${text}`).toBe(0);
+  expect(l.concurrentAttempts, `a node ran twice at once; ${replay}\n${text}`).toBe(0);
+  expect(l.claimedAfterFinish, `an attempt was handed out after it finished; ${replay}\n${text}`).toBe(0);
+  expect(report.fleet.hangsNotStopped, `a hung node was never stopped; ${replay}\n${text}`).toBe(0);
 });

@@ -1,11 +1,11 @@
-// Runner processes for the fault suite: they claim, confirm, log, fail, hold work across rounds, or die by SIGKILL.
+// Runner processes for the fault suite: they claim, confirm, log, fail, time out, hang, hold work across rounds, or die by SIGKILL.
 import { env, runInDurableObject } from "cloudflare:test";
 import { FakeRunner } from "../workers/helpers.ts";
 import { keyedDraw } from "./rng.ts";
-import { tagIn, type World } from "./world.ts";
+import { SHORT_TIMEOUT_SECONDS, tagIn, type World } from "./world.ts";
 
 /** What a runner does with one claimed attempt. A kill takes the whole process down at that point. */
-type Fate = "ok" | "fail" | "hold" | "kill-unacked" | "kill-acked" | "kill-logged";
+type Fate = "ok" | "fail" | "hold" | "timeout" | "hang" | "kill-unacked" | "kill-acked" | "kill-logged";
 
 const FATES: [Fate, number][] = [
   ["kill-unacked", 0.015], // claimed, never confirmed: the lease expires and the pool offers it again
@@ -14,37 +14,76 @@ const FATES: [Fate, number][] = [
   ["fail", 0.08], // the script exits 1: the node's retry policy applies
   ["hold", 0.2], // still running at the end of the round: heartbeats, completes a later round
 ];
+/** Nodes with a short timeout also run past it: the runner kills them and says so, or the process hangs and only heartbeats. */
+const SHORT_FATES: [Fate, number][] = [["timeout", 0.25], ["hang", 0.25], ...FATES];
+
+/** The node's timeout, the coordinator's grace past it (2 leases), and slack for a busy machine. */
+const HANG_LIMIT_MS = (SHORT_TIMEOUT_SECONDS + 4 + 2) * 1000;
+/** After a 5xx answer to its result, a process dies this often instead of retrying. */
+const P_DIES_ON_5XX = 0.5;
 
 interface Task {
   attemptId: string;
   instanceId: string;
   nodeName: string;
   attempt: number;
+  timeoutSeconds: number;
   /** Binds the node's resolved values, among them the request's tag. */
   prelude: string;
+}
+
+/** One claim of an attempt; `sentAt` is before the claim request left, so a lease granted later cannot precede it. */
+export interface Claim {
+  attemptId: string;
+  instanceId: string;
+  nodeName: string;
+  sentAt: number;
+}
+
+/** An attempt's process on a runner: from its claim until it exited, was killed, or its runner was told to kill it. */
+export interface Execution {
+  attemptId: string;
+  instanceId: string;
+  nodeName: string;
+  from: number;
+  to: number | null;
 }
 
 export interface FleetStats {
   claimed: number;
   completed: number;
   failedOnPurpose: number;
-  kills: { unacked: number; acked: number; logged: number };
+  kills: { unacked: number; acked: number; logged: number; onFailedReport: number };
   /** Attempts a killed process held or had claimed besides the one it died on. */
   abandoned: number;
-  /** Leases that ran out under a live runner (a slow round); not injected, but handled the same way. */
-  leasesLostWhileAlive: number;
+  /**
+   * Work the server stopped under a live runner: a result refused (409) or a process cancelled at a
+   * heartbeat, after a terminate, a timeout, or a lease that ran out during a slow round.
+   */
+  stoppedByServer: number;
   /** Reports (results, log chunks) from runners that do not hold the lease: after a kill, or while another runner holds it. */
   staleReports: number;
   /** Stale reports the Worker accepted: must be 0 (fencing by attempt id and runner). */
   staleReportsAccepted: number;
   /** Attempts handed out again after their result was accepted: the node would run twice (must be 0). */
   reissuedAfterCompletion: number;
+  timeouts: { reported: number; hung: number; hangsStopped: number };
+  /** Hung processes the server never told to stop within the node's timeout and grace (must be 0). */
+  hangsNotStopped: number;
+}
+
+interface Held {
+  task: Task;
+  mode: "hold" | "timeout" | "hang";
+  rounds: number;
+  until: number;
+  execution: Execution;
 }
 
 class RunnerProcess {
   runner: FakeRunner;
   readonly group: string;
-  readonly held = new Map<string, { task: Task; rounds: number }>();
+  readonly held = new Map<string, Held>();
   /** The incarnation before the last SIGKILL, which may still think it owns work. */
   previous: FakeRunner | null = null;
 
@@ -67,19 +106,24 @@ export class RunnerFleet {
     claimed: 0,
     completed: 0,
     failedOnPurpose: 0,
-    kills: { unacked: 0, acked: 0, logged: 0 },
+    kills: { unacked: 0, acked: 0, logged: 0, onFailedReport: 0 },
     abandoned: 0,
-    leasesLostWhileAlive: 0,
+    stoppedByServer: 0,
     staleReports: 0,
     staleReportsAccepted: 0,
     reissuedAfterCompletion: 0,
+    timeouts: { reported: 0, hung: 0, hangsStopped: 0 },
+    hangsNotStopped: 0,
   };
+  readonly claims: Claim[] = [];
+  readonly executions: Execution[] = [];
+  readonly notes: string[] = [];
   private readonly processes: RunnerProcess[] = [];
   private readonly pendingReports: LateReport[] = [];
   /** Attempts whose result the Worker accepted. */
   private readonly finished = new Set<string>();
   /** How often each attempt was claimed, so a re-offered attempt draws a fresh fate. */
-  private readonly claims = new Map<string, number>();
+  private readonly claimCount = new Map<string, number>();
   private readonly seed: number;
   private readonly world: World;
   private readonly leaseMs: number;
@@ -102,15 +146,19 @@ export class RunnerFleet {
     return this.processes.reduce((n, p) => n + p.held.size, 0) + this.pendingReports.length;
   }
 
-  /** One round of every process, concurrently: heartbeat, finish held work, claim `slots[i]` new attempts. */
-  async round(slots: number[], faulty: boolean): Promise<void> {
-    await Promise.all(this.processes.map((p, i) => this.work(p, slots[i] ?? 4, faulty)));
+  /**
+   * One round of every process, concurrently: heartbeat, finish held work, claim `slots[i]` new
+   * attempts; a process whose `claimFirst[i]` is set claims before it heartbeats (a real runner's
+   * heartbeats and claims run on their own clocks).
+   */
+  async round(slots: number[], claimFirst: boolean[], faulty: boolean): Promise<void> {
+    await Promise.all(this.processes.map((p, i) => this.work(p, slots[i] ?? 4, claimFirst[i] ?? false, faulty)));
   }
 
   /** Only heartbeats for `ms`: runners stay alive and hold their work while the suite waits for alarms. */
   async keepAlive(ms: number): Promise<void> {
     for (const until = Date.now() + ms; Date.now() < until; ) {
-      await Promise.all(this.processes.filter((p) => p.held.size > 0).map((p) => p.runner.heartbeat([...p.held.keys()])));
+      await Promise.all(this.processes.filter((p) => p.held.size > 0).map((p) => this.heartbeat(p)));
       await new Promise((r) => setTimeout(r, 500));
     }
   }
@@ -132,52 +180,91 @@ export class RunnerFleet {
     }
   }
 
-  private async work(p: RunnerProcess, slots: number, faulty: boolean): Promise<void> {
-    if (p.held.size > 0) {
-      const beat = await p.runner.heartbeat([...p.held.keys()]);
-      if (beat.status === 200) {
-        for (const id of beat.json.cancel as string[]) {
-          p.held.delete(id);
-          this.stats.leasesLostWhileAlive++;
-        }
-      }
-      for (const [id, h] of [...p.held]) {
-        if (faulty && --h.rounds > 0) continue;
-        p.held.delete(id);
-        await this.complete(p, h.task, 0);
-      }
-    }
-    const res = await p.runner.claim(slots, 0).catch(() => [] as Task[]);
-    const tasks = res as Task[];
-    this.stats.claimed += tasks.length;
-    this.stats.reissuedAfterCompletion += tasks.filter((t) => this.finished.has(t.attemptId)).length;
-    for (const [i, task] of tasks.entries()) {
-      const fate = faulty ? this.fateOf(task) : "ok";
-      if (fate.startsWith("kill")) {
-        await this.kill(p, task, fate, tasks.length - i - 1);
-        return;
-      }
-      if (fate === "hold") {
-        await p.runner.heartbeat([task.attemptId]);
-        p.held.set(task.attemptId, { task, rounds: 1 + Math.floor(this.draw(task, "rounds") * 3) });
-        if (this.draw(task, "stale") < 0.25) await this.staleReport(p, task);
-      } else {
-        if (this.draw(task, "log") < 0.3) await p.runner.log(task.attemptId, `working on ${task.nodeName}\n`);
-        await this.complete(p, task, fate === "fail" ? 1 : 0);
-      }
+  /** Heartbeats what the process holds; an attempt the server cancels is killed at once. */
+  private async heartbeat(p: RunnerProcess): Promise<void> {
+    if (p.held.size === 0) return;
+    const beat = await p.runner.heartbeat([...p.held.keys()]);
+    if (beat.status !== 200) return;
+    for (const id of beat.json.cancel as string[]) {
+      const held = p.held.get(id);
+      if (!held) continue;
+      p.held.delete(id);
+      held.execution.to = Date.now();
+      if (held.mode === "hang") this.stats.timeouts.hangsStopped++;
+      else this.stats.stoppedByServer++;
     }
   }
 
-  /** SIGKILL: the process confirms the attempt as its fate says, then vanishes with everything it held. */
-  private async kill(p: RunnerProcess, task: Task, fate: Fate, unprocessed: number): Promise<void> {
-    if (fate === "kill-acked") await p.runner.heartbeat([task.attemptId]);
-    if (fate === "kill-logged") await p.runner.log(task.attemptId, "about to be killed\n");
-    this.stats.kills[fate === "kill-unacked" ? "unacked" : fate === "kill-acked" ? "acked" : "logged"]++;
-    this.stats.abandoned += p.held.size + unprocessed;
-    const notBefore = Date.now() + this.leaseMs + 500;
+  private async work(p: RunnerProcess, slots: number, claimFirst: boolean, faulty: boolean): Promise<void> {
+    if (claimFirst) {
+      const incarnation = p.runner;
+      await this.claim(p, slots, faulty);
+      if (p.runner !== incarnation) return; // it died
+    }
+    await this.heartbeat(p);
+    for (const [id, h] of [...p.held]) {
+      const now = Date.now();
+      if (h.mode === "hold" && faulty && --h.rounds > 0) continue;
+      if (h.mode === "timeout" && faulty && now < h.until) continue;
+      // A hung process hangs in the drain too: only the server can stop it.
+      if (h.mode === "hang" && now < h.until) continue;
+      p.held.delete(id);
+      if (h.mode === "hang" && now >= h.until) {
+        this.stats.hangsNotStopped++;
+        if (this.notes.length < 10) this.notes.push(`hung attempt ${id} was not told to stop within ${HANG_LIMIT_MS} ms`);
+      }
+      const timedOut = h.mode === "timeout" ? `timed out after ${h.task.timeoutSeconds}s` : null;
+      if ((await this.complete(p, h.task, h.execution, timedOut === null ? 0 : null, timedOut)) === "died") return this.kill(p, null, "kill-acked", 0);
+    }
+    if (!claimFirst) await this.claim(p, slots, faulty);
+  }
+
+  /** Claims up to `slots` attempts and meets each one's fate. */
+  private async claim(p: RunnerProcess, slots: number, faulty: boolean): Promise<void> {
+    const sentAt = Date.now();
+    const tasks = (await p.runner.claim(slots, 0).catch(() => [])) as Task[];
+    const receivedAt = Date.now();
+    this.stats.claimed += tasks.length;
+    this.stats.reissuedAfterCompletion += tasks.filter((t) => this.finished.has(t.attemptId)).length;
+    const executions = tasks.map((t) => {
+      this.claims.push({ attemptId: t.attemptId, instanceId: t.instanceId, nodeName: t.nodeName, sentAt });
+      const execution: Execution = { attemptId: t.attemptId, instanceId: t.instanceId, nodeName: t.nodeName, from: receivedAt, to: null };
+      this.executions.push(execution);
+      return execution;
+    });
+    for (const [i, task] of tasks.entries()) {
+      const fate = faulty ? this.fateOf(task) : "ok";
+      const execution = executions[i]!;
+      if (fate.startsWith("kill")) return this.kill(p, task, fate, i, executions);
+      if (fate === "hold" || fate === "timeout" || fate === "hang") {
+        await p.runner.heartbeat([task.attemptId]);
+        const until = fate === "hang" ? receivedAt + HANG_LIMIT_MS : receivedAt + task.timeoutSeconds * 1000;
+        p.held.set(task.attemptId, { task, mode: fate, rounds: 1 + Math.floor(this.draw(task, "rounds") * 3), until, execution });
+        if (fate === "hang") this.stats.timeouts.hung++;
+        if (this.draw(task, "stale") < 0.25) await this.staleReport(p, task);
+        continue;
+      }
+      if (this.draw(task, "log") < 0.3) await p.runner.log(task.attemptId, `working on ${task.nodeName}\n`);
+      if ((await this.complete(p, task, execution, fate === "fail" ? 1 : 0)) === "died") return this.kill(p, null, "kill-acked", i + 1, executions);
+    }
+  }
+
+  /**
+   * SIGKILL: the process confirms the attempt as its fate says, then vanishes with everything it held
+   * and had claimed (the tasks from index `at` on). `task` is null when it dies on a failed report.
+   */
+  private async kill(p: RunnerProcess, task: Task | null, fate: Fate, at: number, claimed: Execution[] = []): Promise<void> {
+    if (task && fate === "kill-acked") await p.runner.heartbeat([task.attemptId]);
+    if (task && fate === "kill-logged") await p.runner.log(task.attemptId, "about to be killed\n");
+    if (!task) this.stats.kills.onFailedReport++;
+    else this.stats.kills[fate === "kill-unacked" ? "unacked" : fate === "kill-acked" ? "acked" : "logged"]++;
+    const now = Date.now();
+    const dying = [...claimed.slice(at), ...[...p.held.values()].map((h) => h.execution)];
+    for (const execution of dying) execution.to ??= now;
+    this.stats.abandoned += dying.length - (task ? 1 : 0);
+    const notBefore = now + this.leaseMs + 500;
     // A partitioned runner, unlike a killed one, may still report later (even one whose claim was never confirmed).
-    this.pendingReports.push({ runner: p.runner, group: p.group, attemptId: task.attemptId, notBefore });
-    for (const id of p.held.keys()) this.pendingReports.push({ runner: p.runner, group: p.group, attemptId: id, notBefore });
+    for (const execution of dying) this.pendingReports.push({ runner: p.runner, group: p.group, attemptId: execution.attemptId, notBefore });
     p.held.clear();
     // A supervisor restarts the runner under a new id.
     p.previous = p.runner;
@@ -196,30 +283,39 @@ export class RunnerFleet {
     if (status !== 409) this.stats.staleReportsAccepted++;
   }
 
-  private async complete(p: RunnerProcess, task: Task, exitCode: number): Promise<void> {
+  /** The process has exited; it reports, retrying a 5xx as the real runner does, unless it dies meanwhile. */
+  private async complete(p: RunnerProcess, task: Task, execution: Execution, exitCode: number | null, error: string | null = null): Promise<"done" | "died"> {
+    execution.to ??= Date.now();
+    // The branch node downstream of `check` reads this output to pick its path.
+    const outputs = { route: this.draw(task, "route") < 0.5 ? "a" : "b" };
     for (let attempt = 0; ; attempt++) {
-      const res = await p.runner.complete(task.attemptId, exitCode);
+      const res = await p.runner.complete(task.attemptId, exitCode, outputs, error);
       if (res.status === 200) {
         this.finished.add(task.attemptId);
         this.stats.completed++;
-        if (exitCode !== 0) this.stats.failedOnPurpose++;
-        return;
+        if (exitCode === 1) this.stats.failedOnPurpose++;
+        if (error !== null) this.stats.timeouts.reported++;
+        return "done";
       }
       if (res.status === 409) {
-        this.stats.leasesLostWhileAlive++;
-        return;
+        this.stats.stoppedByServer++;
+        return "done";
       }
       // The real runner retries 5xx while its lease may still be alive.
       if (res.status < 500 || attempt >= 5) throw new Error(`complete ${task.attemptId}: ${res.status} ${res.text}`);
+      if (this.draw(task, `dies-on-5xx-${attempt}`) < P_DIES_ON_5XX) {
+        this.pendingReports.push({ runner: p.runner, group: p.group, attemptId: task.attemptId, notBefore: Date.now() + this.leaseMs + 500 });
+        return "died";
+      }
       await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
     }
   }
 
   private fateOf(task: Task): Fate {
-    const n = (this.claims.get(task.attemptId) ?? 0) + 1;
-    this.claims.set(task.attemptId, n);
+    const n = (this.claimCount.get(task.attemptId) ?? 0) + 1;
+    this.claimCount.set(task.attemptId, n);
     let x = this.draw(task, `fate${n}`);
-    for (const [fate, p] of FATES) {
+    for (const [fate, p] of task.timeoutSeconds <= SHORT_TIMEOUT_SECONDS ? SHORT_FATES : FATES) {
       if (x < p) return fate;
       x -= p;
     }

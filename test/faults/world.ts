@@ -1,4 +1,4 @@
-// The fault suite's world: mixed workflows on R2, queue and API triggers, and the seeded run requests sent to them.
+// The fault suite's world: mixed workflows on R2, queue, webhook and API triggers, and the seeded run requests sent to them.
 import { api, createWorkflow, runnerToken, shellNode } from "../workers/helpers.ts";
 import { createTrigger, publish } from "../workers/trigger-helpers.ts";
 import { Rng } from "./rng.ts";
@@ -6,9 +6,13 @@ import { Rng } from "./rng.ts";
 export const QUEUE = "user-behavior";
 export const R2_QUEUE = "sluice-r2-events";
 export const BUCKET = "uploads";
+/** The host of the fake target that http nodes call (see http-target.ts). */
+export const TARGET_HOST = "target.faults.test";
+/** The timeout of the nodes that time out on purpose: shorter than a lease (2 s) and the coordinator's grace. */
+export const SHORT_TIMEOUT_SECONDS = 1;
 
 /** Where a run request comes from; each source starts one or more of the workflows below. */
-export type Source = "r2" | "fanout" | "ordered" | "api";
+export type Source = "r2" | "fanout" | "ordered" | "api" | "webhook";
 
 export interface WorkflowUnderTest {
   name: string;
@@ -28,6 +32,8 @@ export interface World {
   runnerTokens: Record<string, string>;
   keyPrefix: string;
   queueKeys: { fanout: string; ordered: string };
+  /** The webhook trigger's whsec_ secret, to sign deliveries with. */
+  webhookSecret: string;
 }
 
 /** One distinct run request: one event (or one API call) that must start exactly one instance per workflow of its source. */
@@ -45,6 +51,10 @@ export interface RunRequest {
   giveUp: boolean;
   /** The time the source stamps on the event; a redelivery keeps it. */
   at: Date;
+  /** Webhook only: the sender replays the delivery this many rounds later (0: never), as after a lost answer. */
+  replayAfter: number;
+  /** Webhook only: the Worker fails after the runs committed and before it logs and answers (the sender retries). */
+  failsAfterStart: boolean;
 }
 
 /** Node code that echoes the event's tag, so every claimed task names the request it belongs to. */
@@ -93,20 +103,36 @@ export async function buildWorld(tag: string): Promise<World> {
     shellNode("step2", echo(tagged), { retry: { count: 2 } }),
   ], [{ from: "step1", to: "step2" }], true);
   const apiRuns = await make("api_runs", ga, { maxParallel: 1 }, [shellNode("call", echo("tag"), { retry: { count: 3 } })]);
+  const hook = await createTrigger({ name: `hook-${tag}`, type: "webhook" });
+  // Branch, merge and http nodes: the runner's output picks the path; the other path is skipped.
+  const hooked = await make("hooked", gb, { triggerId: hook.id, maxParallel: 3 }, [
+    shellNode("check", echo("tag"), { retry: { count: 1 } }),
+    { name: "route", type: "branch", conditions: [{ when: "nodes.check.outputs.route == 'a'", to: "left" }, { when: "default", to: "right" }] },
+    shellNode("left", echo("tag"), { retry: { count: 1 } }),
+    { name: "right", type: "http", http: { url: `http://${TARGET_HOST}/\${workflow.triggerMessage.tag}` }, timeoutSeconds: SHORT_TIMEOUT_SECONDS, retry: { count: 2 } },
+    { name: "join", type: "merge" },
+  ], [{ from: "check", to: "route" }, { from: "route", to: "left" }, { from: "route", to: "right" }, { from: "left", to: "join" }, { from: "right", to: "join" }]);
+  // A node that times out: its runner says so, or hangs while heartbeating until the coordinator gives up on it.
+  const slow = await make("slow", ga, { triggerId: hook.id, maxParallel: 2 }, [
+    shellNode("wait", echo("tag"), { timeoutSeconds: SHORT_TIMEOUT_SECONDS, retry: { count: 2 } }),
+    { name: "after", type: "noop" },
+  ], [{ from: "wait", to: "after" }]);
   const runnerTokens = Object.fromEntries(await Promise.all(groups.map(async (g) => [g, await runnerToken(g)] as const)));
   return {
     tag,
     groups,
-    workflows: [noopChain, r2Load, retrying, fan, orderedWf, apiRuns],
+    workflows: [noopChain, r2Load, retrying, fan, orderedWf, apiRuns, hooked, slow],
     sources: {
       r2: { workflows: [noopChain, r2Load], triggerId: r2.id },
       fanout: { workflows: [retrying, fan], triggerId: fanout.id },
       ordered: { workflows: [orderedWf], triggerId: ordered.id },
       api: { workflows: [apiRuns], triggerId: null },
+      webhook: { workflows: [hooked, slow], triggerId: hook.id },
     },
     runnerTokens,
     keyPrefix,
     queueKeys,
+    webhookSecret: hook.secret!,
   };
 }
 
@@ -126,10 +152,12 @@ export function planRequests(world: World, rng: Rng, runs: number): RunRequest[]
       priority: rng.pick([1, 3, 5, 7, 8]),
       giveUp,
       at: new Date(start + requests.length),
+      replayAfter: source === "webhook" && rng.chance(0.3) ? 1 + rng.int(3) : 0,
+      failsAfterStart: source === "webhook" && rng.chance(0.15),
     };
   };
   while (instances < runs) {
-    const source = rng.weighted<Source>([["r2", 3], ["fanout", 3], ["ordered", 3], ["api", 2]]);
+    const source = rng.weighted<Source>([["r2", 3], ["fanout", 3], ["ordered", 3], ["api", 2], ["webhook", 3]]);
     requests.push(request(source, source === "api" && rng.chance(0.15)));
     instances += world.sources[source].workflows.length;
   }
@@ -138,8 +166,9 @@ export function planRequests(world: World, rng: Rng, runs: number): RunRequest[]
   return requests;
 }
 
-/** The queue message body an event arrives as: an R2 notification or a producer's `{key, value, headers}`. */
+/** The body an event arrives as: an R2 notification, a producer's `{key, value, headers}`, or a webhook's JSON. */
 export function messageBody(world: World, request: RunRequest): unknown {
+  if (request.source === "webhook") return { tag: request.tag, user: request.user };
   if (request.source === "r2") {
     return {
       account: "faults",

@@ -14,13 +14,17 @@ export type { StartInstance, Started } from "./engine.ts";
 export class WorkflowCoordinator extends DurableObject<Env> {
   private readonly engine: Engine;
   private readonly outbox: Outbox;
+  private readonly store: CoordinatorStore;
+  /** http requests in flight, by attempt: one whose node stopped running (terminated, timed out) is aborted. */
+  private readonly httpInFlight = new Map<string, AbortController>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.outbox = new Outbox(ctx.storage, env);
+    this.store = new CoordinatorStore(ctx.storage.sql);
     // The runner kills a timed-out node itself; the coordinator waits two lease periods more for its report.
     const graceMs = 2 * Number(env.LEASE_SECONDS || "30") * 1000;
-    this.engine = new Engine(new CoordinatorStore(ctx.storage.sql), this.outbox, graceMs, retentionMs(retentionDays(env.RETENTION_DAYS)));
+    this.engine = new Engine(this.store, this.outbox, graceMs, retentionMs(retentionDays(env.RETENTION_DAYS)));
   }
 
   async start(input: StartInstance): Promise<Started> {
@@ -123,17 +127,21 @@ export class WorkflowCoordinator extends DurableObject<Env> {
   /** Makes an http node's request outside any transaction and reports the outcome in a new one. */
   private async runHttp(job: HttpJob): Promise<void> {
     let result: { status: number; body: string } | { error: string };
+    const stop = new AbortController();
+    this.httpInFlight.set(job.attemptId, stop);
     try {
       const res = await fetch(job.request.url, {
         method: job.request.method,
         headers: job.request.headers,
         body: job.request.method === "GET" || job.request.method === "HEAD" ? undefined : job.request.body,
-        signal: AbortSignal.timeout(job.timeoutSeconds * 1000),
+        signal: AbortSignal.any([stop.signal, AbortSignal.timeout(job.timeoutSeconds * 1000)]),
         redirect: "manual",
       });
       result = { status: res.status, body: await res.text() };
     } catch (err) {
       result = { error: (err as Error).name === "TimeoutError" ? `timed out after ${job.timeoutSeconds}s` : `request failed: ${(err as Error).message}` };
+    } finally {
+      this.httpInFlight.delete(job.attemptId);
     }
     await this.commit(() => this.engine.httpFinished(job.attemptId, result));
   }
@@ -146,6 +154,8 @@ export class WorkflowCoordinator extends DurableObject<Env> {
   private async commit<T>(change: () => T): Promise<T> {
     const result = this.outbox.inTransaction(change);
     const armed = this.outbox.armDelivery();
+    // A terminated or timed-out http node stops now: a rerun never runs beside its old request.
+    for (const [attemptId, stop] of this.httpInFlight) if (this.store.nodeRun(attemptId)?.status !== "running") stop.abort();
     injectFault(this.env, "coordinator.afterCommit"); // test/faults: dies after committing, before delivering effects
     for (const job of this.engine.takeHttpJobs()) this.ctx.waitUntil(this.runHttp(job));
     this.broadcast(this.engine.takeTouched());

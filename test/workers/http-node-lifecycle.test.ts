@@ -1,0 +1,52 @@
+// http nodes against a fake target in the Workers runtime: a terminate stops the request in flight, so a rerun never overlaps it.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { api, instance, isolatedGroup, startRun } from "./helpers.ts";
+import { eventually } from "./trigger-helpers.ts";
+
+const scope = isolatedGroup();
+const HOST = "slow-target.sluice.test";
+
+/** Requests to the fake target, open from the moment they arrive until answered or aborted. */
+let calls: { from: number; to: number | null }[] = [];
+let realFetch: typeof fetch;
+
+// The Worker's Durable Objects run in the test's isolate, so this stands in for the network they reach.
+beforeEach(() => {
+  calls = [];
+  realFetch = globalThis.fetch;
+  globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input as RequestInfo, init);
+    if (new URL(request.url).host !== HOST) return realFetch(input as RequestInfo, init);
+    const call = { from: Date.now(), to: null as number | null };
+    calls.push(call);
+    // The target never answers: only the caller's abort (its timeout, or a terminate) ends the request.
+    return new Promise<Response>((_, reject) => {
+      request.signal.addEventListener("abort", () => {
+        call.to = Date.now();
+        reject(request.signal.reason);
+      });
+    });
+  }) as typeof fetch;
+});
+
+afterEach(() => {
+  globalThis.fetch = realFetch;
+});
+
+describe("http nodes", () => {
+  it("terminating an instance aborts its node's request, and a rerun's request starts only after", async () => {
+    const wf = await scope.createWorkflow({
+      name: `slow-http-${crypto.randomUUID().slice(0, 6)}`,
+      nodes: [{ name: "call", type: "http", http: { url: `http://${HOST}/work` }, timeoutSeconds: 30 }],
+    });
+    const id = await startRun(wf.id);
+    await eventually(async () => calls.length, (n) => n === 1);
+    expect((await api("POST", `/api/v1/instances/${id}/terminate`)).status).toBe(200);
+    expect(calls[0]!.to, "the terminated node's request was aborted").not.toBeNull();
+    expect((await api("POST", `/api/v1/instances/${id}/rerun`, { mode: "all" })).status).toBe(200);
+    await eventually(async () => calls.length, (n) => n === 2);
+    expect(calls[1]!.from).toBeGreaterThanOrEqual(calls[0]!.to!);
+    expect((await api("POST", `/api/v1/instances/${id}/terminate`)).status).toBe(200);
+    expect((await instance(id)).status).toBe("terminated");
+  });
+});
