@@ -47,8 +47,8 @@ queuesApi.openapi(
     if (!binding) throw notFound(`queue '${queue}' (this Worker sends to: ${triggerQueueNames().join(", ")})`);
     const sent = c.req.valid("json");
     const messages = "messages" in sent ? sent.messages : [sent];
-    const body = ({ key, value, headers }: z.infer<typeof Message>) => ({ key: key ?? null, value, ...(headers ? { headers } : {}) });
-    await binding(c.env).sendBatch(messages.map((m) => ({ body: body(m), contentType: "json" as const })));
+    const record = ({ key, value, headers }: z.infer<typeof Message>) => ({ key: key ?? null, value, ...(headers ? { headers } : {}) });
+    await binding(c.env).sendBatch(messages.map((m) => ({ body: record(m), contentType: "json" as const })));
     return c.json({ queue, accepted: true as const, count: messages.length }, 202);
   },
 );

@@ -10,8 +10,11 @@ export type Effect =
   | { kind: "cancel"; resourceGroup: string; attemptIds: string[] };
 
 const RETRY_MS = 2_000;
-/** Effects per delivery: a queue batch of 100 starts writes a few hundred, delivered as one D1 batch. */
-const BATCH = 1000;
+/**
+ * Outbox rows per delivery. A row holds a whole transaction's D1 statements (a queue batch of 100 starts
+ * is one row of a few hundred), so a backlog after a D1 outage goes out in bounded D1 batches.
+ */
+const BATCH = 50;
 /** Durable Object SQL takes at most 100 bound parameters per statement. */
 const MAX_PARAMS = 100;
 

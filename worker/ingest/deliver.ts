@@ -11,10 +11,10 @@ import {
   type TriggerSpec,
   type WorkflowStart,
 } from "../core/triggers/index.ts";
-import { coordinatorFor } from "../coordinator/stub.ts";
 import type { Started, StartInstance } from "../coordinator/workflow-coordinator.ts";
 import { publishedWorkflowsOf, unpublishedWorkflowsOf, type PublishedWorkflow } from "../db/triggers.ts";
 import type { TriggerEventRecord } from "../db/trigger-events.ts";
+import { StartBatch } from "./starts.ts";
 
 export interface Delivery {
   trigger: TriggerSpec;
@@ -128,13 +128,15 @@ export function settleDelivery(plan: Extract<PlannedDelivery, { done: false }>, 
 }
 
 /**
- * The verdict for one (event, trigger), starting each workflow with its own coordinator call (webhooks;
- * the queue consumer batches the starts of a whole message batch instead, see ingest/starts.ts).
- * Every start is idempotent, so a retry after a failure never runs twice.
+ * The verdict for one (event, trigger) with its starts made at once (webhooks; the queue consumer
+ * collects the starts of a whole message batch first). Every start is idempotent, so a retry after a
+ * failure never runs twice.
  */
 export async function deliver(env: Env, d: Delivery, lookup: WorkflowLookup): Promise<TriggerEventRecord> {
   const plan = await planDelivery(d, lookup);
   if (plan.done) return plan.record;
-  const answers = await Promise.all(plan.starts.map((s) => coordinatorFor(env, s.workflowId).start(s.input)));
-  return settleDelivery(plan, answers);
+  const starts = new StartBatch(env);
+  const answers = Promise.all(plan.starts.map((s) => starts.add(s.input)));
+  await starts.flush();
+  return settleDelivery(plan, await answers);
 }
