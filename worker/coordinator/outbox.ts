@@ -19,7 +19,7 @@ const BATCH = 50;
 const MAX_PARAMS = 100;
 
 export class Outbox {
-  private flushing: Promise<void> | null = null;
+  private flushing: Promise<boolean> | null = null;
   private again = false;
   /** The current transaction's D1 statements, written as one row when it seals. */
   private statements: Statement[] = [];
@@ -61,8 +61,8 @@ export class Outbox {
     this.storage.sql.exec(`INSERT INTO outbox (body) VALUES (?)`, JSON.stringify(effect));
   }
 
-  /** Delivers pending effects in order; on failure leaves them for the alarm to retry. */
-  flush(): Promise<void> {
+  /** Delivers pending effects in order; on failure leaves them for the alarm to retry. True when all were delivered. */
+  flush(): Promise<boolean> {
     if (this.flushing) {
       this.again = true;
       return this.flushing;
@@ -73,9 +73,11 @@ export class Outbox {
           this.again = false;
           while (await this.deliverBatch());
         } while (this.again);
+        return true;
       } catch (err) {
         console.error("coordinator outbox: delivery failed, retrying later", err);
         await this.storage.setAlarm(Date.now() + RETRY_MS);
+        return false;
       } finally {
         this.flushing = null;
       }

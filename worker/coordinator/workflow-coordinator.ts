@@ -11,6 +11,10 @@ import { CoordinatorStore } from "./store.ts";
 
 export type { StartInstance, Started } from "./engine.ts";
 
+const FLUSH_RETRIES = 3;
+const FLUSH_RETRY_MS = 25;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export class WorkflowCoordinator extends DurableObject<Env> {
   private readonly engine: Engine;
   private readonly outbox: Outbox;
@@ -160,7 +164,10 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     for (const job of this.engine.takeHttpJobs()) this.ctx.waitUntil(this.runHttp(job));
     this.broadcast(this.engine.takeTouched());
     await armed;
-    await this.outbox.flush();
+    // A failed delivery is mostly an object restarting: tried again at once, so the answer to this call
+    // usually follows its effects (a terminate's cancel reaches the pool before "terminated" is answered).
+    // Past that, the alarm keeps retrying.
+    for (let retry = 1; !(await this.outbox.flush()) && retry <= FLUSH_RETRIES; retry++) await sleep(FLUSH_RETRY_MS * retry);
     const next = this.engine.nextTimerAt();
     if (next !== null) {
       const current = await this.ctx.storage.getAlarm();
