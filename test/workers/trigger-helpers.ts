@@ -3,7 +3,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import worker from "../../worker/index.ts";
 import { api } from "./helpers.ts";
 
-// The shared fixtures (../shared/fixtures), inlined: the Workers runtime has no file system.
+// The sample events of test/fixtures, inlined: the Workers runtime has no file system.
 export const FIXTURES = {
   put: {
     account: "3f4b7e3dcab231cbfdaa90a6a28bd548",

@@ -1,13 +1,10 @@
 // DESIGN §7: the reference scenarios' node code, prepared here and run with real bash and python3.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runClock } from "./dates.ts";
 import { prepareNodeCode } from "./prepare.ts";
+import { fixture } from "../triggers/testing.ts";
 import { context, runPrepared } from "./testing.ts";
 
-// The shared fixtures sit beside the repository: ../shared/fixtures from its root.
-const fixture = (name: string): unknown => JSON.parse(readFileSync(join(import.meta.dirname, "../../../../shared/fixtures", name), "utf8"));
 
 describe("scenario 1: a manual run with a run date", () => {
   it("prints bizdate as the day before the run date", () => {

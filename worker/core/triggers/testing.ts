@@ -1,5 +1,5 @@
-// Test helpers: the shared fixtures (../shared/fixtures from the project root) as parsed JSON.
+// Test helpers: the sample events in test/fixtures as parsed JSON.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-export const fixture = (name: string): any => JSON.parse(readFileSync(join(import.meta.dirname, "../../../../shared/fixtures", name), "utf8"));
+export const fixture = (name: string): any => JSON.parse(readFileSync(join(import.meta.dirname, "../../../test/fixtures", name), "utf8"));
