@@ -55,9 +55,9 @@ export async function roundTrips(api: Api, runnerToken: string, count = 100): Pr
   // A fresh unknown key each time: verified keys are cached per isolate, unknown ones never are.
   let unknown = 0;
   const apiKeyAuth = await timed(count, () => api.call("GET", "/api/v1/instances?limit=1", undefined, `sk_bench_unknown_${unknown++}`));
-  const emptyClaim = await timed(count, () =>
-    api.call("POST", "/api/v1/runner/claim", { runnerId: "bench-probe", name: "bench-probe", slots: 1, waitMs: 0 }, runnerToken),
-  );
+  // The pool issues runner ids: the probe registers once, as a runner does at start.
+  const { runnerId } = (await api.call<{ runnerId: string }>("POST", "/api/v1/runner/register", { name: "bench-probe", slots: 1 }, runnerToken)).json;
+  const emptyClaim = await timed(count, () => api.call("POST", "/api/v1/runner/claim", { runnerId, name: "bench-probe", slots: 1, waitMs: 0 }, runnerToken));
   return { health, healthPerSecond, d1Read, apiKeyAuth, emptyClaim };
 }
 

@@ -25,3 +25,11 @@ export class RequestRejectedError extends Error {
   }
 }
 
+
+/**
+ * 403 runner_not_registered: the server did not issue this runner id to this token (e.g. it was registered
+ * against another installation or resource group). The runner registers again and carries on.
+ */
+export class RunnerNotRegisteredError extends RequestRejectedError {
+  override name = "RunnerNotRegisteredError";
+}

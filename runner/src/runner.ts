@@ -5,7 +5,7 @@ import { hostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Attempt, type AttemptEnd, deliverCompletion } from "./attempt.ts";
 import { Backoff, sleep } from "./backoff.ts";
-import { RunnerUnauthorizedError } from "./errors.ts";
+import { RunnerNotRegisteredError, RunnerUnauthorizedError } from "./errors.ts";
 import { isUnreadable, readTask, type RunnerTask, SluiceClient } from "./sluice-client.ts";
 
 export interface RunnerOptions {
@@ -13,8 +13,7 @@ export interface RunnerOptions {
   token: string;
   slots: number;
   name?: string;
-  runnerId?: string;
-  /** Where attempts get their work dirs; default `<tmp>/sluice-runner-<runnerId>`. */
+  /** Where attempts get their work dirs; default `<tmp>/sluice-runner-<random>`. */
   workDir?: string;
   heartbeatSeconds?: number;
   killGraceSeconds?: number;
@@ -36,7 +35,6 @@ export interface RunnerOptions {
 const MIN_EMPTY_CLAIM_MS = 1_000;
 
 export class Runner {
-  readonly runnerId: string;
   readonly name: string;
   readonly slots: number;
   private readonly options: RunnerOptions;
@@ -53,23 +51,28 @@ export class Runner {
   private leaseSeconds = Number.POSITIVE_INFINITY;
   private fatal: Error | null = null;
   private done: Promise<void> | null = null;
+  /** A registration in flight: both loops may find the id refused at once, and one new id is enough. */
+  private registering: Promise<void> | null = null;
 
   constructor(options: RunnerOptions) {
     if (!Number.isInteger(options.slots) || options.slots < 1) throw new Error("slots must be an integer ≥ 1");
     this.options = options;
-    this.runnerId = options.runnerId ?? randomUUID();
     this.name = (options.name ?? hostname()).slice(0, 128);
     this.slots = options.slots;
-    this.workRoot = resolve(options.workDir ?? join(tmpdir(), `sluice-runner-${this.runnerId}`));
+    this.workRoot = resolve(options.workDir ?? join(tmpdir(), `sluice-runner-${randomUUID()}`));
     this.print = options.print ?? ((line) => console.log(line));
     this.warn = options.warn ?? ((line) => console.error(line));
     this.client = new SluiceClient({
       url: options.url,
       token: options.token,
-      runnerId: this.runnerId,
       name: this.name,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
+  }
+
+  /** The id the server issued at registration ("" before it registered). */
+  get runnerId(): string {
+    return this.client.runnerId;
   }
 
   /** Runs until stop(); rejects when the server refuses the runner token. */
@@ -97,6 +100,12 @@ export class Runner {
 
   private async serve(): Promise<void> {
     const createdRoot = await mkdir(this.workRoot, { recursive: true });
+    await this.register();
+    if (this.fatal || this.stopping.signal.aborted) {
+      if (createdRoot !== undefined) await rmdir(this.workRoot).catch(() => {});
+      if (this.fatal) throw this.fatal;
+      return;
+    }
     this.print(`[runner] ${this.name} (${this.runnerId}) pulling tasks from ${this.options.url} with ${this.slots} slots`);
     const heartbeats = this.heartbeatLoop();
     await this.claimLoop();
@@ -129,6 +138,10 @@ export class Runner {
         if (error instanceof RunnerUnauthorizedError) {
           this.failFatally(error);
           break;
+        }
+        if (error instanceof RunnerNotRegisteredError) {
+          await this.register();
+          continue;
         }
         if (!failing) this.warn(`[runner] claiming failed, will retry: ${String(error)}`);
         failing = true;
@@ -227,7 +240,8 @@ export class Runner {
           this.failFatally(error);
           break;
         }
-        if (!failing) this.warn(`[runner] heartbeat failed, will retry: ${String(error)}`);
+        if (error instanceof RunnerNotRegisteredError) await this.register();
+        else if (!failing) this.warn(`[runner] heartbeat failed, will retry: ${String(error)}`);
         failing = true;
       }
       // Short naps: a task with a shorter lease may arrive meanwhile and shorten the period.
@@ -237,6 +251,36 @@ export class Runner {
         await sleep(Math.min(due, 250), signal);
       }
     }
+  }
+
+  /**
+   * Gets an id from the server, retrying with backoff until it answers (the server issues runner ids; a
+   * runner never picks its own). A refused token stops the runner.
+   */
+  private register(): Promise<void> {
+    this.registering ??= (async () => {
+      const signal = this.stopping.signal;
+      const backoff = new Backoff();
+      while (!signal.aborted) {
+        try {
+          const previous = this.client.runnerId;
+          await this.client.register(this.slots, signal);
+          if (previous) this.warn(`[runner] the server no longer knew runner ${previous}; registered again as ${this.runnerId}`);
+          return;
+        } catch (error) {
+          if (signal.aborted) return;
+          if (error instanceof RunnerUnauthorizedError) {
+            this.failFatally(error);
+            return;
+          }
+          this.warn(`[runner] registering failed, will retry: ${String(error)}`);
+          await sleep(backoff.nextDelayMs(), signal);
+        }
+      }
+    })().finally(() => {
+      this.registering = null;
+    });
+    return this.registering;
   }
 
   private failFatally(error: Error): void {

@@ -3,6 +3,7 @@ import type { Completion, RunnerTask } from "../../worker/core/runner-protocol.t
 import {
   LeaseLostError,
   RequestRejectedError,
+  RunnerNotRegisteredError,
   RunnerUnauthorizedError,
   TransientRequestError,
 } from "./errors.ts";
@@ -12,7 +13,6 @@ export type { Completion, RunnerTask };
 export interface SluiceClientOptions {
   url: string;
   token: string;
-  runnerId: string;
   name: string;
   fetch?: typeof fetch;
   /** Cap on one request (beyond the claim's long-poll wait), so a hung connection cannot stall a loop. */
@@ -28,7 +28,8 @@ export interface UnreadableTask {
 export class SluiceClient {
   private readonly baseUrl: string;
   private readonly token: string;
-  private readonly runnerId: string;
+  /** Issued by the server at registration (register()); "" until then. */
+  private issuedId = "";
   private readonly name: string;
   private readonly fetchImpl: typeof fetch;
   private readonly requestTimeoutMs: number;
@@ -36,10 +37,26 @@ export class SluiceClient {
   constructor(options: SluiceClientOptions) {
     this.baseUrl = options.url.replace(/\/+$/, "");
     this.token = options.token;
-    this.runnerId = options.runnerId;
     this.name = options.name;
     this.fetchImpl = options.fetch ?? globalThis.fetch;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  }
+
+  /** The id the server issued at the last registration ("" before the first). */
+  get runnerId(): string {
+    return this.issuedId;
+  }
+
+  /**
+   * Asks the server for this runner's id. The server chooses it and binds it to the token and its resource
+   * group; every later claim, heartbeat, log and result carries it.
+   */
+  async register(slots: number, signal: AbortSignal): Promise<string> {
+    const response = await this.postJson("/api/v1/runner/register", { name: this.name, slots }, this.requestTimeoutMs, signal);
+    const parsed = (await this.readJson(response, signal)) as { runnerId?: unknown };
+    if (typeof parsed?.runnerId !== "string" || parsed.runnerId === "") throw new TransientRequestError("register: response has no runnerId");
+    this.issuedId = parsed.runnerId;
+    return this.issuedId;
   }
 
   /** Long-polls for up to `slots` tasks; the server may hold the request for `waitMs`. */
@@ -98,7 +115,7 @@ export class SluiceClient {
       response = await this.fetchImpl(this.baseUrl + path, {
         method: "POST",
         // The runner id fences logs and results: only the runner holding the lease may report.
-        headers: { authorization: `Bearer ${this.token}`, "content-type": contentType, "x-sluice-runner": this.runnerId },
+        headers: { authorization: `Bearer ${this.token}`, "content-type": contentType, "x-sluice-runner": this.issuedId },
         body,
         signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       });
@@ -115,6 +132,7 @@ export class SluiceClient {
       );
     }
     if (response.status === 409) throw new LeaseLostError(what);
+    if (response.status === 403 && detail.includes('"runner_not_registered"')) throw new RunnerNotRegisteredError(what, 403);
     if (response.status === 408 || response.status === 429 || response.status >= 500) {
       throw new TransientRequestError(what);
     }
@@ -140,6 +158,8 @@ export function readTask(raw: unknown): RunnerTask | UnreadableTask {
     return { attemptId, problem: `this runner cannot execute node type ${JSON.stringify(task.type)}` };
   }
   if (typeof task.script !== "string") return { attemptId, problem: "task has no script" };
+  const values = task.values ?? [];
+  if (!Array.isArray(values) || !values.every((v) => typeof v === "string")) return { attemptId, problem: "task values are not strings" };
   const env: Record<string, string> = {};
   if (task.env && typeof task.env === "object") {
     for (const [key, value] of Object.entries(task.env)) if (typeof value === "string") env[key] = value;
@@ -153,6 +173,7 @@ export function readTask(raw: unknown): RunnerTask | UnreadableTask {
     type: task.type,
     script: task.script,
     prelude: typeof task.prelude === "string" ? task.prelude : "",
+    values,
     env,
     timeoutSeconds: positiveOr(task.timeoutSeconds, 3600),
     leaseSeconds: positiveOr(task.leaseSeconds, 60),

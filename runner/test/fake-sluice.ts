@@ -29,6 +29,12 @@ interface HeldClaim {
 
 export class FakeSluice {
   readonly token = `rt_test_${randomUUID()}`;
+  /** Runner ids issued by POST /runner/register, in order; any other id is refused as the Worker does. */
+  readonly issued: string[] = [];
+  /** Forgets every issued id, as a server that no longer knows its runners: they must register again. */
+  forgetRunners(): void {
+    this.issued.length = 0;
+  }
   readonly claims: ClaimRequest[] = [];
   readonly heartbeats: HeartbeatRequest[] = [];
   readonly completions = new Map<string, Completion>();
@@ -140,6 +146,15 @@ export class FakeSluice {
       return;
     }
     const [url = "", query = ""] = (request.url ?? "").split("?");
+    if (url === "/api/v1/runner/register") {
+      const runnerId = `rnr_${randomUUID()}`;
+      this.issued.push(runnerId);
+      return json(response, 201, { runnerId, resourceGroup: "default" });
+    }
+    const claimedId = url === "/api/v1/runner/claim" || url === "/api/v1/runner/heartbeat" ? (JSON.parse(body.toString()) as { runnerId: string }).runnerId : request.headers["x-sluice-runner"];
+    if (typeof claimedId !== "string" || !this.issued.includes(claimedId)) {
+      return json(response, 403, { error: { code: "runner_not_registered", message: `runner ${String(claimedId)} is not registered` } });
+    }
     if (url === "/api/v1/runner/claim") return this.claim(JSON.parse(body.toString()) as ClaimRequest, response);
     if (url === "/api/v1/runner/heartbeat") {
       const heartbeat = JSON.parse(body.toString()) as HeartbeatRequest;

@@ -39,32 +39,40 @@ export async function runnerToken(resourceGroup = "default"): Promise<string> {
   return res.json.key as string;
 }
 
-/** A runner in the test: claims, optionally logs, and completes with the given exit code. */
+/** A runner in the test: registers (its id is the pool's), claims, optionally logs, and completes with the given exit code. */
 export class FakeRunner {
   readonly token: string;
-  readonly runnerId: string;
+  /** Issued by the pool at the first call; "" until then. */
+  runnerId = "";
 
-  constructor(token: string, runnerId = `runner-${crypto.randomUUID()}`) {
+  constructor(token: string) {
     this.token = token;
-    this.runnerId = runnerId;
+  }
+
+  async register(slots = 4): Promise<string> {
+    if (this.runnerId) return this.runnerId;
+    const res = await api("POST", "/api/v1/runner/register", { name: "test", slots }, this.token);
+    if (res.status !== 201) throw new Error(`register: ${res.status} ${res.text}`);
+    this.runnerId = res.json.runnerId as string;
+    return this.runnerId;
   }
 
   async claim(slots = 4, waitMs = 0) {
-    const res = await api("POST", "/api/v1/runner/claim", { runnerId: this.runnerId, name: "test", slots, waitMs }, this.token);
+    const res = await api("POST", "/api/v1/runner/claim", { runnerId: await this.register(), name: "test", slots, waitMs }, this.token);
     if (res.status !== 200) throw new Error(`claim: ${res.status} ${res.text}`);
     return res.json.tasks as any[];
   }
 
-  log(attemptId: string, text: string) {
-    return api("POST", `/api/v1/runner/attempts/${attemptId}/log`, text, this.token, { "x-sluice-runner": this.runnerId });
+  async log(attemptId: string, text: string) {
+    return api("POST", `/api/v1/runner/attempts/${attemptId}/log`, text, this.token, { "x-sluice-runner": await this.register() });
   }
 
-  complete(attemptId: string, exitCode: number | null, outputs: Record<string, string> = {}, error: string | null = null) {
-    return api("POST", `/api/v1/runner/attempts/${attemptId}/complete`, { exitCode, signal: null, outputs, error }, this.token, { "x-sluice-runner": this.runnerId });
+  async complete(attemptId: string, exitCode: number | null, outputs: Record<string, string> = {}, error: string | null = null) {
+    return api("POST", `/api/v1/runner/attempts/${attemptId}/complete`, { exitCode, signal: null, outputs, error }, this.token, { "x-sluice-runner": await this.register() });
   }
 
-  heartbeat(attempts: string[]) {
-    return api("POST", "/api/v1/runner/heartbeat", { runnerId: this.runnerId, name: "test", slots: 4, attempts }, this.token);
+  async heartbeat(attempts: string[]) {
+    return api("POST", "/api/v1/runner/heartbeat", { runnerId: await this.register(), name: "test", slots: 4, attempts }, this.token);
   }
 }
 

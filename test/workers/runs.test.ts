@@ -112,11 +112,11 @@ describe("runs", () => {
 });
 
 describe("leases and fencing", () => {
-  it("refuses a completion for an attempt the runner does not hold", async () => {
+  it("refuses a completion for an attempt its pool never had, as not found", async () => {
     const runner = await newRunner();
     const res = await runner.complete("run_unknown_attempt_1", 0);
-    expect(res.status).toBe(409);
-    expect(res.json.error.code).toBe("lease_lost");
+    expect(res.status).toBe(404);
+    expect(res.json.error.code).toBe("not_found");
   });
 
   it("marks an attempt lost when its lease expires and refuses the late report", async () => {

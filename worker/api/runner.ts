@@ -1,7 +1,8 @@
-// The runner protocol: claim node runs, heartbeat leases, stream logs, report results.
+// The runner protocol: register, claim node runs, heartbeat leases, stream logs, report results.
 import { createRoute, z } from "@hono/zod-openapi";
-import { leaseLost, badRequest } from "../core/errors.ts";
-import { ClaimSchema, CompletionSchema, HeartbeatSchema, MAX_LOG_CHUNK_BYTES } from "../core/runner-protocol.ts";
+import { leaseLost, badRequest, notFound, runnerNotRegistered } from "../core/errors.ts";
+import { ClaimSchema, CompletionSchema, HeartbeatSchema, MAX_LOG_CHUNK_BYTES, RegisterSchema } from "../core/runner-protocol.ts";
+import type { Refusal, RunnerCaller } from "../pool/resource-pool.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
 import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
 import { insertLog, type Statement } from "../db/mirror.ts";
@@ -12,17 +13,32 @@ import type { Context } from "hono";
 export const runnerApi = router();
 const tags = ["runner"];
 
+/** The runner token's own pool: its group inside its workspace (a token never reaches another workspace's). */
 function pool(c: Context<AppEnv>) {
   const principal: Principal = c.get("principal");
   requirePermission(principal, "runner");
-  return poolFor(c.env, principal.resourceGroup ?? "default");
+  return poolFor(c.env, principal.workspaceId, group(principal));
 }
 
-/** Log and result requests name their runner in a header; the pool checks it holds the lease. */
+const group = (principal: Principal) => principal.resourceGroup ?? "default";
+
+/** The caller as the pool checks it: the token (key id, workspace, group) and the runner id the pool issued. */
+function caller(c: Context<AppEnv>, runnerId: string): RunnerCaller {
+  const principal = c.get("principal");
+  return { keyId: principal.keyId, workspaceId: principal.workspaceId, group: group(principal), runnerId };
+}
+
+/** Log and result requests name their runner in a header; the pool checks it issued that id and it holds the lease. */
 function runnerId(c: Context<AppEnv>): string {
   const id = c.req.header("x-sluice-runner");
-  if (!id) throw badRequest("the x-sluice-runner header (the runner's id) is required");
+  if (!id) throw badRequest("the x-sluice-runner header (the id POST /runner/register issued) is required");
   return id;
+}
+
+function refuse(refusal: Refusal, attemptId: string, runner: string): never {
+  if (refusal.refused === "not_registered") throw runnerNotRegistered(runner);
+  if (refusal.refused === "unknown_attempt") throw notFound(`attempt ${attemptId} in this runner's resource group`);
+  throw leaseLost(attemptId);
 }
 
 const Attempt = z.object({ attemptId: z.string().openapi({ param: { name: "attemptId", in: "path" } }) });
@@ -45,6 +61,28 @@ async function run(db: D1Database, s: Statement): Promise<number> {
 runnerApi.openapi(
   createRoute({
     method: "post",
+    path: "/runner/register",
+    tags,
+    request: body(RegisterSchema),
+    responses: {
+      201: json(
+        z.object({ runnerId: z.string(), resourceGroup: z.string() }),
+        "The runner's id, issued by its pool and bound to this token: every claim, heartbeat, log and result carries it",
+      ),
+      ...errors,
+    },
+  }),
+  async (c) => {
+    const { name, slots } = c.req.valid("json");
+    const principal = c.get("principal");
+    const runner = await pool(c).register(principal.keyId, name, slots);
+    return c.json({ runnerId: runner, resourceGroup: group(principal) }, 201);
+  },
+);
+
+runnerApi.openapi(
+  createRoute({
+    method: "post",
     path: "/runner/claim",
     tags,
     request: body(ClaimSchema),
@@ -52,7 +90,9 @@ runnerApi.openapi(
   }),
   async (c) => {
     const { runnerId, name, slots, waitMs } = c.req.valid("json");
-    return c.json({ tasks: await pool(c).claim(runnerId, name, slots, waitMs) }, 200);
+    const claimed = await pool(c).claim(caller(c, runnerId), name, slots, waitMs);
+    if (!claimed.registered) throw runnerNotRegistered(runnerId);
+    return c.json({ tasks: claimed.tasks }, 200);
   },
 );
 
@@ -66,7 +106,9 @@ runnerApi.openapi(
   }),
   async (c) => {
     const { runnerId, name, slots, attempts } = c.req.valid("json");
-    return c.json({ cancel: await pool(c).heartbeat(runnerId, name, slots, attempts) }, 200);
+    const cancel = await pool(c).heartbeat(caller(c, runnerId), name, slots, attempts);
+    if (cancel === null) throw runnerNotRegistered(runnerId);
+    return c.json({ cancel }, 200);
   },
 );
 
@@ -84,8 +126,9 @@ runnerApi.openapi(
     const text = await c.req.text();
     const bytes = new TextEncoder().encode(text).byteLength;
     if (bytes > MAX_LOG_CHUNK_BYTES) throw badRequest(`a log chunk is at most ${MAX_LOG_CHUNK_BYTES} bytes`);
-    const verdict = await pool(c).acceptLog(attemptId, runnerId(c), bytes);
-    if (!verdict.leased) throw leaseLost(attemptId);
+    const runner = runnerId(c);
+    const verdict = await pool(c).acceptLog(attemptId, caller(c, runner), bytes);
+    if (verdict.refused !== null) refuse(verdict, attemptId, runner);
     if (verdict.keep > 0 || verdict.truncatedNow) {
       let kept = verdict.keep === bytes ? text : new TextDecoder().decode(new TextEncoder().encode(text).slice(0, verdict.keep));
       if (verdict.truncatedNow) kept += TRUNCATED;
@@ -115,8 +158,9 @@ runnerApi.openapi(
   }),
   async (c) => {
     const { attemptId } = c.req.valid("param");
-    const { accepted } = await pool(c).complete(attemptId, runnerId(c), c.req.valid("json"));
-    if (!accepted) throw leaseLost(attemptId);
+    const runner = runnerId(c);
+    const verdict = await pool(c).complete(attemptId, caller(c, runner), c.req.valid("json"));
+    if (verdict.refused !== null) refuse(verdict, attemptId, runner);
     return c.json({ ok: true as const }, 200);
   },
 );

@@ -195,7 +195,7 @@ export class Engine {
     this.store.addTimer("purge", instanceId, now + this.retentionMs);
     statements.push(upsertInstance(mirrorRow(done)));
     this.mirror(statements);
-    if (cancel.length > 0) this.outbox.add({ kind: "cancel", resourceGroup: this.definitionOf(instanceId).def.policy.resourceGroup, attemptIds: cancel });
+    if (cancel.length > 0) this.cancelInPool(instanceId, cancel);
     this.admitWaiting(instance.env);
     return { id: instanceId, status: "terminated" };
   }
@@ -242,7 +242,7 @@ export class Engine {
       if (timer.kind === "retry") this.advance(run.instance_id);
       else if (timer.kind === "timeout" && run.status === "running") {
         this.nodeFinished(run.id, { exitCode: null, signal: null, outputs: {}, error: "timed out: the runner did not report before the node's timeout" });
-        this.outbox.add({ kind: "cancel", resourceGroup: this.definitionOf(run.instance_id).def.policy.resourceGroup, attemptIds: [run.id] });
+        this.cancelInPool(run.instance_id, [run.id]);
       }
     }
   }
@@ -341,7 +341,9 @@ export class Engine {
         } else {
           statements.push(upsertNodeRun(this.store.updateNodeRun(run.id, { status: "queued", queued_at: now })));
           this.mirror(statements.splice(0));
-          this.outbox.add({ kind: "dispatch", resourceGroup: def.policy.resourceGroup, tasks: [outcome.queued] });
+          // policy.resourceGroup resolves inside the workflow's workspace (DESIGN §1).
+          const workspaceId = instance.workspace_id;
+          this.outbox.add({ kind: "dispatch", workspaceId, resourceGroup: def.policy.resourceGroup, tasks: [{ ...outcome.queued, workspaceId }] });
         }
       }
       this.mirror(statements);
@@ -354,6 +356,12 @@ export class Engine {
       }
       if (!changed) return;
     }
+  }
+
+  /** Queued attempts leave the pool; leased ones are killed by their runners at the next heartbeat. */
+  private cancelInPool(instanceId: string, attemptIds: string[]): void {
+    const workspaceId = this.store.instance(instanceId)!.workspace_id;
+    this.outbox.add({ kind: "cancel", workspaceId, resourceGroup: this.definitionOf(instanceId).def.policy.resourceGroup, attemptIds });
   }
 
   /** A definition is immutable under its hash, so it is read, parsed and shaped once per object lifetime. */

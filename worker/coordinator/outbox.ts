@@ -1,13 +1,22 @@
 // The coordinator's outbox: effects written in the same transaction as the state, delivered in order.
 import type { QueuedTask } from "../core/runner-protocol.ts";
 import { coalesceUpserts, compactStatements, type Statement } from "../db/mirror.ts";
+import { DEFAULT_WORKSPACE } from "../core/tenancy.ts";
 import { injectFault } from "../faults.ts";
 import { poolFor } from "./stub.ts";
 
+/**
+ * Pool calls name the instance's workspace and group: the pool is the group's of that workspace. A row
+ * written before groups were per workspace has no workspaceId and goes to the bare-named pool it was meant
+ * for (the default workspace's), which hands another workspace's tasks on (ResourcePool.adoptLegacyTasks).
+ */
 export type Effect =
   | { kind: "d1"; statements: Statement[] }
-  | { kind: "dispatch"; resourceGroup: string; tasks: QueuedTask[] }
-  | { kind: "cancel"; resourceGroup: string; attemptIds: string[] };
+  | { kind: "dispatch"; workspaceId?: string; resourceGroup: string; tasks: QueuedTask[] }
+  | { kind: "cancel"; workspaceId?: string; resourceGroup: string; attemptIds: string[] };
+
+type PoolEffect = Exclude<Effect, { kind: "d1" }>;
+const poolAddress = (e: PoolEffect) => JSON.stringify([e.workspaceId ?? DEFAULT_WORKSPACE, e.resourceGroup]);
 
 const RETRY_MS = 2_000;
 /**
@@ -110,7 +119,7 @@ export class Outbox {
     if (rows.length === 0) return false;
     const statements: Statement[] = [];
     const d1Rows: number[] = [];
-    const poolCalls = new Map<string, { ids: number[]; calls: Exclude<Effect, { kind: "d1" }>[] }>();
+    const poolCalls = new Map<string, { ids: number[]; calls: PoolEffect[] }>();
     for (const row of rows) {
       const effect = JSON.parse(row.body) as Effect;
       if (effect.kind === "d1") {
@@ -118,10 +127,10 @@ export class Outbox {
         d1Rows.push(row.id);
         continue;
       }
-      const group = poolCalls.get(effect.resourceGroup) ?? { ids: [], calls: [] };
+      const group = poolCalls.get(poolAddress(effect)) ?? { ids: [], calls: [] };
       group.ids.push(row.id);
       group.calls.push(effect);
-      poolCalls.set(effect.resourceGroup, group);
+      poolCalls.set(poolAddress(effect), group);
     }
     const mirror = async () => {
       if (statements.length === 0) return;
@@ -144,8 +153,9 @@ export class Outbox {
   }
 
   /** In order; consecutive dispatches go as one enqueue. */
-  private async callPool(resourceGroup: string, calls: Exclude<Effect, { kind: "d1" }>[]): Promise<void> {
-    const pool = poolFor(this.env, resourceGroup);
+  private async callPool(address: string, calls: PoolEffect[]): Promise<void> {
+    const [workspaceId, resourceGroup] = JSON.parse(address) as [string, string];
+    const pool = poolFor(this.env, workspaceId, resourceGroup);
     for (let i = 0; i < calls.length; ) {
       const call = calls[i]!;
       if (call.kind === "cancel") {

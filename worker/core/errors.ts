@@ -10,6 +10,7 @@ export type ErrorCode =
   | "not_published"
   | "payload_too_large"
   | "lease_lost"
+  | "runner_not_registered"
   | "internal";
 
 export interface ErrorDetail {
@@ -59,6 +60,13 @@ export const conflict = (message: string) => new SluiceError(409, "conflict", me
 export const unauthorized = (message = "a valid API key is required: Authorization: Bearer <key>") =>
   new SluiceError(401, "unauthorized", message);
 export const forbidden = (message: string) => new SluiceError(403, "forbidden", message);
+/** A runner id the pool did not issue to this token (or another workspace's): the runner must register (again). */
+export const runnerNotRegistered = (runnerId: string) =>
+  new SluiceError(
+    403,
+    "runner_not_registered",
+    `runner ${runnerId} is not registered with this token in its resource group; register with POST /api/v1/runner/register and use the id it returns`,
+  );
 export const leaseLost = (attemptId: string) =>
   new SluiceError(409, "lease_lost", `attempt ${attemptId} no longer holds its lease; its result is refused`);
 

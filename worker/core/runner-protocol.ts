@@ -22,17 +22,28 @@ export interface QueuedTask {
   task: Omit<RunnerTask, "leaseSeconds">;
   priority: number;
   weight: number;
+  /** The instance's workspace: a pool leases a task only to runners of that workspace (absent in outbox rows from before). */
+  workspaceId?: string;
 }
 
+/** Registration: the pool issues the runner's id, bound to the token that asked; every later call carries it. */
+export const RegisterSchema = z.strictObject({
+  name: z.string().max(128).default(""),
+  slots: z.number().int().min(1).max(1024),
+});
+
+/** A runner id as the pool issues it (`rnr_…`); a client-chosen one is never registered. */
+const RunnerId = z.string().min(1).max(128).describe("the id POST /runner/register issued to this runner");
+
 export const ClaimSchema = z.strictObject({
-  runnerId: z.string().min(1).max(128),
+  runnerId: RunnerId,
   name: z.string().max(128).default(""),
   slots: z.number().int().min(1).max(1024),
   waitMs: z.number().int().min(0).max(30_000).default(20_000),
 });
 
 export const HeartbeatSchema = z.strictObject({
-  runnerId: z.string().min(1).max(128),
+  runnerId: RunnerId,
   name: z.string().max(128).default(""),
   slots: z.number().int().min(0).max(1024),
   attempts: z.array(z.string()).max(1024),

@@ -15,6 +15,7 @@ export interface TaskRow extends Record<string, SqlStorageValue> {
   instance_id: string;
   node_name: string;
   attempt: number;
+  workspace_id: string;
 }
 
 /**
@@ -63,7 +64,22 @@ const SCHEMA = [
   `CREATE INDEX tasks_node ON tasks (instance_id, node_name)`,
   // When a leased task is overdue: its node's timeout plus grace after the lease (see overdue()).
   `ALTER TABLE tasks ADD COLUMN deadline_at INTEGER`,
+  // The instance's workspace: leased only to that workspace's runners. '' marks a task queued before pools were
+  // per workspace; the pool resolves it through D1 before leasing (ResourcePool.adoptLegacyTasks).
+  `ALTER TABLE tasks ADD COLUMN workspace_id TEXT NOT NULL DEFAULT ''`,
+  // Runner ids are issued by the pool at registration and bound to the token that registered; ids runners chose
+  // for themselves before that are dropped (such a runner registers again).
+  `ALTER TABLE runners ADD COLUMN key_id TEXT`,
+  `DELETE FROM runners WHERE key_id IS NULL`,
 ];
+
+export interface RunnerRow {
+  id: string;
+  name: string;
+  slots: number;
+  lastSeen: number;
+  running: number;
+}
 
 export class TaskStore {
   private readonly sql: SqlStorage;
@@ -77,8 +93,8 @@ export class TaskStore {
   enqueue(tasks: QueuedTask[]): void {
     for (const t of tasks) {
       this.sql.exec(
-        `INSERT OR IGNORE INTO tasks (attempt_id, workflow_id, instance_id, node_name, attempt, priority, weight, payload, state)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, 'ready' WHERE NOT EXISTS (SELECT 1 FROM finished WHERE attempt_id = ?)`,
+        `INSERT OR IGNORE INTO tasks (attempt_id, workflow_id, instance_id, node_name, attempt, priority, weight, payload, state, workspace_id)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, 'ready', ? WHERE NOT EXISTS (SELECT 1 FROM finished WHERE attempt_id = ?)`,
         t.task.attemptId,
         t.task.workflowId,
         t.task.instanceId,
@@ -87,6 +103,7 @@ export class TaskStore {
         t.priority,
         t.weight,
         JSON.stringify(t.task),
+        t.workspaceId ?? "",
         t.task.attemptId,
       );
     }
@@ -95,15 +112,17 @@ export class TaskStore {
   /**
    * Leases up to `slots` ready tasks in strict priority order. A task waits while another attempt of
    * its node is still leased or being cancelled: after a timeout or a terminate and rerun, the old
-   * process may live until its runner's next heartbeat, and a node never runs twice at once.
+   * process may live until its runner's next heartbeat, and a node never runs twice at once. Only tasks of
+   * the runner's workspace are leased (DESIGN §1), whatever pool they reached.
    */
-  lease(runnerId: string, slots: number, expires: number, graceMs: number): TaskRow[] {
+  lease(runnerId: string, workspaceId: string, slots: number, expires: number, graceMs: number): TaskRow[] {
     const rows = this.sql
       .exec<TaskRow>(
-        `SELECT * FROM tasks t WHERE t.state = 'ready' AND NOT EXISTS (
+        `SELECT * FROM tasks t WHERE t.state = 'ready' AND t.workspace_id = ? AND NOT EXISTS (
            SELECT 1 FROM tasks o WHERE o.instance_id = t.instance_id AND o.node_name = t.node_name AND t.instance_id <> ''
              AND o.attempt_id <> t.attempt_id AND o.state IN ('leased', 'cancelling'))
          ORDER BY t.priority DESC, t.weight DESC, t.seq LIMIT ?`,
+        workspaceId,
         slots,
       )
       .toArray();
@@ -204,7 +223,21 @@ export class TaskStore {
       .one().t;
   }
 
-  runners(): { id: string; name: string; slots: number; lastSeen: number; running: number }[] {
+  /** Ready tasks queued before pools were per workspace, whose workspace is not known yet. */
+  legacyReady(limit: number): TaskRow[] {
+    return this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE state = 'ready' AND workspace_id = '' LIMIT ?`, limit).toArray();
+  }
+
+  setWorkspace(attemptId: string, workspaceId: string): void {
+    this.sql.exec(`UPDATE tasks SET workspace_id = ? WHERE attempt_id = ?`, workspaceId, attemptId);
+  }
+
+  /** Whether the attempt ever was in this pool (queued, leased, or finished within FINISHED_MEMORY_MS). */
+  known(attemptId: string): boolean {
+    return this.task(attemptId) !== undefined || this.sql.exec(`SELECT 1 FROM finished WHERE attempt_id = ?`, attemptId).toArray().length > 0;
+  }
+
+  runners(): RunnerRow[] {
     return this.sql
       .exec<{ id: string; name: string; slots: number; last_seen: number; running: number }>(
         `SELECT r.id, r.name, r.slots, r.last_seen,
@@ -215,16 +248,24 @@ export class TaskStore {
       .map((r) => ({ id: r.id, name: r.name, slots: r.slots, lastSeen: r.last_seen, running: r.running }));
   }
 
+  /** A runner id issued now, bound to the token (key id) that registered. */
+  registerRunner(runnerId: string, keyId: string, name: string, slots: number, now: number): void {
+    this.sql.exec(`INSERT INTO runners (id, name, slots, last_seen, key_id) VALUES (?, ?, ?, ?, ?)`, runnerId, name, slots, now, keyId);
+  }
+
+  /** Whether this pool issued `runnerId` to the token `keyId`. */
+  registered(runnerId: string, keyId: string): boolean {
+    return this.sql.exec(`SELECT 1 FROM runners WHERE id = ? AND key_id = ?`, runnerId, keyId).toArray().length > 0;
+  }
+
+  /** Last seen, and the slots a heartbeat reports (a claim leaves them). Registered runners only. */
   touchRunner(runnerId: string, name: string, slots: number | null, now: number): void {
     this.sql.exec(
-      `INSERT INTO runners (id, name, slots, last_seen) VALUES (?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET name = excluded.name, last_seen = excluded.last_seen,
-         slots = CASE WHEN ? IS NULL THEN runners.slots ELSE excluded.slots END`,
-      runnerId,
+      `UPDATE runners SET name = ?, last_seen = ?, slots = COALESCE(?, slots) WHERE id = ?`,
       name,
-      slots ?? 0,
       now,
       slots,
+      runnerId,
     );
   }
 }
