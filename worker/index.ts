@@ -2,6 +2,9 @@
 import { createApp } from "./api/app.ts";
 import { retentionDays } from "./core/retention.ts";
 import { purgeHistory } from "./db/retention.ts";
+import { sealPlaintextSecrets, sealPlaintextSecretsOnce } from "./db/secret-migration.ts";
+import { purgeExpiredReceipts } from "./db/webhook-receipts.ts";
+import { SecretBox } from "./core/secret-box.ts";
 import { consumeBatch } from "./ingest/queue.ts";
 
 export { WorkflowCoordinator } from "./coordinator/workflow-coordinator.ts";
@@ -10,11 +13,22 @@ export { ResourcePool } from "./pool/resource-pool.ts";
 const app = createApp();
 
 export default {
-  fetch: app.fetch,
+  fetch: (request, env, ctx) => {
+    // No webhook secret stays in plaintext: an isolate seals what it finds at its first request (and the cron again).
+    ctx.waitUntil(sealPlaintextSecretsOnce(env));
+    return app.fetch(request, env, ctx);
+  },
   queue: (batch, env) => consumeBatch(batch, env),
-  // Cron (wrangler.toml [triggers]): history past RETENTION_DAYS goes, in bounded batches.
+  // Cron (wrangler.toml [triggers]): history past RETENTION_DAYS goes, in bounded batches; expired webhook
+  // receipts go; plaintext webhook secrets left from before encryption are sealed.
   scheduled: async (_controller, env) => {
     const purged = await purgeHistory(env.DB, retentionDays(env.RETENTION_DAYS));
     if (purged.instances || purged.triggerEvents) console.log("sluice retention: purged", purged);
+    await purgeExpiredReceipts(env.DB, Date.now());
+    const sealed = await sealPlaintextSecrets(env.DB, SecretBox.fromEnv(env)).catch((err: unknown) => {
+      console.error(`sluice: webhook secrets stored in plaintext could not be sealed: ${err instanceof Error ? err.message : String(err)}`);
+      return 0;
+    });
+    if (sealed > 0) console.log(`sluice: sealed ${sealed} webhook secret row(s) that were stored in plaintext`);
   },
 } satisfies ExportedHandler<Env>;

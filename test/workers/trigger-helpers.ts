@@ -32,6 +32,14 @@ export const FIXTURES = {
 
 export const unique = (prefix: string) => `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 
+/**
+ * Grants a bucket or queue to a workspace in D1 directly. Tests give each R2 trigger its own bucket, which only a
+ * notification message names; the grant API accepts only the installation's bound buckets (wrangler.toml).
+ */
+export async function grantDirectly(kind: "bucket" | "queue", name: string, workspaceId = "default") {
+  await env.DB.prepare(`INSERT OR IGNORE INTO workspace_sources (workspace_id, kind, name) VALUES (?, ?, ?)`).bind(workspaceId, kind, name).run();
+}
+
 export async function createTrigger(body: Record<string, unknown>) {
   const res = await api("POST", "/api/v1/triggers", body);
   if (res.status !== 201) throw new Error(`create trigger: ${res.status} ${res.text}`);

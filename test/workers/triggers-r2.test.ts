@@ -1,7 +1,7 @@
 // R2 triggers in the Workers runtime: notifications delivered to the queue handler, 1-3 times each.
 import { describe, expect, it } from "vitest";
 import { api, isolatedGroup, shellNode } from "./helpers.ts";
-import { createTrigger, deliverBatch, eventsOf, eventually, FIXTURES, instancesOf, message, publish, unique } from "./trigger-helpers.ts";
+import { createTrigger, deliverBatch, eventsOf, eventually, FIXTURES, grantDirectly, instancesOf, message, publish, unique } from "./trigger-helpers.ts";
 
 const group = isolatedGroup();
 const R2_QUEUE = "sluice-r2-events";
@@ -9,6 +9,7 @@ const R2_QUEUE = "sluice-r2-events";
 /** An R2 trigger on its own bucket (so no other test's notifications reach it) and a published workflow on it. */
 async function r2Setup(config: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, published = true) {
   const bucket = unique("b");
+  await grantDirectly("bucket", bucket);
   const trigger = await createTrigger({ name: unique("r2"), type: "r2", config: { bucket, events: ["object-create"], keyPattern: "input/*.csv", ...config }, ...extra });
   const wf = await group.createWorkflow({
     name: unique("process_r2_file_workflow"),
@@ -97,6 +98,7 @@ describe("R2 triggers", () => {
 
   it("logs no_workflow when no workflow selects the trigger", async () => {
     const bucket = unique("b");
+    await grantDirectly("bucket", bucket);
     const trigger = await createTrigger({ name: unique("lonely"), type: "r2", config: { bucket } });
     await deliverBatch(R2_QUEUE, [message("n-1", { ...FIXTURES.put, bucket })]);
     expect(await eventsOf(trigger.id)).toMatchObject([{ outcome: "no_workflow" }]);

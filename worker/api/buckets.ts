@@ -5,14 +5,14 @@ import { bodyLimit } from "hono/body-limit";
 import { SluiceError, notFound } from "../core/errors.ts";
 import type { R2Notification } from "../core/triggers/index.ts";
 import { requirePermission } from "../auth/keys.ts";
+import { requireGrant } from "../db/sources.ts";
+import { BUCKETS } from "../ingest/sources.ts";
 import type { AppEnv } from "./context.ts";
 import { router } from "./context.ts";
 import { errors, json } from "./schemas.ts";
 
 export const bucketsApi = router();
 
-/** Buckets bound to this Worker, by name (wrangler.toml r2_buckets). */
-const BUCKETS: Record<string, (env: Env) => R2Bucket> = { uploads: (env) => env.UPLOADS };
 /** Workers accept request bodies up to 100 MB; larger files go to R2 directly (its notification rule still fires). */
 export const MAX_UPLOAD_BYTES = 100 * 1024 * 1024;
 
@@ -53,13 +53,18 @@ bucketsApi.openAPIRegistry.registerPath({
   responses: { 200: json(ObjectResult, "Deleted (deleting a missing key is not an error, as in R2)"), ...errors },
 });
 
-/** The bucket and key of the request. The key is the rest of the raw path, decoded once: it may hold `/`, newlines, anything R2 allows. */
-function target(c: Context<AppEnv>) {
+/**
+ * The bucket and key of the request. The key is the rest of the raw path, decoded once: it may hold `/`, newlines,
+ * anything R2 allows. Only a bucket granted to the caller's workspace is reachable (DESIGN §2.7).
+ */
+async function target(c: Context<AppEnv>) {
   // Changing a watched bucket starts prod runs, so it needs the right to run in prod.
-  requirePermission(c.get("principal"), "runProd");
+  const principal = c.get("principal");
+  requirePermission(principal, "runProd");
   const bucket = c.req.param("bucket")!;
   const binding = BUCKETS[bucket];
   if (!binding) throw notFound(`bucket '${bucket}' (buckets bound to this Worker: ${Object.keys(BUCKETS).join(", ")})`);
+  await requireGrant(c.env.DB, principal.workspaceId, "bucket", bucket);
   const path = new URL(c.req.url).pathname;
   let key: string;
   try {
@@ -92,7 +97,7 @@ bucketsApi.put(
     },
   }),
   async (c) => {
-    const { bucket, key, r2 } = target(c);
+    const { bucket, key, r2 } = await target(c);
     const contentType = c.req.header("content-type");
     // With a Content-Length the body streams into R2 (R2 needs the length up front); without one it is buffered.
     const data = c.req.header("content-length") && c.req.raw.body ? c.req.raw.body : await c.req.arrayBuffer();
@@ -108,7 +113,7 @@ bucketsApi.put(
 );
 
 bucketsApi.delete("/buckets/:bucket/objects/*", async (c) => {
-  const { bucket, key, r2 } = target(c);
+  const { bucket, key, r2 } = await target(c);
   await r2.delete(key);
   // R2 notifies a delete without size or eTag; its time is what tells two deletes of one key apart.
   const notification = await notify(c, { action: "DeleteObject", bucket, object: { key }, eventTime: new Date().toISOString() });

@@ -3,12 +3,13 @@ import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { SluiceError, notFound } from "../core/errors.ts";
-import { newId } from "../core/ids.ts";
+import { derivedId, newId } from "../core/ids.ts";
 import { SecretBox } from "../core/secret-box.ts";
 import { MAX_TRIGGER_MESSAGE_BYTES } from "../core/runs.ts";
-import { verifyWebhook } from "../core/triggers/index.ts";
-import { recordEvents } from "../db/trigger-events.ts";
+import { replayAction, replayDetail, sha256Hex, verifyWebhook, WEBHOOK_REPLAY_MEMORY_MS, webhookInstanceSeed } from "../core/triggers/index.ts";
+import { recordEvents, type TriggerEventRecord } from "../db/trigger-events.ts";
 import { toSpec, triggerRow, verifyingSecrets } from "../db/triggers.ts";
+import { claimReceipt, finishReceipt } from "../db/webhook-receipts.ts";
 import { injectFault } from "../faults.ts";
 import { deliver, WorkflowLookup } from "../ingest/deliver.ts";
 import type { AppEnv } from "./context.ts";
@@ -50,21 +51,48 @@ hooksApi.post("/hooks/:triggerId", async (c) => {
       throw new SluiceError(400, "bad_request", "the webhook body must be JSON (it becomes workflow.triggerMessage)");
     }
   }
+  // Replay protection first, whatever the trigger's dedup settings (DESIGN §2.7): the webhook-id is remembered for
+  // longer than any copy of it verifies. Instance ids derive from it, so a copy racing the first, or a retry after
+  // the first failed half-way, asks for the same instances and a run starts at most once.
+  const webhookId = verified.webhookId;
+  const receipt = await claimReceipt(c.env.DB, id, webhookId, { eventId: newId("evt", now), receivedAt: now }, WEBHOOK_REPLAY_MEMORY_MS);
+  const action = replayAction(receipt);
+  if (action === "replay") {
+    const duplicate: TriggerEventRecord = {
+      id: newId("evt", now),
+      triggerId: id,
+      workspaceId: row.workspaceId,
+      receivedAt: now,
+      source: "webhook",
+      sourceId: webhookId,
+      dedupKey: null,
+      outcome: "duplicate",
+      detail: replayDetail(webhookId, receipt.receivedAt),
+      instanceIds: receipt.instanceIds ?? [],
+      message,
+    };
+    await recordEvents(c.env.DB, [duplicate]);
+    return c.json({ eventId: duplicate.id, outcome: duplicate.outcome, detail: duplicate.detail, instanceIds: duplicate.instanceIds }, 200);
+  }
   const record = await deliver(
     c.env,
     {
       trigger: toSpec(row),
       workspaceId: row.workspaceId,
-      event: { type: "webhook", message, webhookId: verified.webhookId, receivedAt: now },
-      eventId: newId("evt", now),
-      instanceIdFor: () => newId("ins", now),
+      event: { type: "webhook", message, webhookId, receivedAt: receipt.receivedAt },
+      eventId: receipt.eventId,
+      instanceIdFor: async (workflowId) => derivedId("ins", receipt.receivedAt, await sha256Hex(webhookInstanceSeed(id, webhookId, workflowId))),
       source: "webhook",
-      sourceId: verified.webhookId,
+      sourceId: webhookId,
     },
     new WorkflowLookup(c.env.DB),
   );
-  injectFault(c.env, `hooks:${verified.webhookId}`); // test/faults: fails after the runs committed, before the event log and the answer
+  injectFault(c.env, `hooks:${webhookId}`); // test/faults: fails after the runs committed, before the event log and the answer
   await recordEvents(c.env.DB, [record]);
+  await finishReceipt(c.env.DB, id, webhookId, receipt.eventId, record.instanceIds);
+  if (action === "complete-then-replay") {
+    return c.json({ eventId: record.id, outcome: "duplicate", detail: replayDetail(webhookId, receipt.receivedAt), instanceIds: record.instanceIds }, 200);
+  }
   const answer = { eventId: record.id, outcome: record.outcome, detail: record.detail, instanceIds: record.instanceIds };
   // 2xx for every verified request: a replay or a filtered event is handled, and the sender must not retry it.
   return c.json(answer, record.outcome === "started" ? 202 : 200);
@@ -81,7 +109,8 @@ export function documentHooks(app: OpenAPIHono<AppEnv>): void {
     summary: "Signed webhook (Standard Webhooks)",
     description:
       "Headers webhook-id, webhook-timestamp (Unix seconds, within 5 minutes) and webhook-signature (`v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the trigger's whsec_ secret). " +
-      "The JSON body becomes workflow.triggerMessage; the webhook-id is the default dedup key, so a replay starts nothing new.",
+      "The JSON body becomes workflow.triggerMessage. A webhook-id already received within 11 minutes is always answered as a duplicate (replay protection, " +
+      "independent of the trigger's dedup settings); it is also the default dedup key.",
     request: { params: z.object({ triggerId: z.string().openapi({ param: { name: "triggerId", in: "path" } }) }), body: { content: { "application/json": { schema: z.unknown() } } } },
     responses: {
       202: json(Answer, "Verified; something started"),

@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { notFound } from "../core/errors.ts";
 import { requirePermission } from "../auth/keys.ts";
+import { requireGrant } from "../db/sources.ts";
 import { TRIGGER_QUEUES, triggerQueueNames } from "../ingest/queues.ts";
 import { router } from "./context.ts";
 import { body, errors, json } from "./schemas.ts";
@@ -41,10 +42,13 @@ queuesApi.openapi(
   }),
   async (c) => {
     // A message starts prod runs of every matching trigger, so sending needs the right to run in prod.
-    requirePermission(c.get("principal"), "runProd");
+    const principal = c.get("principal");
+    requirePermission(principal, "runProd");
     const { queue } = c.req.valid("param");
     const binding = TRIGGER_QUEUES[queue];
     if (!binding) throw notFound(`queue '${queue}' (this Worker sends to: ${triggerQueueNames().join(", ")})`);
+    // Only a queue granted to the workspace: its messages start other workspaces' triggers otherwise (DESIGN §2.7).
+    await requireGrant(c.env.DB, principal.workspaceId, "queue", queue);
     const sent = c.req.valid("json");
     const messages = "messages" in sent ? sent.messages : [sent];
     const record = ({ key, value, headers }: z.infer<typeof Message>) => ({ key: key ?? null, value, ...(headers ? { headers } : {}) });

@@ -2,7 +2,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { newId } from "../core/ids.ts";
 import { SecretBox } from "../core/secret-box.ts";
-import { newWebhookSecret, parseTriggerInput, PREVIOUS_SECRET_GRACE_MS, TRIGGER_TYPES, TriggerInputSchema } from "../core/triggers/index.ts";
+import { newWebhookSecret, parseTriggerInput, PREVIOUS_SECRET_GRACE_MS, TRIGGER_TYPES, TriggerInputSchema, type TriggerInput as ParsedTrigger } from "../core/triggers/index.ts";
+import { requireGrant } from "../db/sources.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
 import { TriggerRepo, type TriggerRecord } from "../db/triggers.ts";
 import { triggerQueueNames } from "../ingest/queues.ts";
@@ -41,6 +42,12 @@ const TriggerWithWorkflows = Trigger.extend({
   workflows: z.array(z.object({ id: z.string(), name: z.string(), publishedVersion: z.number().nullable(), draft: z.boolean(), published: z.boolean() })),
 }).openapi("TriggerDetail");
 
+/** A trigger listens only to a bucket or queue its workspace was granted (DESIGN §2.7): 403 naming the source. */
+async function requireSourceGrant(c: Ctx, input: ParsedTrigger): Promise<void> {
+  if (input.type === "r2") await requireGrant(c.env.DB, c.get("principal").workspaceId, "bucket", input.config.bucket);
+  if (input.type === "queue") await requireGrant(c.env.DB, c.get("principal").workspaceId, "queue", input.config.queue);
+}
+
 /** The webhook URL on the host the client called, so it is right behind any proxy or custom domain. */
 const withHookUrl = (c: Ctx, t: TriggerRecord) => (t.type === "webhook" ? { ...t, hookUrl: `${new URL(c.req.url).origin}/hooks/${t.id}` } : t);
 
@@ -55,6 +62,7 @@ triggersApi.openapi(
   async (c) => {
     requirePermission(c.get("principal"), "edit");
     const input = parseTriggerInput(c.req.valid("json"), triggerQueueNames());
+    await requireSourceGrant(c, input);
     const secret = input.type === "webhook" ? newWebhookSecret() : null;
     const created = await repo(c).create(newId("trg"), input, secret, SecretBox.fromEnv(c.env));
     return c.json({ ...withHookUrl(c, created), ...(secret ? { secret } : {}) }, 201);
@@ -105,7 +113,10 @@ triggersApi.openapi(
   async (c) => {
     requirePermission(c.get("principal"), "edit");
     const input = parseTriggerInput(c.req.valid("json"), triggerQueueNames());
-    return c.json(withHookUrl(c, await repo(c).replace(c.req.valid("param").id, input)), 200);
+    const triggers = repo(c);
+    await triggers.row(c.req.valid("param").id); // another workspace's trigger is not found before anything else is said
+    await requireSourceGrant(c, input);
+    return c.json(withHookUrl(c, await triggers.replace(c.req.valid("param").id, input)), 200);
   },
 );
 

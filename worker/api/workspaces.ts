@@ -1,13 +1,18 @@
-// Workspaces (created by the installation's bootstrap admin, each with its first admin key) and the audit log.
+// Workspaces (created by the installation's bootstrap admin, each with its first admin key), their source grants, and the audit log.
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, lt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { forbidden } from "../core/errors.ts";
+import { badRequest, forbidden, notFound } from "../core/errors.ts";
 import { newId, newSecret } from "../core/ids.ts";
+import { normalizeGrants, unknownSources } from "../core/tenancy.ts";
+import { grantsOf, replaceGrants } from "../db/sources.ts";
+import { installedSources } from "../ingest/sources.ts";
 import { BOOTSTRAP_KEY_ID, hashKey, requirePermission } from "../auth/keys.ts";
 import { apiKeys, auditEvents, workspaces } from "../db/schema.ts";
 import { router } from "./context.ts";
-import { body, errors, json } from "./schemas.ts";
+import { body, errors, IdParam, json } from "./schemas.ts";
+import type { Context } from "hono";
+import type { AppEnv } from "./context.ts";
 
 export const workspacesApi = router();
 
@@ -42,6 +47,59 @@ workspacesApi.openapi(
     if (c.get("principal").keyId !== BOOTSTRAP_KEY_ID) throw forbidden("only the installation's bootstrap admin key lists workspaces");
     const rows = await drizzle(c.env.DB).select().from(workspaces).all();
     return c.json({ items: rows.map((w) => ({ id: w.id, name: w.name, createdAt: new Date(w.createdAt).toISOString() })) }, 200);
+  },
+);
+
+const SourceName = z.string().min(1).max(128);
+const Sources = z
+  .strictObject({
+    buckets: z.array(SourceName).max(100).openapi({ description: "R2 buckets of this installation the workspace may trigger on and upload to" }),
+    queues: z.array(SourceName).max(100).openapi({ description: "Queues of this installation the workspace may trigger on and send to" }),
+  })
+  .openapi("WorkspaceSources");
+
+/** Source grants are the installation's to give: only its bootstrap admin key reads or changes them. */
+async function grantedWorkspace(c: Context<AppEnv>, id: string): Promise<void> {
+  if (c.get("principal").keyId !== BOOTSTRAP_KEY_ID) throw forbidden("only the installation's bootstrap admin key manages a workspace's sources");
+  const found = await drizzle(c.env.DB).select({ id: workspaces.id }).from(workspaces).where(eq(workspaces.id, id)).get();
+  if (!found) throw notFound(`workspace ${id}`);
+}
+
+workspacesApi.openapi(
+  createRoute({
+    method: "get",
+    path: "/workspaces/{id}/sources",
+    tags: ["workspaces"],
+    request: { params: IdParam },
+    responses: { 200: json(Sources, "The buckets and queues the workspace holds"), ...errors },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    await grantedWorkspace(c, id);
+    return c.json(await grantsOf(c.env.DB, id), 200);
+  },
+);
+
+workspacesApi.openapi(
+  createRoute({
+    method: "put",
+    path: "/workspaces/{id}/sources",
+    tags: ["workspaces"],
+    description:
+      "Replaces the workspace's grants. A source left out is revoked: the workspace can no longer trigger on, upload or send to it, and " +
+      "its triggers on it stop receiving (each event is logged for them as `not_granted`, without its message).",
+    request: { params: IdParam, ...body(Sources) },
+    responses: { 200: json(Sources, "The grants now held"), ...errors },
+  }),
+  async (c) => {
+    const { id } = c.req.valid("param");
+    await grantedWorkspace(c, id);
+    const requested = c.req.valid("json");
+    const details = unknownSources(requested, installedSources());
+    if (details.length > 0) throw badRequest(details.map((d) => d.message).join("; "), details);
+    const grants = normalizeGrants(requested);
+    await replaceGrants(c.env.DB, id, grants);
+    return c.json(grants, 200);
   },
 );
 

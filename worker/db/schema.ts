@@ -153,9 +153,9 @@ export const triggers = sqliteTable(
     orderingKey: text("ordering_key"),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     /**
-     * Webhook signing secret, sealed with SLUICE_SECRET_KEY (`v1:…`, core/secret-box.ts); rows from before
-     * encryption hold the plaintext whsec_… until the next rotation. Verification needs the secret itself,
-     * so it cannot be hashed.
+     * Webhook signing secret, sealed with SLUICE_SECRET_KEY (`v1:…`, core/secret-box.ts). Rows from before
+     * encryption held the plaintext whsec_…; the Worker seals them (db/secret-migration.ts). Verification needs
+     * the secret itself, so it cannot be hashed.
      */
     secret: text("secret"),
     /** The secret before the last rotation (sealed likewise), still accepted until previous_secret_until. */
@@ -212,4 +212,39 @@ export const auditEvents = sqliteTable(
     status: integer("status").notNull(),
   },
   (t) => [index("audit_ws_at").on(t.workspaceId, t.at)],
+);
+
+/**
+ * Buckets and queues a workspace may use (DESIGN §2.7): trigger on, upload to, send to, and receive events of.
+ * Granted by the installation's bootstrap admin; the default workspace holds the local ones (migration 0006).
+ */
+export const workspaceSources = sqliteTable(
+  "workspace_sources",
+  {
+    workspaceId: text("workspace_id").notNull().references(() => workspaces.id),
+    /** bucket | queue */
+    kind: text("kind").notNull(),
+    name: text("name").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.kind, t.name] }), index("workspace_sources_by_source").on(t.kind, t.name)],
+);
+
+/**
+ * Webhook ids seen per trigger, kept past the signature tolerance (DESIGN §2.7): a replay within it is answered
+ * as a duplicate whatever the trigger's dedup settings. Expired rows are purged by the cron.
+ */
+export const webhookReceipts = sqliteTable(
+  "webhook_receipts",
+  {
+    triggerId: text("trigger_id").notNull(),
+    webhookId: text("webhook_id").notNull(),
+    /** The event that first received it: its id and time, from which its instance ids derive. */
+    eventId: text("event_id").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    /** What that event started (JSON array); null while its delivery has not finished. */
+    instanceIds: text("instance_ids"),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.triggerId, t.webhookId] }), index("webhook_receipts_expiry").on(t.expiresAt)],
 );

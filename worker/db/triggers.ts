@@ -5,7 +5,7 @@ import type { WorkflowDefinition } from "../core/definition.ts";
 import { badRequest, conflict, notFound } from "../core/errors.ts";
 import type { SecretBox } from "../core/secret-box.ts";
 import { triggerSource, type TriggerInput, type TriggerKind, type TriggerSpec } from "../core/triggers/index.ts";
-import { triggerEvents, triggers, workflows, workflowVersions } from "./schema.ts";
+import { triggerEvents, triggers, workflows, workflowVersions, workspaceSources } from "./schema.ts";
 import { isUniqueViolation } from "./workflows.ts";
 
 type Row = typeof triggers.$inferSelect;
@@ -171,11 +171,28 @@ export class TriggerRepo {
   }
 }
 
-// ---- ingest: events are matched across workspaces (buckets and queues are shared infrastructure) ----
+// ---- ingest: events are matched across workspaces, and reach only those that hold the source (DESIGN §2.7) ----
 
-export async function triggersListeningTo(d1: D1Database, type: "r2" | "queue", source: string): Promise<{ spec: TriggerSpec; workspaceId: string }[]> {
-  const rows = await drizzle(d1).select().from(triggers).where(and(eq(triggers.type, type), eq(triggers.source, source))).all();
-  return rows.map((row) => ({ spec: toSpec(row), workspaceId: row.workspaceId }));
+/**
+ * Every trigger on the bucket or queue, with whether its workspace holds that source now. A trigger whose
+ * workspace's grant was revoked is still returned, so its event log can say why it received nothing.
+ */
+export async function triggersListeningTo(
+  d1: D1Database,
+  type: "r2" | "queue",
+  source: string,
+): Promise<{ spec: TriggerSpec; workspaceId: string; granted: boolean }[]> {
+  const kind = type === "r2" ? "bucket" : "queue";
+  const rows = await drizzle(d1)
+    .select({ trigger: triggers, grant: workspaceSources.name })
+    .from(triggers)
+    .leftJoin(
+      workspaceSources,
+      and(eq(workspaceSources.workspaceId, triggers.workspaceId), eq(workspaceSources.kind, kind), eq(workspaceSources.name, source)),
+    )
+    .where(and(eq(triggers.type, type), eq(triggers.source, source)))
+    .all();
+  return rows.map(({ trigger, grant }) => ({ spec: toSpec(trigger), workspaceId: trigger.workspaceId, granted: grant !== null }));
 }
 
 /** Any workspace's trigger by id: a webhook URL carries only the id. */

@@ -1,5 +1,6 @@
 // Queue consumer: R2 notifications and trigger-queue messages → trigger events → runs → event log → ack.
 import { derivedId } from "../core/ids.ts";
+import { revokedSourceDetail } from "../core/tenancy.ts";
 import { cloudEvent, cloudEventId, queueRecord, R2NotificationSchema, sha256Hex, type TriggerEvent, type TriggerSpec } from "../core/triggers/index.ts";
 import { recordEvents, type TriggerEventRecord } from "../db/trigger-events.ts";
 import { triggersListeningTo } from "../db/triggers.ts";
@@ -66,7 +67,11 @@ async function planMessage(queue: string, message: Message<unknown>, triggers: T
   // Ids derive from the queue message: a redelivery asks for the same instances and updates the same rows.
   const seed = (trigger: TriggerSpec, more = "") => sha256Hex(`${queue}|${message.id}|${trigger.id}|${more}`);
   const plans: PlannedDelivery[] = [];
-  for (const { spec: trigger, workspaceId } of listening) {
+  for (const { spec: trigger, workspaceId, granted } of listening) {
+    if (!granted) {
+      plans.push(await notGranted(trigger, workspaceId, event, source, await seed(trigger)));
+      continue;
+    }
     plans.push(
       await planDelivery(
         {
@@ -83,6 +88,30 @@ async function planMessage(queue: string, message: Message<unknown>, triggers: T
     );
   }
   return plans;
+}
+
+/**
+ * A trigger whose workspace no longer holds the source: the event is not delivered to it. Its log says so,
+ * without the message or its id: they belong to the workspaces that hold the source.
+ */
+async function notGranted(trigger: TriggerSpec, workspaceId: string, event: TriggerEvent, source: string, seed: string): Promise<PlannedDelivery> {
+  const kind = event.type === "r2" ? "bucket" : "queue";
+  return {
+    done: true,
+    record: {
+      id: derivedId("evt", event.receivedAt, seed),
+      triggerId: trigger.id,
+      workspaceId,
+      receivedAt: event.receivedAt,
+      source: `${event.type === "r2" ? "r2" : "queue"} ${source}`,
+      sourceId: null,
+      dedupKey: null,
+      outcome: "not_granted",
+      detail: revokedSourceDetail(kind, source),
+      instanceIds: [],
+      message: null,
+    },
+  };
 }
 
 /** Retries back off (2, 4, … 60 s) so a struggling dependency is not hammered; max_retries then sends to the DLQ. */

@@ -212,7 +212,7 @@ export interface Trigger extends TriggerInput {
   workflows?: { id: string; name: string; publishedVersion: number | null; draft: boolean; published: boolean }[];
 }
 
-export type EventOutcome = "started" | "duplicate" | "filtered" | "key_mismatch" | "unpublished" | "disabled" | "no_workflow" | "error";
+export type EventOutcome = "started" | "duplicate" | "filtered" | "key_mismatch" | "unpublished" | "disabled" | "no_workflow" | "error" | "not_granted";
 
 export interface TriggerEvent {
   id: string;

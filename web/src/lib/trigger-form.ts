@@ -134,6 +134,7 @@ const OUTCOMES: Record<EventOutcome | "would_start", string> = {
   disabled: "the trigger is disabled",
   no_workflow: "no published workflow selects this trigger",
   error: "could not be processed",
+  not_granted: "the workspace no longer holds this bucket or queue",
 };
 
 export function outcomeText(outcome: string): string {

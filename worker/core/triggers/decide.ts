@@ -6,7 +6,8 @@ import type { QueueRecord } from "./queue-record.ts";
 import { keyMatches, matchesEventSelectors, type CloudEvent } from "./r2.ts";
 import { resolveTemplate } from "./templates.ts";
 
-export const EVENT_OUTCOMES = ["started", "duplicate", "filtered", "key_mismatch", "unpublished", "disabled", "no_workflow", "error"] as const;
+/** `not_granted`: the trigger's workspace no longer holds the bucket or queue (DESIGN §2.7); the event is not delivered to it. */
+export const EVENT_OUTCOMES = ["started", "duplicate", "filtered", "key_mismatch", "unpublished", "disabled", "no_workflow", "error", "not_granted"] as const;
 export type EventOutcome = (typeof EVENT_OUTCOMES)[number];
 
 /** One received event in the form its trigger type gives it; `message` is workflow.triggerMessage. */
@@ -17,7 +18,7 @@ export type TriggerEvent =
 
 export type Decision =
   | { start: true; dedupKey: string; orderingKey: string | null }
-  | { start: false; outcome: Exclude<EventOutcome, "started" | "duplicate" | "unpublished" | "no_workflow">; detail: string };
+  | { start: false; outcome: Exclude<EventOutcome, "started" | "duplicate" | "unpublished" | "no_workflow" | "not_granted">; detail: string };
 
 /** Whether the event comes from what the trigger listens to at all; other triggers never see it. */
 export function listensTo(trigger: TriggerSpec, event: TriggerEvent): boolean {

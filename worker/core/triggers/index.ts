@@ -7,4 +7,5 @@ export * from "./hash.ts";
 export * from "./queue-record.ts";
 export * from "./r2.ts";
 export * from "./templates.ts";
+export * from "./webhook-replay.ts";
 export * from "./webhook-signature.ts";
