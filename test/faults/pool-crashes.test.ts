@@ -17,7 +17,7 @@ const oneShellNode = () => scope.createWorkflow({ name: `pooled-${crypto.randomU
 /** A task as a coordinator dispatches it, for a workflow no coordinator knows (its reports change nothing). */
 function queuedTask(attemptId: string, nodeName = "work"): QueuedTask {
   const task = { attemptId, instanceId: `ins_${attemptId}`, workflowId: `wf_${attemptId}`, nodeName, attempt: 1, type: "shell" as const, script: "true", prelude: "", env: {}, timeoutSeconds: 60 };
-  return { task, priority: 5, weight: 0 };
+  return { task, priority: 5, weight: 0, workspaceId: "default" };
 }
 
 describe("finished attempts", () => {

@@ -1,5 +1,7 @@
 // A second workspace can neither see, claim, run on, nor start anything of the first's; source grants and their revocation.
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { QueuedTask } from "../../worker/core/runner-protocol.ts";
 import { api, createWorkflow, FakeRunner, runnerToken, shellNode, startRun } from "./helpers.ts";
 import { otherWorkspace } from "./tenancy-helpers.ts";
 import { deliverBatch, eventsOf, instancesOf, message, publish, unique } from "./trigger-helpers.ts";
@@ -49,6 +51,39 @@ describe("resource groups belong to their workspace", () => {
     const registered = new FakeRunner(await runnerToken("default"));
     const stolen = await api("POST", "/api/v1/runner/heartbeat", { runnerId: await registered.register(), slots: 1, attempts: [] }, await runnerToken("default"));
     expect(stolen.status).toBe(403);
+  });
+});
+
+describe("pool state from before groups belonged to workspaces", () => {
+  /** A task as a coordinator queued it before: no workspace, in the pool of the bare group name. */
+  async function legacyTask(group: string, workspaceId: string) {
+    const attemptId = `run_legacy_${crypto.randomUUID().slice(0, 8)}`;
+    const instanceId = `ins_legacy_${attemptId}`;
+    await env.DB.prepare(
+      `INSERT INTO instances (id, workspace_id, workflow_id, workflow_name, version, env, status, priority, trigger_type, trigger_message, params, created_at)
+       VALUES (?, ?, 'wf_legacy', 'legacy', NULL, 'dev', 'running', 5, 'manual', '{}', '{}', 0)`,
+    )
+      .bind(instanceId, workspaceId)
+      .run();
+    const task: QueuedTask = {
+      task: { attemptId, instanceId, workflowId: "wf_legacy", nodeName: "n", attempt: 1, type: "shell", script: "true", prelude: "", env: {}, timeoutSeconds: 60 },
+      priority: 5,
+      weight: 0,
+    };
+    await env.POOL.get(env.POOL.idFromName(group)).enqueue([task]);
+    return attemptId;
+  }
+
+  it("leases a default-workspace task where it was, and moves another workspace's to that workspace's pool", async () => {
+    const group = unique("g");
+    const other = await otherWorkspace(unique("ws"));
+    const mine = await legacyTask(group, "default");
+    const theirs = await legacyTask(group, other.id);
+    const defaultRunner = new FakeRunner(await runnerToken(group));
+    const otherRunner = new FakeRunner(await other.runnerToken(group));
+    expect((await defaultRunner.claim(8)).map((t) => t.attemptId)).toEqual([mine]);
+    expect((await otherRunner.claim(8)).map((t) => t.attemptId)).toEqual([theirs]);
+    expect(await defaultRunner.claim(8)).toEqual([]);
   });
 });
 
