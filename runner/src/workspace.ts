@@ -1,5 +1,5 @@
 // An attempt's private work dir: the script files, the output file and the interpreter's environment.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { RunnerTask } from "./sluice-client.ts";
 
@@ -16,7 +16,18 @@ export interface AttemptWorkspace {
   env: NodeJS.ProcessEnv;
 }
 
-/** Creates `<workRoot>/<attemptId>-XXXXXX` with the script (and prelude) and an empty $SLUICE_OUTPUT. */
+/**
+ * The values of the node's references, one file each (`values/1`, `values/2`, …), which the prelude
+ * reads byte for byte into variables: values reach bash as data, never as script text (DESIGN §2.3).
+ */
+async function writeValues(dir: string, values: readonly string[]): Promise<string> {
+  const valuesDir = join(dir, "values");
+  await mkdir(valuesDir);
+  await Promise.all(values.map((value, k) => writeFile(join(valuesDir, String(k + 1)), value)));
+  return valuesDir;
+}
+
+/** Creates `<workRoot>/<attemptId>-XXXXXX` with the script (and prelude and values) and an empty $SLUICE_OUTPUT. */
 export async function prepareWorkspace(
   task: RunnerTask,
   workRoot: string,
@@ -36,6 +47,7 @@ export async function prepareWorkspace(
       const prelude = join(dir, "prelude.sh");
       await writeFile(prelude, task.prelude);
       extra.BASH_ENV = prelude;
+      extra.SLUICE_VALUES = await writeValues(dir, task.values ?? []);
     }
     command = interpreters.bash;
     args = ["script.sh"];

@@ -88,7 +88,8 @@ export const NodeSchema = z.strictObject({
   // Any string here: the type check with its helpful message lives in validate.ts.
   type: z.string().min(1),
   description: z.string().max(LIMITS.descriptionLength).optional(),
-  code: z.string().default(""),
+  // Stored with LF line endings (DESIGN §2.3): a CR would hide from bash where a line, and a heredoc, ends.
+  code: z.string().default("").transform((code) => code.replace(/\r\n?/g, "\n")),
   params: params.default({}),
   priority: priority.optional(),
   timeoutSeconds: z.number().int().min(1).max(LIMITS.maxTimeoutSeconds).default(3600),

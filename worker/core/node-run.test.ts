@@ -23,7 +23,8 @@ describe("prepareNodeRun", () => {
     if (outcome.kind !== "queued") return;
     expect(outcome.queued.priority).toBe(7);
     expect(outcome.queued.task.env).toMatchObject({ SLUICE_INSTANCE_ID: "ins_1", SLUICE_NODE: "n", SLUICE_ATTEMPT: "1" });
-    expect(outcome.queued.task.prelude).toContain("20260309");
+    expect(outcome.queued.task.values).toEqual(["20260309"]);
+    expect(outcome.queued.task.script).toBe('echo "${SLUICE_P_1}"');
   });
 
   it("fails a node before it runs when a reference cannot resolve, naming it in the log", () => {

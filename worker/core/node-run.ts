@@ -75,6 +75,7 @@ function prepareRunnerTask(ready: ReadyNode, ctx: ResolveContext): NodeRunOutcom
         type: node.type as "shell" | "python",
         script: prepared.script,
         prelude: prepared.prelude,
+        values: prepared.values,
         env: {
           SLUICE_INSTANCE_ID: instance.id,
           SLUICE_WORKFLOW_ID: instance.workflow_id,

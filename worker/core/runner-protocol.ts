@@ -10,8 +10,10 @@ export interface RunnerTask {
   type: "shell" | "python";
   /** The node's code, references already rewritten so values stay data (DESIGN §2.3). */
   script: string;
-  /** Shell only: bash sourced before the script (via BASH_ENV) that binds the resolved values. */
+  /** Shell only: bash sourced before the script (via BASH_ENV) that reads `values` into variables. */
   prelude: string;
+  /** Shell only: the resolved values, which the runner writes to `$SLUICE_VALUES/1`, `/2`, … for the prelude. */
+  values?: string[];
   env: Record<string, string>;
   timeoutSeconds: number;
   leaseSeconds: number;

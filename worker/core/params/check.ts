@@ -1,7 +1,7 @@
-// Save-time checks (DESIGN §2.2): parameter references that can never resolve, and malformed ones.
+// Save-time checks (DESIGN §2.2, §2.3): parameter references that can never resolve, malformed ones, and ones no value may reach.
 import type { WorkflowDefinition } from "../definition.ts";
 import type { ErrorDetail } from "../errors.ts";
-import { codeReferences } from "./prepare.ts";
+import { codeReferences, refusalMessage, refusedReferences } from "./prepare.ts";
 import { Resolver, type Lookup, type Problem, type Sources } from "./resolve.ts";
 import { referenceAt } from "./template.ts";
 
@@ -62,8 +62,11 @@ export function checkReferences(def: WorkflowDefinition, ancestorsOf: (node: str
     details.push(...malformed(node.code, path));
     const declared = new Set([...Object.keys(node.params), ...Object.keys(def.params)]);
     const { refs, sites } = codeReferences(node.type, node.code, declared);
+    for (const refused of refusedReferences(refs, sites, node.code)) details.push({ path, message: `node ${node.name}, ${refusalMessage(refused)}` });
     refs.forEach((ref, n) => {
-      if (sites[n]!.context !== "escaped") report(path, problemsOf(resolver.reference(ref)));
+      const { context } = sites[n]!;
+      // Escaped references and those in comments are left as written; refused ones are reported above.
+      if (context !== "escaped" && context !== "comment" && context !== "refused") report(path, problemsOf(resolver.reference(ref)));
     });
   });
   return details;

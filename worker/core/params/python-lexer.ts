@@ -2,8 +2,8 @@
 import type { PythonQuote } from "./literals.ts";
 
 export type PythonSite =
-  /** Outside any string; `quote` is the quote an inserted literal may use (none left: undefined). */
-  | { context: "code"; quote: PythonQuote | undefined }
+  /** Outside any string; `inField`: inside an f-string replacement field. */
+  | { context: "code"; inField: boolean }
   /** Inside a string literal, which is closed and reopened around an inserted literal. */
   | {
       context: "string";
@@ -13,11 +13,13 @@ export type PythonSite =
       bytes: boolean;
       /** Unescaped quote characters right before the reference; moved into the inserted literal. */
       trailingQuotes: number;
-      quote: PythonQuote | undefined;
+      inField: boolean;
     }
   | { context: "comment" | "escaped" }
-  /** In an f-string format spec (`f"{x:…}"`), where no literal can be inserted. */
-  | { context: "format-spec" };
+  /** No literal can stand there: an f-string format spec. */
+  | { context: "refused"; reason: string };
+
+const FORMAT_SPEC = "it is inside an f-string format spec, where no literal can stand; copy it to a variable first (w = '${…}') and write f'{x:{w}}'";
 
 type StringFrame = {
   kind: "string";
@@ -38,29 +40,24 @@ const NEWLINE = /[\r\n]/;
 /** The context of each reference (same order as `refs`), as Python's tokenizer would read the script. */
 export function pythonSites(code: string, refs: ReadonlyArray<{ start: number; end: number }>): PythonSite[] {
   const refAt = new Map(refs.map((r, n) => [r.start, n]));
-  const sites: PythonSite[] = refs.map(() => ({ context: "code", quote: '"' }));
+  const sites: PythonSite[] = refs.map(() => ({ context: "code", inField: false }));
   const stack: Frame[] = [{ kind: "code" }];
   let i = 0;
 
-  const literalQuote = (below: number): PythonQuote | undefined => {
-    // An inserted literal must not use the quote of an f-string it sits inside.
-    const used = new Set(stack.slice(0, below).flatMap((f) => (f.kind === "string" ? [f.quote] : [])));
-    return !used.has('"') ? '"' : !used.has("'") ? "'" : undefined;
-  };
   const site = (): PythonSite => {
     const top = stack.at(-1)!;
+    const inField = stack.some((f) => f.kind === "field");
     switch (top.kind) {
       case "comment":
         return { context: "comment" };
       case "string": {
         const delimiter = top.triple ? top.quote.repeat(3) : top.quote;
-        const below = stack.length - 1;
-        return { context: "string", prefix: top.prefix, delimiter, bytes: top.bytes, trailingQuotes: top.run, quote: literalQuote(below) };
+        return { context: "string", prefix: top.prefix, delimiter, bytes: top.bytes, trailingQuotes: top.run, inField };
       }
       case "field":
-        return top.spec ? { context: "format-spec" } : { context: "code", quote: literalQuote(stack.length) };
+        return top.spec ? { context: "refused", reason: FORMAT_SPEC } : { context: "code", inField: true };
       case "code":
-        return { context: "code", quote: '"' };
+        return { context: "code", inField };
     }
   };
   const openString = (prefix: string, at: number) => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { shellSites } from "./shell-lexer.ts";
+import { QUOTED_HEREDOC } from "./shell-rules.ts";
+
 import { scanReferences } from "./template.ts";
 
 /** The context of each `${v}` in the script, in order. */
@@ -11,11 +13,11 @@ describe("shellSites", () => {
     expect(contexts("echo a #${v}\nx=(a #${v}\n b)\n  #${v}\necho a;#${v}")).toEqual(["comment", "comment", "comment", "comment"]);
   });
 
-  it("marks a quoted heredoc inside backquotes, where bash scans for the closing backquote first", () => {
+  it("refuses a quoted heredoc inside $( ) and inside backquotes", () => {
     const code = "x=$(cat <<'E'\n${v}\nE\n)\nz=`cat <<'E'\n${v}\nE\n`";
     expect(shellSites(code, scanReferences(code))).toEqual([
-      { context: "heredoc-literal", delimiter: "E", stripTabs: false, backticks: false },
-      { context: "heredoc-literal", delimiter: "E", stripTabs: false, backticks: true },
+      { context: "refused", reason: QUOTED_HEREDOC },
+      { context: "refused", reason: QUOTED_HEREDOC },
     ]);
   });
 
@@ -50,25 +52,25 @@ describe("shellSites", () => {
     const code = "cat <<A <<\"B\" <<-\\C\n${v}\nA\n${v}\nB\n\t${v}\n\tC\necho ${v}";
     expect(shellSites(code, scanReferences(code))).toEqual([
       { context: "double" },
-      { context: "heredoc-literal", delimiter: "B", stripTabs: false, backticks: false },
-      { context: "heredoc-literal", delimiter: "C", stripTabs: true, backticks: false },
+      { context: "refused", reason: QUOTED_HEREDOC },
+      { context: "refused", reason: QUOTED_HEREDOC },
       { context: "unquoted" },
     ]);
   });
 
   it("does not end a heredoc at a line that only contains the delimiter with other text", () => {
-    expect(contexts("cat <<'EOF'\nEOF \n ${v}\nEOF\n${v}")).toEqual(["heredoc-literal", "unquoted"]);
+    expect(contexts("cat <<'EOF'\nEOF \n ${v}\nEOF\n${v}")).toEqual(["refused", "unquoted"]);
   });
 
   it("finds arithmetic in $(( )), (( )), $[ ], let, [[ -eq ]], array subscripts and substring offsets", () => {
     const code = 'echo $(( ${v} )) $[${v}]\n(( ${v} ))\nlet x=${v}\n[[ ${v} -gt 1 ]]\na[${v}]=1\necho ${b[${v}]} "${s:${v}} ${s: ${v}:1} ${s:0:${v}} ${@:${v}}"';
     expect(contexts(code)).toEqual(
-      Array(11).fill("arithmetic"),
+      Array(11).fill("refused"),
     );
   });
 
   it("reads a[…] in assignment position as one word, blanks and # included", () => {
-    expect(contexts("a[1 # ${v}]=2\nx=1 b[${v} ]=3 # ${v}\necho c[1 # ${v}")).toEqual(["arithmetic", "arithmetic", "comment", "comment"]);
+    expect(contexts("a[1 # ${v}]=2\nx=1 b[${v} ]=3 # ${v}\necho c[1 # ${v}")).toEqual(["refused", "refused", "comment", "comment"]);
   });
 
   it("reads extglob groups and everything inside [[ ]] without comments or heredocs", () => {
@@ -81,8 +83,8 @@ describe("shellSites", () => {
   });
 
   it("reads a heredoc opened inside $( ) on that substitution's own next line", () => {
-    expect(contexts("x=$(cat <<'E'\n${v}\nE\n) ${v}\necho ${v}")).toEqual(["heredoc-literal", "unquoted", "unquoted"]);
-    expect(contexts("cat <<'E' $(echo\n${v})\n${v}\nE")).toEqual(["unquoted", "heredoc-literal"]);
+    expect(contexts("x=$(cat <<'E'\n${v}\nE\n) ${v}\necho ${v}")).toEqual(["refused", "unquoted", "unquoted"]);
+    expect(contexts("cat <<'E' $(echo\n${v})\n${v}\nE")).toEqual(["unquoted", "refused"]);
   });
 
   it("does not trust a heredoc delimiter with $ or a backquote to be quoted", () => {

@@ -1,12 +1,10 @@
-// A lexer of bash quoting: which quoting context each reference in a script sits in.
+// A lexer of bash quoting: which context each reference in a script sits in, or why none is safe.
 //
-// It models only what decides how a substituted value must be spelled: quotes, escapes, comments,
-// heredocs, command substitutions, parameter expansions, arithmetic and the bracketed words bash
-// reads whole (`a[…]=`, `@(…)`). Where it cannot be sure it errs away from the two contexts that
-// receive raw text (comments and quoted heredocs) towards ones that receive a variable expansion,
-// which bash never re-reads as code.
+// It models what decides how a variable expansion must be spelled (quotes, escapes, comments,
+// heredocs, command substitutions, parameter expansions) and where bash would evaluate a value
+// (arithmetic, subscripts, integer variables, names: shell-rules.ts). No value's text is ever
+// placed by what it finds, so a context it misjudges can only print the wrong text or fail to parse.
 import {
-  ARITHMETIC_TEST,
   ASSIGNMENT,
   BLANK,
   command,
@@ -17,17 +15,28 @@ import {
   OPERATOR,
   PARAM_ARITHMETIC,
   PLAIN_WORD_CHAR,
-  SUBSCRIPT,
   WORD_END,
   type Command,
   type Frame,
   type Heredoc,
   type ShellSite,
 } from "./shell-syntax.ts";
+import {
+  arithmetic,
+  commandRefusal,
+  HEREDOC_DELIMITER,
+  parameterRefusal,
+  QUOTED_HEREDOC,
+  readerRefusal,
+  scriptFacts,
+  SUBSCRIPT,
+  type ScriptFacts,
+  type WordPosition,
+} from "./shell-rules.ts";
 
 export type { ShellSite } from "./shell-syntax.ts";
 
-/** The quoting context of each reference (same order as `refs`), as bash would read the script. */
+/** The context of each reference (same order as `refs`), as bash would read the script. */
 export function shellSites(code: string, refs: ReadonlyArray<{ start: number; end: number }>): ShellSite[] {
   return new ShellLexer(code, refs).run();
 }
@@ -38,20 +47,20 @@ class ShellLexer {
   private readonly refAt = new Map<number, number>();
   private readonly sites: (ShellSite | undefined)[];
   private readonly stack: Frame[] = [command("eof")];
+  private readonly facts: ScriptFacts;
   private i = 0;
-  /** The next character begins a word (so `#` starts a comment and `((` arithmetic). */
-  private wordStart = true;
-  /** The next word is in command position (so `case`, `let`, `[[` and `a[…]=` mean something). */
-  private commandStart = true;
-  /** Where the current word began, and whether it began in command position. */
-  private wordFrom = 0;
-  private wordAtCommand = false;
 
   constructor(code: string, refs: ReadonlyArray<{ start: number; end: number }>) {
     this.code = code;
     this.refs = refs;
+    this.facts = scriptFacts(code);
     refs.forEach((r, n) => this.refAt.set(r.start, n));
     this.sites = refs.map(() => undefined);
+  }
+
+  /** The innermost command list: its current word is the one being read. */
+  private get cmd(): Command {
+    return this.stack.findLast((f): f is Command => f.kind === "command")!;
   }
 
   run(): ShellSite[] {
@@ -61,7 +70,7 @@ class ShellLexer {
       if (top.kind === "heredoc" && this.atLineStart() && this.endsHeredoc(top)) continue;
       const ref = this.refAt.get(this.i);
       if (ref !== undefined) {
-        this.sites[ref] = this.site();
+        this.sites[ref] ??= this.site();
         this.inWord();
         this.i = this.refs[ref]!.end;
         continue;
@@ -79,67 +88,108 @@ class ShellLexer {
         case "heredoc": top.quoted ? this.i++ : this.inHeredoc(c); break;
       }
     }
-    // Only a reference inside a heredoc delimiter word is never visited; quoting it is harmless.
-    return this.sites.map((s) => s ?? { context: "unquoted" });
+    // A reference never visited sits where the lexer lost track (e.g. an unterminated construct).
+    return this.sites.map((s) => s ?? { context: "refused", reason: "the script around it does not parse" });
   }
 
   private site(): ShellSite {
     const top = this.stack.at(-1)!;
     if (top.kind === "comment") return { context: "comment" };
-    if (top.kind === "heredoc" && top.quoted) {
-      const backticks = this.stack.some((f) => f.kind === "command" && f.closer === "`");
-      return { context: "heredoc-literal", delimiter: top.delimiter, stripTabs: top.stripTabs, backticks };
-    }
-    if (this.inArithmetic()) return { context: "arithmetic" };
+    const reason = this.refusal();
+    if (reason) return { context: "refused", reason };
     if (top.kind === "single" || top.kind === "ansi") return { context: top.kind };
     if (top.kind === "param") return { context: top.outer };
     if (top.kind === "double" || top.kind === "heredoc") return { context: "double" };
     return { context: "unquoted" };
   }
 
-  /** Arithmetic if any frame up to the enclosing command is, or the command itself evaluates it. */
-  private inArithmetic(): boolean {
-    let viaHeredoc = false;
+  /**
+   * Walks every enclosing frame: a value that reaches arithmetic, a subscript or a name through an
+   * inner `$(…)` is evaluated all the same (`unset "a[$(echo …)]"`).
+   */
+  private refusal(): string | undefined {
+    let heredocCommand = false;
+    let innerStart = this.i;
     for (let k = this.stack.length - 1; k >= 0; k--) {
       const frame = this.stack[k]!;
-      if (frame.kind === "arith" || frame.kind === "subscript") return true;
-      if (frame.kind === "heredoc") viaHeredoc = true;
-      if (frame.kind === "param" && PARAM_ARITHMETIC.test(this.code.slice(frame.from + 2, this.i))) return true;
-      if (frame.kind !== "command") continue;
-      if (frame.letCommand) return true;
-      if (frame.testFrom >= 0) {
-        const close = this.code.indexOf("]]", this.i);
-        if (ARITHMETIC_TEST.test(this.code.slice(frame.testFrom, close < 0 ? undefined : close))) return true;
+      let reason: string | undefined;
+      if (frame.kind === "heredoc") {
+        if (heredocCommand) continue; // a later heredoc of the same line, waiting its turn
+        if (frame.quoted) return QUOTED_HEREDOC;
+        reason = readerRefusal(frame.reader, this.facts);
+        heredocCommand = true; // the command list below has moved on to later lines
+      } else if (frame.kind === "arith") reason = arithmetic(frame.closer === "]" ? "$[ ]" : "$(( )) or (( ))");
+      else if (frame.kind === "subscript") reason = SUBSCRIPT;
+      else if (frame.kind === "param") reason = parameterRefusal(this.code.slice(frame.from + 2, this.i), this.facts, PARAM_ARITHMETIC);
+      else if (frame.kind === "command") {
+        if (heredocCommand) heredocCommand = false;
+        else reason = commandRefusal(frame, this.position(frame, innerStart), this.facts);
       }
-      return !viaHeredoc && !this.wordStart && SUBSCRIPT.test(this.code.slice(this.wordFrom, this.i));
+      if (reason) return reason;
+      innerStart = this.openedAt.get(frame) ?? innerStart;
     }
-    return false;
+    return undefined;
+  }
+
+  /** The word of `frame` that holds the reference, up to `end`, where the frame inside it opened. */
+  private position(frame: Command, end: number): WordPosition {
+    const fresh = frame.wordStart;
+    let test: string | undefined;
+    if (frame.testFrom >= 0) {
+      const close = this.code.indexOf("]]", this.i);
+      test = this.code.slice(frame.testFrom, close < 0 ? undefined : close);
+    }
+    return {
+      word: fresh ? "" : this.code.slice(frame.wordFrom, end),
+      atCommand: fresh ? frame.commandStart : frame.wordAtCommand,
+      isRedirect: fresh ? frame.redirectNext : frame.wordIsRedirect,
+      test,
+    };
   }
 
   private atLineStart() {
     return this.i === 0 || this.code[this.i - 1] === "\n";
   }
 
-  /** At the start of a heredoc line: a line equal to the delimiter closes the body. */
+  /**
+   * At the start of a heredoc line: a line equal to the delimiter closes the body. Inside `$(…)`
+   * bash also takes the delimiter followed by the closing `)` (`EOF)`), which then closes the substitution.
+   */
   private endsHeredoc(doc: Heredoc): boolean {
     const nl = this.code.indexOf("\n", this.i);
-    const line = this.code.slice(this.i, nl < 0 ? undefined : nl);
-    if ((doc.stripTabs ? line.replace(/^\t+/, "") : line) !== doc.delimiter) return false;
-    this.stack.pop();
-    this.i = nl < 0 ? this.code.length : nl + 1;
-    this.newCommand();
-    return true;
+    const raw = this.code.slice(this.i, nl < 0 ? undefined : nl);
+    const tabs = doc.stripTabs ? /^\t*/.exec(raw)![0].length : 0;
+    const line = raw.slice(tabs);
+    const inSubstitution = this.stack.some((f) => f.kind === "command" && f.closer === ")");
+    if (line === doc.delimiter) {
+      this.stack.pop();
+      this.i = nl < 0 ? this.code.length : nl + 1;
+      this.newCommand();
+      return true;
+    }
+    if (inSubstitution && line.startsWith(`${doc.delimiter})`)) {
+      this.stack.pop();
+      this.i += tabs + doc.delimiter.length;
+      return true;
+    }
+    return false;
   }
 
-  private push(frame: Frame) {
-    this.stack.push(frame);
-    if (frame.kind === "command") this.newCommand();
+  /** Where each frame opened: an outer command's word ends there (`X=$(…` is the word `X=$(`). */
+  private readonly openedAt = new WeakMap<Frame, number>();
+
+  private push(...frames: Frame[]) {
+    for (const frame of frames) this.openedAt.set(frame, this.i);
+    this.stack.push(...frames);
   }
 
   private pop() {
-    this.stack.pop();
+    const popped = this.stack.pop();
+    // `$(cat <<EOF )`: the body still follows the line, read by the enclosing list.
+    if (popped?.kind === "command" && popped.pending.length) this.cmd.pending.push(...popped.pending);
     this.inWord();
   }
+
 
   private closeAt(c: string, quote: string) {
     if (this.backtickEnds(c)) return;
@@ -167,26 +217,40 @@ class ShellLexer {
     this.push(command("`"));
   }
 
+  /** A new simple command begins in the innermost list (after a newline, `;`, `|`, `(`, …). */
   private newCommand() {
-    this.wordStart = true;
-    this.commandStart = true;
+    const cmd = this.cmd;
+    cmd.wordStart = true;
+    cmd.commandStart = true;
+    cmd.redirectNext = false;
+    cmd.name = undefined;
+    cmd.args = [];
   }
 
   /** The character at `i` belongs to a word. */
   private inWord() {
-    if (this.wordStart) {
-      this.wordFrom = this.i;
-      this.wordAtCommand = this.commandStart;
+    const cmd = this.cmd;
+    if (cmd.wordStart) {
+      cmd.wordFrom = this.i;
+      cmd.wordAtCommand = cmd.commandStart;
+      cmd.wordIsRedirect = cmd.redirectNext;
+      cmd.redirectNext = false;
     }
-    this.wordStart = false;
-    this.commandStart = false;
+    cmd.wordStart = false;
+    cmd.commandStart = false;
   }
 
   /** A blank or operator ends the word; after an assignment (`x=1 cmd`) a command may still follow. */
   private endWord() {
-    const assignment = !this.wordStart && this.wordAtCommand && ASSIGNMENT.test(this.code.slice(this.wordFrom, this.i));
-    this.wordStart = true;
-    if (assignment) this.commandStart = true;
+    const cmd = this.cmd;
+    if (cmd.wordStart) return;
+    const text = this.code.slice(cmd.wordFrom, this.i);
+    cmd.wordStart = true;
+    if (cmd.wordIsRedirect) return;
+    if (cmd.wordAtCommand && ASSIGNMENT.test(text)) cmd.commandStart = true;
+    else if (cmd.wordAtCommand && !COMMAND_PREFIX.has(text)) cmd.name = text;
+    else if ((cmd.name === "builtin" || cmd.name === "command") && cmd.args.length === 0 && !text.startsWith("-")) cmd.name = text;
+    else if (!cmd.wordAtCommand) cmd.args.push(text);
   }
 
   /** A backslash takes the next character literally; a reference right after it is not expanded. */
@@ -201,13 +265,13 @@ class ShellLexer {
     const next = this.code[this.i + 1];
     const from = this.i;
     this.i += 2;
-    if (next === "{") this.stack.push({ kind: "param", outer: quoted ? "double" : "unquoted", from, braces: 0 });
+    if (next === "{") this.push({ kind: "param", outer: quoted ? "double" : "unquoted", from, braces: 0 });
     else if (next === "(" && this.code[from + 2] === "(") {
       this.i++;
-      this.stack.push({ kind: "arith", closer: "))", depth: 0 });
+      this.push({ kind: "arith", closer: "))", depth: 0 });
     } else if (next === "(") this.push(command(")"));
-    else if (next === "[") this.stack.push({ kind: "arith", closer: "]", depth: 0 });
-    else if (!quoted && (next === "'" || next === '"')) this.stack.push({ kind: next === "'" ? "ansi" : "double" });
+    else if (next === "[") this.push({ kind: "arith", closer: "]", depth: 0 });
+    else if (!quoted && (next === "'" || next === '"')) this.push({ kind: next === "'" ? "ansi" : "double" });
     else this.i--;
   }
 
@@ -216,10 +280,10 @@ class ShellLexer {
     if (c === "\\") this.escape();
     else if (c === '"') {
       this.i++;
-      this.stack.push({ kind: "double" });
+      this.push({ kind: "double" });
     } else if (c === "'" && !quoted) {
       this.i++;
-      this.stack.push({ kind: "single" });
+      this.push({ kind: "single" });
     } else if (c === "`") this.openBacktick();
     else if (c === "$") this.dollar(quoted);
     else return false;
@@ -235,39 +299,32 @@ class ShellLexer {
       this.endWord();
       this.i++;
       frame.letCommand = false;
+      for (const doc of frame.pending) doc.reader = frame.name;
       this.newCommand();
       // Heredoc bodies begin on the line after their `<<`, in the order they were opened.
-      this.stack.push(...frame.pending.reverse());
+      this.push(...frame.pending.reverse());
       frame.pending = [];
     } else if (BLANK.test(c)) {
       this.endWord();
       this.i++;
-    } else if (c === "#" && this.wordStart && !inTest) {
-      this.stack.push({ kind: "comment" });
+    } else if (c === "#" && frame.wordStart && !inTest) {
+      this.push({ kind: "comment" });
     } else if (c === "`" && frame.closer === "`") {
       this.i++;
       this.pop();
-    } else if (c === "(" && !this.wordStart && EXTGLOB_PREFIX.test(code[this.i - 1] ?? "")) {
+    } else if (c === "(" && !frame.wordStart && EXTGLOB_PREFIX.test(code[this.i - 1] ?? "")) {
       this.i++;
-      this.stack.push({ kind: "group", depth: 0 });
+      this.push({ kind: "group", depth: 0 });
     } else if ("\\\"'`$".includes(c)) {
       this.inWord();
       this.common(c, false);
     } else if (c === "(") {
-      const atWordStart = this.wordStart;
-      this.endWord();
-      this.i++;
-      if (atWordStart && code[this.i] === "(" && !inTest) {
-        this.i++;
-        this.stack.push({ kind: "arith", closer: "))", depth: 0 });
-      } else {
-        frame.parens++;
-        this.newCommand();
-      }
+      this.openParen(frame);
     } else if (c === ")") {
       this.endWord();
       this.i++;
-      if (frame.closer === ")" && frame.parens === 0 && frame.cases === 0) this.pop();
+      if (frame.compound) frame.compound = undefined;
+      else if (frame.closer === ")" && frame.parens === 0 && frame.cases === 0) this.pop();
       else {
         if (frame.parens > 0) frame.parens--;
         this.newCommand(); // a case pattern's `)` is followed by a command too
@@ -275,13 +332,17 @@ class ShellLexer {
     } else if (c === "<" && code[this.i + 1] === "<" && code[this.i + 2] !== "<" && !inTest) {
       this.endWord();
       const { heredoc, end } = heredocDelimiter(code, this.i + 2);
+      for (const [start, n] of this.refAt) {
+        if (start >= this.i + 2 && start < end) this.sites[n] = { context: "refused", reason: HEREDOC_DELIMITER };
+      }
       if (heredoc) frame.pending.push(heredoc);
       this.i = end;
     } else if (OPERATOR.test(c)) {
       this.endWord();
-      this.i += code.startsWith("<<<", this.i) ? 3 : 1;
-      const redirect = c === "<" || c === ">";
-      if (!redirect) {
+      const redirect = /^(<<<|[<>]&|&>>?|>>|>\||<>|[<>])/.exec(code.slice(this.i, this.i + 3))?.[0];
+      this.i += redirect?.length ?? 1;
+      if (redirect) frame.redirectNext = true;
+      else {
         frame.letCommand = false;
         this.newCommand();
       }
@@ -290,18 +351,36 @@ class ShellLexer {
     }
   }
 
+  /** `((` arithmetic, `name=(` a compound assignment, or a subshell / function parentheses. */
+  private openParen(frame: Command) {
+    const { code } = this;
+    const atWordStart = frame.wordStart;
+    const array = atWordStart ? undefined : /^([A-Za-z_][A-Za-z0-9_]*)\+?=$/.exec(code.slice(frame.wordFrom, this.i))?.[1];
+    this.endWord();
+    this.i++;
+    if (array !== undefined) {
+      frame.compound = { name: array };
+    } else if (atWordStart && code[this.i] === "(" && frame.testFrom < 0) {
+      this.i++;
+      this.push({ kind: "arith", closer: "))", depth: 0 });
+    } else {
+      frame.parens++;
+      this.newCommand();
+    }
+  }
+
   /** Reads a run of plain word characters, noting the few words that change how bash reads on. */
   private word(frame: Command) {
     const { code } = this;
-    const atCommand = this.commandStart && this.wordStart;
+    const atCommand = frame.commandStart && frame.wordStart;
     this.inWord();
     const from = this.i;
     let end = from;
     for (; end < code.length && PLAIN_WORD_CHAR.test(code[end]!); end++) {
-      if (code[end] === "[" && this.wordAtCommand && end > this.wordFrom && NAME.test(code.slice(this.wordFrom, end))) {
+      if (code[end] === "[" && frame.wordAtCommand && end > frame.wordFrom && NAME.test(code.slice(frame.wordFrom, end))) {
         // `name[…]` where an assignment may stand: bash reads up to the matching `]` as one word.
         this.i = end + 1;
-        this.stack.push({ kind: "subscript", depth: 0 });
+        this.push({ kind: "subscript", depth: 0 });
         return;
       }
     }
@@ -314,7 +393,7 @@ class ShellLexer {
     else if (atCommand && text === "let") frame.letCommand = true;
     else if (atCommand && text === "[[") frame.testFrom = end;
     else if (text === "]]") frame.testFrom = -1;
-    if (atCommand && COMMAND_PREFIX.has(text)) this.commandStart = true;
+    if (atCommand && COMMAND_PREFIX.has(text)) frame.commandStart = true;
   }
 
   private inComment(c: string) {

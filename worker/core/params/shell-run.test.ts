@@ -40,17 +40,9 @@ describe("shell: hostile trigger data reaches bash as a literal string", { timeo
     }
   });
 
-  it("in a quoted heredoc, where the value is written literally", () => {
+  it("in a quoted heredoc, by refusing it for every value", () => {
     const code = "cat <<'EOF'\n[${workflow.triggerMessage.k}]\nEOF";
-    for (const value of values) {
-      const prepared = prepare(code, value);
-      if (value.split("\n").includes("EOF")) {
-        expect(prepared.ok).toBe(false);
-        continue;
-      }
-      expect(runPrepared("shell", prepared).stdout).toBe(`[${value}]\n`);
-      expect(canary.exists()).toBe(false);
-    }
+    for (const value of [...values, "plain"]) expect(prepare(code, value)).toMatchObject({ ok: false, message: expect.stringContaining("quoted heredoc") });
   });
 
   it("in a bash default inside double quotes, where single quotes are plain characters", () => {
@@ -61,7 +53,7 @@ describe("shell: hostile trigger data reaches bash as a literal string", { timeo
     expect(canary.exists()).toBe(false);
   });
 
-  it("in a comment, where the value is shown with its newlines escaped", () => {
+  it("in a comment, which keeps the reference as written", () => {
     for (const value of values) {
       const ran = runPrepared("shell", prepare("# got ${workflow.triggerMessage.k}\necho done", value));
       expect(ran).toEqual({ stdout: "done\n", stderr: "", status: 0 });
@@ -73,27 +65,25 @@ describe("shell: hostile trigger data reaches bash as a literal string", { timeo
     const scripts = [
       "x=$(echo a # ${workflow.triggerMessage.k}\n)\necho \"$x\"",
       "x=`echo a # ${workflow.triggerMessage.k}`\necho \"$x\"",
-      "x=`cat <<'Q'\n${workflow.triggerMessage.k}\nQ\n`\necho a",
     ];
     for (const code of scripts) {
-      for (const value of values) {
-        const prepared = prepare(code, value);
-        if (!prepared.ok) {
-          expect(prepared.message).toContain("inside `…`");
-          continue;
-        }
-        expect(runPrepared("shell", prepared).stdout).toBe("a\n");
-      }
+      for (const value of values) expect(runPrepared("shell", prepare(code, value)).stdout).toBe("a\n");
     }
     expect(canary.exists()).toBe(false);
   });
 
-  it("in arithmetic, by refusing anything but an integer", () => {
+  it("in arithmetic, by refusing it for every value, integers too", () => {
     const code = "echo $(( ${workflow.triggerMessage.k} + 1 ))";
-    for (const value of values) expect(prepare(code, value).ok).toBe(false);
+    for (const value of [...values, "41"]) expect(prepare(code, value)).toMatchObject({ ok: false, message: expect.stringContaining("arithmetic") });
+  });
+
+  it("in arithmetic after checking the value is a number, the rewrite the refusal suggests", () => {
+    const code = 'n="${workflow.triggerMessage.k}"; [[ $n =~ ^-?[0-9]+$ ]] || exit 1\necho $(( n + 1 ))';
     expect(runPrepared("shell", prepare(code, "41")).stdout).toBe("42\n");
+    for (const value of values) expect(runPrepared("shell", prepare(code, value)).status).toBe(1);
     expect(canary.exists()).toBe(false);
   });
+
 
   it("keeps line numbers when a value spans lines", () => {
     const ran = runPrepared("shell", prepare('X="${workflow.triggerMessage.k}"\necho "$LINENO"\nfalse_command_here', "a\nb\nc"));

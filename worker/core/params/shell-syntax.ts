@@ -1,18 +1,20 @@
 // Pieces of bash syntax the quoting lexer needs: frames, sites, heredoc delimiters, word classes.
 
 export type ShellSite =
-  | { context: "unquoted" | "double" | "single" | "ansi" | "escaped" }
-  | { context: "comment" }
-  /** Evaluated as arithmetic by bash (`$((…))`, `((…))`, `$[…]`, array subscripts, `let`, `[[ -eq ]]`). */
-  | { context: "arithmetic" }
-  /** Inside a quoted heredoc body (`<<'EOF'`), where nothing expands; `backticks`: inside `…`. */
-  | { context: "heredoc-literal"; delimiter: string; stripTabs: boolean; backticks: boolean };
+  /** Where bash expands a variable without evaluating its value: the reference becomes one. */
+  | { context: "unquoted" | "double" | "single" | "ansi" }
+  /** `\${…}` (the language's own text) and comments: the reference is left as written. */
+  | { context: "escaped" | "comment" }
+  /** No safe form: bash would evaluate the value as code or as a name, or expand nothing there. */
+  | { context: "refused"; reason: string };
 
 export interface Heredoc {
   kind: "heredoc";
   delimiter: string;
   quoted: boolean;
   stripTabs: boolean;
+  /** The command that reads the body on its standard input (e.g. `read`), when known. */
+  reader?: string;
 }
 
 /** A command list: the script itself, a `$(…)` or a `…` substitution. */
@@ -26,6 +28,21 @@ export interface Command {
   letCommand: boolean;
   /** Heredocs opened on the current line, read after its newline. */
   pending: Heredoc[];
+  /** The next character begins a word (so `#` starts a comment and `((` arithmetic). */
+  wordStart: boolean;
+  /** The next word is in command position (so `case`, `let`, `[[` and `a[…]=` mean something). */
+  commandStart: boolean;
+  /** Where the current word began, and whether it began in command position or as a redirection's target. */
+  wordFrom: number;
+  wordAtCommand: boolean;
+  wordIsRedirect: boolean;
+  /** The last operator was a redirection, so the next word is its target. */
+  redirectNext: boolean;
+  /** The simple command's name (after assignments, `builtin` and `command`) and its arguments so far. */
+  name?: string;
+  args: string[];
+  /** Inside `name=( … )`: the array's name and how deep the parentheses are. */
+  compound?: { name: string };
 }
 
 export type Frame =
@@ -45,6 +62,13 @@ export const command = (closer: Command["closer"]): Command => ({
   testFrom: -1,
   letCommand: false,
   pending: [],
+  wordStart: true,
+  commandStart: true,
+  wordFrom: 0,
+  wordAtCommand: false,
+  wordIsRedirect: false,
+  redirectNext: false,
+  args: [],
 });
 
 export const BLANK = /[ \t]/;
@@ -54,8 +78,8 @@ export const PLAIN_WORD_CHAR = /[^\s;&|()<>'"`$\\#]/;
 /** After these words a new command begins, so `case`, `let` or `[[` there mean something. */
 export const COMMAND_PREFIX = new Set(["then", "do", "else", "elif", "if", "while", "until", "!", "{", "time"]);
 export const ARITHMETIC_TEST = /(^|\s)-(eq|ne|lt|le|gt|ge)(\s|$)/;
-/** `a[…` outside assignment position (e.g. `unset a[…]`), where bash may still do arithmetic. */
-export const SUBSCRIPT = /^[A-Za-z_][A-Za-z0-9_]*\[[^\]]*$/;
+/** `[[ -v name ]]` and `-R`: the operand is a variable name, whose subscript bash evaluates. */
+export const NAME_TEST = /(^|\s)-[vR](\s|$)/;
 /**
  * The start of a `${…}` up to a reference inside it, when bash evaluates that spot as arithmetic:
  * an indexed subscript (`${a[…`) or a substring offset or length (`${s:…`, but not `${s:-…`).
@@ -63,6 +87,8 @@ export const SUBSCRIPT = /^[A-Za-z_][A-Za-z0-9_]*\[[^\]]*$/;
 export const PARAM_ARITHMETIC = /^[#!]?(?:[A-Za-z_][A-Za-z0-9_]*\[[^\]]*$|(?:[A-Za-z_][A-Za-z0-9_]*|\d+|[@*#?$!-])(?:\[[^\]]*\])?:(?![-=?+]))/s;
 export const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*(\[.*\])?\+?=/s;
+/** The name an assignment word assigns to (`n=…`, `n+=…`; not `a[…]=`). */
+export const ASSIGNED_NAME = /^([A-Za-z_][A-Za-z0-9_]*)\+?=/;
 export const EXTGLOB_PREFIX = /[@!+*?]/;
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { prepareNodeCode } from "./prepare.ts";
+import { shellPrelude } from "./shell.ts";
 import { context } from "./testing.ts";
 
 const ctx = context({ workflowParams: { v: "V", n: "7" }, nodeParams: { day: "$[yyyymmdd-1]" }, triggerMessage: { j: "a) `b` \\" } });
@@ -22,12 +23,14 @@ describe("shell: the rewrite follows bash's quoting context", () => {
     ["backticks in double quotes", 'echo "`echo ${workflow.v}`"', 'echo "`echo "${SLUICE_P_1}"`"'],
     ["single quotes inside $( ) inside double quotes", "echo \"$(echo '${workflow.v}')\"", `echo "$(echo ''"\${SLUICE_P_1}"'')"`],
     ["bash default with a nested reference", 'echo ${FILE:-${workflow.v}} "${FILE:-${workflow.v}}"', 'echo ${FILE:-"${SLUICE_P_1}"} "${FILE:-${SLUICE_P_1}}"'],
-    ["comment", "echo hi # was ${workflow.v}", "echo hi # was V"],
-    ["comment after a semicolon", "echo hi;# ${workflow.v}", "echo hi;# V"],
-    ["comment inside a command substitution (inert text)", "x=$(echo # ${workflow.triggerMessage.j}\n)", "x=$(echo # a\\x29 \\x60b\\x60 \\x5c\n)"],
+    ["comment (left as written)", "echo hi # was ${workflow.v}", "echo hi # was ${workflow.v}"],
+    ["comment after a semicolon", "echo hi;# ${workflow.v}", "echo hi;# ${workflow.v}"],
+    ["comment inside a command substitution", "x=$(echo # ${workflow.triggerMessage.j}\n)", "x=$(echo # ${workflow.triggerMessage.j}\n)"],
     ["unquoted heredoc", "cat <<EOF\n${workflow.v} \"${workflow.v}\"\nEOF", 'cat <<EOF\n${SLUICE_P_1} "${SLUICE_P_1}"\nEOF'],
-    ["quoted heredoc (literal)", "cat <<'EOF'\n${workflow.v}\nEOF\necho ${workflow.v}", "cat <<'EOF'\nV\nEOF\necho \"${SLUICE_P_1}\""],
-    ["arithmetic", "echo $(( ${workflow.n} + 1 )) $[${workflow.n}*2]", "echo $(( ${SLUICE_P_1} + 1 )) $[${SLUICE_P_1}*2]"],
+    ["local and export assignments", 'local f="${workflow.v}"; export G=${workflow.v}', 'local f="${SLUICE_P_1}"; export G="${SLUICE_P_1}"'],
+    ["compound array elements", 'arr=( ${workflow.v} "${workflow.v}" )', 'arr=( "${SLUICE_P_1}" "${SLUICE_P_1}" )'],
+    ["a here-string", 'read -r line <<< "${workflow.v}"', 'read -r line <<< "${SLUICE_P_1}"'],
+    ["a case pattern", 'case "$x" in ${workflow.v}) echo;; esac', 'case "$x" in "${SLUICE_P_1}") echo;; esac'],
   ])("%s", (_name, code, expected) => {
     expect(script(code)).toBe(expected);
   });
@@ -37,16 +40,16 @@ describe("shell: the rewrite follows bash's quoting context", () => {
   });
 
   it("ends a comment at the newline", () => {
-    expect(script("# ${workflow.v}\necho ${workflow.v}")).toBe('# V\necho "${SLUICE_P_1}"');
+    expect(script("# ${workflow.v}\necho ${workflow.v}")).toBe('# ${workflow.v}\necho "${SLUICE_P_1}"');
   });
 
   it("keeps a heredoc's body apart from the command line that opened it", () => {
-    const code = "cat <<A <<'B'; echo '${workflow.v}'\n${workflow.v}\nA\n${workflow.v}\nB\necho ${workflow.v}";
-    expect(script(code)).toBe(`cat <<A <<'B'; echo ''"\${SLUICE_P_1}"''\n\${SLUICE_P_1}\nA\nV\nB\necho "\${SLUICE_P_1}"`);
+    const code = "cat <<A <<B; echo '${workflow.v}'\n${workflow.v}\nA\n${workflow.v}\nB\necho ${workflow.v}";
+    expect(script(code)).toBe(`cat <<A <<B; echo ''"\${SLUICE_P_1}"''\n\${SLUICE_P_1}\nA\n\${SLUICE_P_1}\nB\necho "\${SLUICE_P_1}"`);
   });
 
   it("strips leading tabs when matching a <<- delimiter", () => {
-    expect(script("cat <<-'EOF'\n\t${workflow.v}\n\tEOF\necho ${workflow.v}")).toBe("cat <<-'EOF'\n\tV\n\tEOF\necho \"${SLUICE_P_1}\"");
+    expect(script("cat <<-EOF\n\t${workflow.v}\n\tEOF\necho ${workflow.v}")).toBe('cat <<-EOF\n\t${SLUICE_P_1}\n\tEOF\necho "${SLUICE_P_1}"');
   });
 
   it("does not take << inside arithmetic for a heredoc", () => {
@@ -64,22 +67,25 @@ describe("shell: the rewrite follows bash's quoting context", () => {
     );
   });
 
-  it("gives one variable per distinct value, in order of appearance", () => {
+  it("gives one variable per distinct reference, in order of appearance", () => {
     const prepared = prepareNodeCode("shell", 'echo ${workflow.v} "${day}" ${workflow.v} ${bizdate}', ctx);
     expect(prepared).toEqual({
       ok: true,
-      script: 'echo "${SLUICE_P_1}" "${SLUICE_P_2}" "${SLUICE_P_1}" "${SLUICE_P_2}"',
-      prelude: "SLUICE_P_1='V'\nSLUICE_P_2='20260309'\nunset BASH_ENV\n",
+      script: 'echo "${SLUICE_P_1}" "${SLUICE_P_2}" "${SLUICE_P_1}" "${SLUICE_P_3}"',
+      prelude: shellPrelude(3),
+      values: ["V", "20260309", "20260309"],
     });
   });
 
-  it("writes every value as a single-quoted literal in the prelude", () => {
-    const prepared = prepareNodeCode("shell", "echo ${workflow.triggerMessage.k}", context({ triggerMessage: { k: "it's $(x)\n`y`" } }));
-    expect(prepared).toMatchObject({ ok: true, prelude: "SLUICE_P_1='it'\\''s $(x)\n`y`'\nunset BASH_ENV\n" });
+  it("writes no value's text into the script or the prelude: the prelude reads each from its file", () => {
+    const value = "it's $(x)\n`y`";
+    const prepared = prepareNodeCode("shell", "echo ${workflow.triggerMessage.k}", context({ triggerMessage: { k: value } }));
+    expect(prepared).toEqual({ ok: true, script: 'echo "${SLUICE_P_1}"', prelude: shellPrelude(1), values: [value] });
+    expect(shellPrelude(1)).toBe(`IFS= read -r -d '' SLUICE_P_1 < "$SLUICE_VALUES/1"\nunset BASH_ENV SLUICE_VALUES\n`);
   });
 
-  it("has a prelude that only unsets BASH_ENV when there is nothing to substitute", () => {
-    expect(prepareNodeCode("shell", "echo hi", ctx)).toEqual({ ok: true, script: "echo hi", prelude: "unset BASH_ENV\n" });
+  it("has no prelude when there is nothing to substitute", () => {
+    expect(prepareNodeCode("shell", "echo hi", ctx)).toEqual({ ok: true, script: "echo hi", prelude: "", values: [] });
   });
 });
 
@@ -94,25 +100,37 @@ describe("shell: values that cannot be placed safely fail the node", () => {
     });
   });
 
-  it("refuses a value that would end a quoted heredoc early", () => {
-    const result = withValue("cat <<'EOF'\n${workflow.triggerMessage.k}\nEOF", "x\nEOF\ntouch /tmp/p");
-    expect(result).toMatchObject({ ok: false, message: expect.stringContaining('contains a line "EOF"') });
-    expect(withValue("cat <<-'EOF'\n${workflow.triggerMessage.k}\nEOF", "x\n\t\tEOF")).toMatchObject({ ok: false });
-    expect(withValue("cat <<'EOF'\n${workflow.triggerMessage.k}\nEOF", "x\n EOF")).toMatchObject({ ok: true });
+  it("refuses a quoted heredoc whatever the value, naming the line and the unquoted form", () => {
+    const result = withValue("echo start\ncat <<'EOF'\n${workflow.triggerMessage.k}\nEOF", "plain");
+    expect(result).toMatchObject({ ok: false, unresolved: ["${workflow.triggerMessage.k}"] });
+    expect(result.ok || result.message).toMatch(/^line 3: \$\{workflow\.triggerMessage\.k\} cannot be substituted: it sits in a quoted heredoc .*<<EOF/);
   });
 
   it.each([
-    ["$(( ))", "echo $(( ${workflow.triggerMessage.k} + 1 ))"],
-    ["(( ))", "(( x = ${workflow.triggerMessage.k} ))"],
-    ["$[ ]", "echo $[${workflow.triggerMessage.k}+1]"],
-    ["[[ -eq ]]", '[[ "${workflow.triggerMessage.k}" -eq 1 ]] && echo one'],
-    ["let", "let 'x = ${workflow.triggerMessage.k}'"],
-    ["array subscript", 'arr["${workflow.triggerMessage.k}"]=1'],
-    ["array subscript in an expansion", 'echo "${arr[${workflow.triggerMessage.k}]}"'],
-    ["substring offset", 's=hello; echo "${s:${workflow.triggerMessage.k}:2}"'],
-  ])("refuses a non-integer where bash evaluates arithmetic: %s", (_name, code) => {
-    expect(withValue(code, "a[$(touch /tmp/p)]")).toMatchObject({ ok: false, message: expect.stringContaining("not an integer") });
-    expect(withValue(code, "-12")).toMatchObject({ ok: true });
+    ["$(( ))", "echo $(( ${workflow.triggerMessage.k} + 1 ))", "arithmetic"],
+    ["(( ))", "(( x = ${workflow.triggerMessage.k} ))", "arithmetic"],
+    ["$[ ]", "echo $[${workflow.triggerMessage.k}+1]", "arithmetic"],
+    ["[[ -eq ]]", '[[ "${workflow.triggerMessage.k}" -eq 1 ]] && echo one', "arithmetic"],
+    ["let", "let 'x = ${workflow.triggerMessage.k}'", "arithmetic"],
+    ["array subscript", 'arr["${workflow.triggerMessage.k}"]=1', "array subscript"],
+    ["array subscript in an expansion", 'echo "${arr[${workflow.triggerMessage.k}]}"', "array subscript"],
+    ["substring offset", 's=hello; echo "${s:${workflow.triggerMessage.k}:2}"', "arithmetic"],
+    ["quoted subscript of unset", 'unset "arr[${workflow.triggerMessage.k}]"', "variable names"],
+    ["compound array subscript", "arr=([${workflow.triggerMessage.k}]=x)", "array subscript"],
+    ["declare -i", "declare -i n=${workflow.triggerMessage.k}", "integer variable"],
+    ["an integer variable assigned later", "declare -i n\nn=${workflow.triggerMessage.k}", "integer variable"],
+    ["a builtin integer", "RANDOM=${workflow.triggerMessage.k}", "integer variable"],
+    ["printf -v", "printf -v ${workflow.triggerMessage.k} %s 1", "variable names"],
+    ["[[ -v ]]", '[[ -v "${workflow.triggerMessage.k}" ]]', "variable name"],
+    ["PS4", 'PS4="${workflow.triggerMessage.k}"', "PS4"],
+    ["eval", 'eval "${workflow.triggerMessage.k}"', "runs its argument as code"],
+    ["a value reaching a subscript through $( )", 'unset "a[$(echo "${workflow.triggerMessage.k}")]"', "variable names"],
+  ])("refuses, whatever the value, where bash evaluates it: %s", (_name, code, why) => {
+    for (const value of ["a[$(touch /tmp/p)]", "-12"]) {
+      const result = withValue(code, value);
+      expect(result).toMatchObject({ ok: false });
+      expect(result.ok || result.message).toContain(why);
+    }
   });
 
   it("allows any value in a [[ ]] test without arithmetic operators", () => {

@@ -1,6 +1,6 @@
 // Test support: runs prepared code with real bash and python3, as a runner would, and builds contexts.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runClock } from "./dates.ts";
@@ -13,7 +13,7 @@ export interface Ran {
   status: number | null;
 }
 
-/** Writes prelude and script to files and runs bash with BASH_ENV pointing at the prelude. */
+/** Writes prelude, values and script to files and runs bash with BASH_ENV pointing at the prelude, as the runner does. */
 export function runPrepared(language: "shell" | "python", prepared: PreparedCode, env: Record<string, string> = {}): Ran {
   if (!prepared.ok) throw new Error(`expected prepared code, got: ${prepared.message}`);
   const dir = mkdtempSync(join(tmpdir(), "sluice-params-"));
@@ -22,8 +22,11 @@ export function runPrepared(language: "shell" | "python", prepared: PreparedCode
     writeFileSync(script, prepared.script);
     const prelude = join(dir, "prelude.sh");
     writeFileSync(prelude, prepared.prelude);
+    const values = join(dir, "values");
+    mkdirSync(values);
+    prepared.values.forEach((value, k) => writeFileSync(join(values, String(k + 1)), value));
     const command = language === "shell" ? "bash" : "python3";
-    const extra = language === "shell" ? { BASH_ENV: prelude } : { PYTHONIOENCODING: "utf-8" };
+    const extra = language === "shell" ? { BASH_ENV: prelude, SLUICE_VALUES: values } : { PYTHONIOENCODING: "utf-8" };
     const ran = spawnSync(command, [script], { cwd: dir, encoding: "utf8", env: { ...process.env, ...env, ...extra }, timeout: 10_000 });
     return { stdout: ran.stdout, stderr: ran.stderr, status: ran.status };
   } finally {
