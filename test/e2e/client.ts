@@ -9,7 +9,8 @@ export function client(stack: Stack) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, text, json: (text.startsWith("{") ? JSON.parse(text) : undefined) as any };
+    const isJson = res.headers.get("content-type")?.includes("json") ?? false;
+    return { status: res.status, text, json: (isJson && text !== "" ? JSON.parse(text) : undefined) as any };
   };
   return {
     call,
