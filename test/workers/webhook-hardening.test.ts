@@ -1,5 +1,5 @@
 // Webhook replay protection independent of the trigger's dedup settings, and no plaintext webhook secret left at rest.
-import { createExecutionContext, createScheduledController, env, SELF, waitOnExecutionContext } from "cloudflare:test";
+import { createScheduledController, env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { SecretBox } from "../../worker/core/secret-box.ts";
 import { signWebhook, WEBHOOK_REPLAY_MEMORY_MS } from "../../worker/core/triggers/index.ts";
@@ -97,9 +97,7 @@ describe("webhook secrets at rest", () => {
   it("the cron seals them too", async () => {
     const { trigger } = await setup();
     await env.DB.prepare("UPDATE triggers SET secret = ? WHERE id = ?").bind(trigger.secret, trigger.id).run();
-    const ctx = createExecutionContext();
-    await worker.scheduled!(createScheduledController({ scheduledTime: new Date(), cron: "*/30 * * * *" }), env, ctx);
-    await waitOnExecutionContext(ctx);
+    await worker.scheduled!(createScheduledController({ scheduledTime: new Date(), cron: "*/30 * * * *" }), env);
     expect((await stored(trigger.id))!.secret).toMatch(/^v1:/);
     expect((await plaintextRows())!.n).toBe(0);
   });
