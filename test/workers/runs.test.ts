@@ -13,7 +13,8 @@ describe("runs", () => {
     const runner = await newRunner();
     const [task] = await runner.claim();
     expect(task).toMatchObject({ instanceId: id, nodeName: "hello", type: "shell", attempt: 1 });
-    expect(task.prelude).toContain("20260309");
+    expect(task.values).toEqual(["20260309"]);
+    expect(task.script).not.toContain("20260309");
     expect(task.script).not.toContain("${bizdate}");
     expect(await nodeStatus(id)).toEqual({ hello: "running" });
 

@@ -7,7 +7,6 @@
 import {
   ASSIGNMENT,
   BLANK,
-  command,
   COMMAND_PREFIX,
   EXTGLOB_PREFIX,
   heredocDelimiter,
@@ -17,7 +16,6 @@ import {
   PLAIN_WORD_CHAR,
   WORD_END,
   type Command,
-  type Frame,
   type Heredoc,
   type ShellSite,
 } from "./shell-syntax.ts";
@@ -33,6 +31,7 @@ import {
   type ScriptFacts,
   type WordPosition,
 } from "./shell-rules.ts";
+import { QuotingLexer } from "./shell-frames.ts";
 
 export type { ShellSite } from "./shell-syntax.ts";
 
@@ -41,26 +40,12 @@ export function shellSites(code: string, refs: ReadonlyArray<{ start: number; en
   return new ShellLexer(code, refs).run();
 }
 
-class ShellLexer {
-  private readonly code: string;
-  private readonly refs: ReadonlyArray<{ start: number; end: number }>;
-  private readonly refAt = new Map<number, number>();
-  private readonly sites: (ShellSite | undefined)[];
-  private readonly stack: Frame[] = [command("eof")];
+class ShellLexer extends QuotingLexer {
   private readonly facts: ScriptFacts;
-  private i = 0;
 
   constructor(code: string, refs: ReadonlyArray<{ start: number; end: number }>) {
-    this.code = code;
-    this.refs = refs;
+    super(code, refs);
     this.facts = scriptFacts(code);
-    refs.forEach((r, n) => this.refAt.set(r.start, n));
-    this.sites = refs.map(() => undefined);
-  }
-
-  /** The innermost command list: its current word is the one being read. */
-  private get cmd(): Command {
-    return this.stack.findLast((f): f is Command => f.kind === "command")!;
   }
 
   run(): ShellSite[] {
@@ -147,10 +132,6 @@ class ShellLexer {
     };
   }
 
-  private atLineStart() {
-    return this.i === 0 || this.code[this.i - 1] === "\n";
-  }
-
   /**
    * At the start of a heredoc line: a line equal to the delimiter closes the body. Inside `$(…)`
    * bash also takes the delimiter followed by the closing `)` (`EOF)`), which then closes the substitution.
@@ -175,50 +156,9 @@ class ShellLexer {
     return false;
   }
 
-  /** Where each frame opened: an outer command's word ends there (`X=$(…` is the word `X=$(`). */
-  private readonly openedAt = new WeakMap<Frame, number>();
-
-  private push(...frames: Frame[]) {
-    for (const frame of frames) this.openedAt.set(frame, this.i);
-    this.stack.push(...frames);
-  }
-
-  private pop() {
-    const popped = this.stack.pop();
-    // `$(cat <<EOF )`: the body still follows the line, read by the enclosing list.
-    if (popped?.kind === "command" && popped.pending.length) this.cmd.pending.push(...popped.pending);
-    this.inWord();
-  }
-
-
-  private closeAt(c: string, quote: string) {
-    if (this.backtickEnds(c)) return;
-    if (c === quote) this.pop();
-    this.i++;
-  }
-
-  /**
-   * The first unescaped backquote ends a `…` substitution whatever quotes are open inside it,
-   * so inside one a backquote closes it; elsewhere a backquote in "…" opens a new one.
-   */
-  private backtickEnds(c: string): boolean {
-    if (c !== "`") return false;
-    const k = this.stack.findLastIndex((f) => f.kind === "command");
-    if ((this.stack[k] as Command).closer !== "`") return false;
-    this.stack.length = k;
-    this.i++;
-    this.inWord();
-    return true;
-  }
-
-  private openBacktick() {
-    if (this.backtickEnds("`")) return;
-    this.i++;
-    this.push(command("`"));
-  }
 
   /** A new simple command begins in the innermost list (after a newline, `;`, `|`, `(`, …). */
-  private newCommand() {
+  protected newCommand() {
     const cmd = this.cmd;
     cmd.wordStart = true;
     cmd.commandStart = true;
@@ -228,7 +168,7 @@ class ShellLexer {
   }
 
   /** The character at `i` belongs to a word. */
-  private inWord() {
+  protected inWord() {
     const cmd = this.cmd;
     if (cmd.wordStart) {
       cmd.wordFrom = this.i;
@@ -251,43 +191,6 @@ class ShellLexer {
     else if (cmd.wordAtCommand && !COMMAND_PREFIX.has(text)) cmd.name = text;
     else if ((cmd.name === "builtin" || cmd.name === "command") && cmd.args.length === 0 && !text.startsWith("-")) cmd.name = text;
     else if (!cmd.wordAtCommand) cmd.args.push(text);
-  }
-
-  /** A backslash takes the next character literally; a reference right after it is not expanded. */
-  private escape() {
-    const ref = this.refAt.get(this.i + 1);
-    if (ref !== undefined) this.sites[ref] = { context: "escaped" };
-    this.i += 2;
-  }
-
-  /** `$…` forms; `quoted` says whether `$'` and `$"` are quotes here (they are not inside "…"). */
-  private dollar(quoted: boolean) {
-    const next = this.code[this.i + 1];
-    const from = this.i;
-    this.i += 2;
-    if (next === "{") this.push({ kind: "param", outer: quoted ? "double" : "unquoted", from, braces: 0 });
-    else if (next === "(" && this.code[from + 2] === "(") {
-      this.i++;
-      this.push({ kind: "arith", closer: "))", depth: 0 });
-    } else if (next === "(") this.push(command(")"));
-    else if (next === "[") this.push({ kind: "arith", closer: "]", depth: 0 });
-    else if (!quoted && (next === "'" || next === '"')) this.push({ kind: next === "'" ? "ansi" : "double" });
-    else this.i--;
-  }
-
-  /** Quotes, escapes, backquotes and `$` forms: the same in most frames. */
-  private common(c: string, quoted: boolean): boolean {
-    if (c === "\\") this.escape();
-    else if (c === '"') {
-      this.i++;
-      this.push({ kind: "double" });
-    } else if (c === "'" && !quoted) {
-      this.i++;
-      this.push({ kind: "single" });
-    } else if (c === "`") this.openBacktick();
-    else if (c === "$") this.dollar(quoted);
-    else return false;
-    return true;
   }
 
   private inCommand(frame: Command, c: string) {
@@ -396,61 +299,4 @@ class ShellLexer {
     if (atCommand && COMMAND_PREFIX.has(text)) frame.commandStart = true;
   }
 
-  private inComment(c: string) {
-    if (c === "\n") this.stack.pop();
-    else if (!this.backtickEnds(c)) this.i++;
-  }
-
-  private inDouble(c: string) {
-    if (c === '"') {
-      this.i++;
-      this.pop();
-    } else if (!this.common(c, true)) this.i++;
-  }
-
-  /** An unquoted heredoc body expands like "…" but quotes in it are plain characters. */
-  private inHeredoc(c: string) {
-    if (c === '"' || !this.common(c, true)) this.i++;
-  }
-
-  private inParam(frame: Extract<Frame, { kind: "param" }>, c: string) {
-    if (c === "}" && frame.braces === 0) {
-      this.i++;
-      this.pop();
-    } else if (c === "{" || c === "}") {
-      frame.braces += c === "{" ? 1 : -1;
-      this.i++;
-    } else if (c === "'" && frame.outer === "double") {
-      this.i++; // inside "…", a quote in ${x:-'…'} is a plain character
-    } else if (!this.common(c, frame.outer === "double")) this.i++;
-  }
-
-  private inArith(frame: Extract<Frame, { kind: "arith" }>, c: string) {
-    const [open, close] = frame.closer === "]" ? ["[", "]"] : ["(", ")"];
-    if (c === open) {
-      frame.depth++;
-      this.i++;
-    } else if (c === close && frame.depth > 0) {
-      frame.depth--;
-      this.i++;
-    } else if (c === close) {
-      this.i += frame.closer === "))" && this.code[this.i + 1] === ")" ? 2 : 1;
-      this.pop();
-    } else if (c === "'" || !this.common(c, true)) this.i++;
-  }
-
-  /** `a[…]` and `@(…)`: blanks, `#` and `<<` are plain characters until the matching bracket. */
-  private inBracketedWord(frame: Extract<Frame, { kind: "subscript" | "group" }>, c: string) {
-    const [open, close] = frame.kind === "subscript" ? ["[", "]"] : ["(", ")"];
-    if (c === open) {
-      frame.depth++;
-      this.i++;
-    } else if (c === close && frame.depth > 0) {
-      frame.depth--;
-      this.i++;
-    } else if (c === close) {
-      this.i++;
-      this.pop();
-    } else if (!this.common(c, false)) this.i++;
-  }
 }
