@@ -120,7 +120,7 @@ describe("leases and fencing", () => {
     expect(res.json.error.code).toBe("not_found");
   });
 
-  it("marks an attempt lost when its lease expires and refuses the late report", async () => {
+  it("marks an attempt lost when its lease expires, refuses the late report and retries it as infrastructure", async () => {
     const wf = await createWorkflow({ name: "lease", nodes: [shellNode("slow", "sleep 100")] });
     const id = await start(wf.id);
     const runner = await newRunner();
@@ -129,12 +129,16 @@ describe("leases and fencing", () => {
     const pool = groupPool();
     await new Promise((r) => setTimeout(r, 2_100)); // LEASE_SECONDS is 2 in tests
     await runDurableObjectAlarm(pool); // the alarm may already have fired by itself
-    const done = await instance(id);
-    expect(done.status).toBe("failed");
-    expect(done.nodes[0]!.error).toMatch(/lost/);
+    const after = await instance(id);
+    // The machine lost it, not the script: the run goes on with attempt 2, the node's own retries (none) untouched.
+    expect(after.status).toBe("running");
+    expect(after.nodes[0]).toMatchObject({ name: "slow", attempt: 2 });
+    const first = await api("GET", `/api/v1/instances/${id}/nodes/slow/log?attempt=1`);
+    expect(first.text).toMatch(/attempt lost: .*infrastructure retry 1 of 2 starts now/);
     expect((await runner.complete(task.attemptId, 0)).status).toBe(409);
     expect((await runner.heartbeat([task.attemptId])).json.cancel).toEqual([task.attemptId]);
   });
+
 
   it("offers a task again, as the same attempt, when its runner never confirmed it", async () => {
     const wf = await createWorkflow({ name: "unconfirmed", nodes: [shellNode("n", "true")] });

@@ -1,7 +1,8 @@
 // The coordinator's state machine over its store: admission, progression, retries, terminate, rerun.
 import { Dag } from "../core/dag.ts";
 import type { WorkflowDefinition } from "../core/definition.ts";
-import { nextAttemptAt, nodesToRerun, STOPPABLE, type RerunMode } from "../core/lifecycle.ts";
+import { exitDeadline, lostAttempt, nextOwnAttemptAt } from "../core/attempts.ts";
+import { nodesToRerun, STOPPABLE, type RerunMode } from "../core/lifecycle.ts";
 import { prepareNodeRun } from "../core/node-run.ts";
 import { dagShape, FINISHED_INSTANCE, FINISHED_NODE, planProgress, type DagShape, type InstanceStatus, type NodeStatus } from "../core/progress.ts";
 import type { Completion } from "../core/runner-protocol.ts";
@@ -120,11 +121,14 @@ export class Engine {
   /** A runner's result. Idempotent: a repeated or stale report changes nothing. */
   nodeFinished(attemptId: string, completion: Completion): void {
     const run = this.store.nodeRun(attemptId);
+    // The process reported, so it is gone: a stopped attempt no longer holds its instance's place.
+    if (run?.exiting) this.processGone([attemptId]);
     if (!run || run.current !== 1 || FINISHED_NODE.has(run.status as NodeStatus)) return;
     const now = this.clock();
     this.touched.add(run.instance_id);
     const ok = completion.exitCode === 0;
     const error = ok
+
       ? null
       : (completion.error ?? (completion.exitCode === null ? `killed by signal ${completion.signal ?? "unknown"}` : `exit code ${completion.exitCode}`));
     const updated = this.store.updateNodeRun(attemptId, {
@@ -138,6 +142,45 @@ export class Engine {
     this.mirror([upsertNodeRun(updated)]);
     if (!ok) this.scheduleRetry(run, now);
     this.advance(run.instance_id);
+  }
+
+  /**
+   * The pool's word that stopped attempts' processes are gone (their runners confirmed the kill, or
+   * their leases ran out): their instances give up the places they held in maxParallel.
+   */
+  processGone(attemptIds: readonly string[]): void {
+    const envs = new Set<string>();
+    for (const run of this.store.setExiting(attemptIds, false)) {
+      this.touched.add(run.instance_id);
+      envs.add(this.store.instance(run.instance_id)!.env);
+    }
+    for (const env of envs) this.admitWaiting(env);
+  }
+
+  /**
+   * An attempt its runner lost (the lease expired, so by protocol the process was killed): another
+   * attempt at once while infrastructure retries remain, not counted against the node's own retries.
+   */
+  nodeLost(attemptId: string, reason: string): void {
+    const run = this.store.nodeRun(attemptId);
+    if (!run || run.current !== 1 || FINISHED_NODE.has(run.status as NodeStatus)) return;
+    const verdict = lostAttempt(reason, run.lost);
+    this.mirror([insertLog(attemptId, verdict.log)]);
+    if (verdict.retry === "none") return this.nodeFinished(attemptId, { exitCode: null, signal: null, outputs: {}, error: verdict.error });
+    const now = this.clock();
+    this.touched.add(run.instance_id);
+    const lost = this.store.updateNodeRun(attemptId, { status: "failed", started_at: run.started_at ?? now, finished_at: now, error: verdict.error });
+    this.store.retire(attemptId);
+    const fresh = pendingRun(run.instance_id, run.node_name, run.node_type, run.attempt + 1);
+    this.store.insertNodeRun(fresh, null, run.lost + 1);
+    this.mirror([upsertNodeRun(lost), upsertNodeRun(fresh)]);
+    this.advance(run.instance_id);
+  }
+
+  /** Forgets what a transaction that rolled back gathered in memory: its http requests and live notices. */
+  discardUncommitted(): void {
+    this.httpJobs = [];
+    this.touched.clear();
   }
 
   takeTouched(): string[] {
@@ -195,7 +238,7 @@ export class Engine {
     this.store.addTimer("purge", instanceId, now + this.retentionMs);
     statements.push(upsertInstance(mirrorRow(done)));
     this.mirror(statements);
-    if (cancel.length > 0) this.cancelInPool(instanceId, cancel);
+    if (cancel.length > 0) this.stop(instanceId, cancel, now);
     this.admitWaiting(instance.env);
     return { id: instanceId, status: "terminated" };
   }
@@ -237,12 +280,16 @@ export class Engine {
         }
         continue;
       }
+      if (timer.kind === "exit") {
+        this.processGone([timer.ref]); // two lease periods passed: by protocol its runner killed it
+        continue;
+      }
       const run = this.store.nodeRun(timer.ref);
       if (!run || run.current !== 1) continue;
       if (timer.kind === "retry") this.advance(run.instance_id);
       else if (timer.kind === "timeout" && run.status === "running") {
         this.nodeFinished(run.id, { exitCode: null, signal: null, outputs: {}, error: "timed out: the runner did not report before the node's timeout" });
-        this.cancelInPool(run.instance_id, [run.id]);
+        this.stop(run.instance_id, [run.id], now);
       }
     }
   }
@@ -258,7 +305,9 @@ export class Engine {
     const ahead = this.store.waitingAhead(instance);
     const running = this.store.countRunning(instance.env);
     if (instance.max_parallel !== null && running >= instance.max_parallel) {
-      return `maxParallel ${instance.max_parallel} reached (${running} running); ${ahead} waiting ahead of it`;
+      const exiting = this.store.countExiting(instance.env);
+      const held = exiting > 0 ? `, ${exiting} of them stopped but with processes still exiting` : "";
+      return `maxParallel ${instance.max_parallel} reached (${running} running${held}); ${ahead} waiting ahead of it`;
     }
     return instance.ordering_key !== null ? `another instance with ordering key '${instance.ordering_key}' runs or arrived first` : `${ahead} waiting ahead of it`;
   }
@@ -272,11 +321,11 @@ export class Engine {
   private scheduleRetry(run: LiveNodeRun, now: number): void {
     const { def } = this.definitionOf(run.instance_id);
     const node = def.nodes.find((n) => n.name === run.node_name)!;
-    const at = nextAttemptAt(node.retry, run.attempt, now);
+    const at = nextOwnAttemptAt(node.retry, run.attempt, run.lost, now);
     if (at === null) return;
     this.store.retire(run.id);
     const fresh = pendingRun(run.instance_id, run.node_name, run.node_type, run.attempt + 1);
-    this.store.insertNodeRun(fresh, at > now ? at : null);
+    this.store.insertNodeRun(fresh, at > now ? at : null, run.lost);
     if (at > now) this.store.addTimer("retry", fresh.id, at);
     this.mirror([upsertNodeRun(fresh)]);
   }
@@ -358,8 +407,19 @@ export class Engine {
     }
   }
 
+  /**
+   * Stops attempts: they leave the pool or are killed by their runners, and until the pool says their
+   * processes are gone (or two lease periods pass) they hold their instance's place in maxParallel.
+   */
+  private stop(instanceId: string, attemptIds: string[], now: number): void {
+    this.store.setExiting(attemptIds, true);
+    for (const id of attemptIds) this.store.addTimer("exit", id, exitDeadline(now, this.timeoutGraceMs / 2));
+    this.cancelInPool(instanceId, attemptIds);
+  }
+
   /** Queued attempts leave the pool; leased ones are killed by their runners at the next heartbeat. */
   private cancelInPool(instanceId: string, attemptIds: string[]): void {
+
     const workspaceId = this.store.instance(instanceId)!.workspace_id;
     this.outbox.add({ kind: "cancel", workspaceId, resourceGroup: this.definitionOf(instanceId).def.policy.resourceGroup, attemptIds });
   }

@@ -18,9 +18,13 @@ export interface LiveNodeRun extends NodeRunRow {
   /** A retry waits for its delay: not dispatched before this time. */
   not_before: number | null;
   chosen: string | null;
+  /** Earlier attempts of this node lost to the machine (infrastructure retries used). */
+  lost: number;
+  /** 1 while a stopped attempt's process may still live. */
+  exiting: number;
 }
 
-export type TimerKind = "retry" | "timeout" | "purge";
+export type TimerKind = "retry" | "timeout" | "purge" | "exit";
 
 type Row<T> = T & Record<string, SqlStorageValue>;
 
@@ -50,6 +54,11 @@ const SCHEMA = [
   `CREATE INDEX dedup_expiry ON dedup (expires_at)`,
   // A succeeded branch node's choice: the downstream nodes it lets run, JSON array.
   `ALTER TABLE node_runs ADD COLUMN chosen TEXT`,
+  // Attempts of this node lost to the machine before this one (infrastructure retries, DESIGN §2.6).
+  `ALTER TABLE node_runs ADD COLUMN lost INTEGER NOT NULL DEFAULT 0`,
+  // A stopped attempt whose process may still live: its instance keeps its place in maxParallel (DESIGN §2.5).
+  `ALTER TABLE node_runs ADD COLUMN exiting INTEGER NOT NULL DEFAULT 0`,
+  `CREATE INDEX node_runs_exiting ON node_runs (exiting) WHERE exiting = 1`,
 ];
 
 export class CoordinatorStore {
@@ -88,8 +97,30 @@ export class CoordinatorStore {
     return changed.one();
   }
 
+  /** Instances holding a place in maxParallel: running, or not running with a stopped process still exiting (core/attempts.ts). */
   countRunning(env: string): number {
-    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM instances WHERE env = ? AND status = 'running'`, env).one().n;
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM instances WHERE env = ? AND status = 'running'`, env).one().n + this.countExiting(env);
+  }
+
+  /** Instances not running whose place is held by a stopped process still exiting. */
+  countExiting(env: string): number {
+    return this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(DISTINCT n.instance_id) AS n FROM node_runs n JOIN instances i ON i.id = n.instance_id
+         WHERE n.exiting = 1 AND i.env = ? AND i.status != 'running'`,
+        env,
+      )
+      .one().n;
+  }
+
+
+  /** Marks stopped attempts as exiting (true) or their processes as gone (false); returns the rows that changed. */
+  setExiting(runIds: readonly string[], exiting: boolean): LiveNodeRun[] {
+    const changed: LiveNodeRun[] = [];
+    for (const id of runIds) {
+      changed.push(...this.sql.exec<Row<LiveNodeRun>>(`UPDATE node_runs SET exiting = ? WHERE id = ? AND exiting = ? RETURNING *`, exiting ? 1 : 0, id, exiting ? 0 : 1).toArray());
+    }
+    return changed;
   }
 
   /**
@@ -120,8 +151,9 @@ export class CoordinatorStore {
       .one().n;
   }
 
-  insertNodeRun(row: NodeRunRow, notBefore: number | null = null): void {
-    this.insert("node_runs", { ...row, current: 1, not_before: notBefore, chosen: null });
+  /** `lost`: attempts of this node lost to the machine before this one. */
+  insertNodeRun(row: NodeRunRow, notBefore: number | null = null, lost = 0): void {
+    this.insert("node_runs", { ...row, current: 1, not_before: notBefore, chosen: null, lost, exiting: 0 });
   }
 
   setChosen(runId: string, chosen: string[]): void {
@@ -151,13 +183,14 @@ export class CoordinatorStore {
         id,
       )
       .one();
-    const { current: _c, not_before: _n, chosen: _ch, ...row } = changed;
+    const { current: _c, not_before: _n, chosen: _ch, lost: _l, exiting: _e, ...row } = changed;
     return row;
   }
 
   /** Forgets a finished instance's live state; D1 keeps (and later purges) its history. */
   purgeInstance(id: string): void {
     this.sql.exec(`DELETE FROM node_runs WHERE instance_id = ?`, id);
+
     this.sql.exec(`DELETE FROM instances WHERE id = ? AND status IN ('succeeded', 'failed', 'terminated')`, id);
   }
 

@@ -64,9 +64,14 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     await this.commit(() => this.engine.nodeFinished(attemptId, completion));
   }
 
-  /** The pool declared the attempt's runner gone. */
+  /** The pool declared the attempt's runner gone (its lease expired): an infrastructure retry, or a failure once those are used. */
   async nodeLost(attemptId: string, reason: string): Promise<void> {
-    await this.nodeFinished(attemptId, { exitCode: null, signal: null, outputs: {}, error: `lost: ${reason}` });
+    await this.commit(() => this.engine.nodeLost(attemptId, reason));
+  }
+
+  /** Stopped attempts whose processes the pool knows to be gone: their instances free their places in maxParallel. */
+  async processGone(attemptIds: string[]): Promise<void> {
+    await this.commit(() => this.engine.processGone(attemptIds));
   }
 
   async terminate(instanceId: string): Promise<Outcome<Started>> {
@@ -156,7 +161,15 @@ export class WorkflowCoordinator extends DurableObject<Env> {
    * object die first) and the alarm is re-armed for the next timer.
    */
   private async commit<T>(change: () => T): Promise<T> {
-    const result = this.outbox.inTransaction(change);
+    let result: T;
+    try {
+      result = this.outbox.inTransaction(change);
+    } catch (err) {
+      // Rolled back: the http requests and notices it gathered must not go out with the next commit.
+      this.engine.discardUncommitted();
+      throw err;
+    }
+
     const armed = this.outbox.armDelivery();
     // A terminated or timed-out http node stops now: a rerun never runs beside its old request.
     for (const [attemptId, stop] of this.httpInFlight) if (this.store.nodeRun(attemptId)?.status !== "running") stop.abort();
