@@ -91,7 +91,7 @@ export async function runnerCosts(count = 100): Promise<RunnerCosts> {
   };
   let n = 0;
   const attempt = await timed(count, async () => {
-    const task = { attemptId: `probe_${n++}`, instanceId: "ins_probe", workflowId: "wf_probe", nodeName: "a", attempt: 1, type: "shell" as const, script: "true\n", prelude: "", env: {}, timeoutSeconds: 60, leaseSeconds: 30 };
+    const task = { attemptId: `probe_${n++}`, instanceId: "ins_probe", workflowId: "wf_probe", nodeName: "a", attempt: 1, type: "shell" as const, script: "true\n", prelude: "", env: {}, timeoutSeconds: 60, leaseSeconds: 30, leaseId: `lease_probe_${n}` };
     await new Attempt(task, settings).finished;
   });
   rmSync(workRoot, { recursive: true, force: true });

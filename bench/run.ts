@@ -11,6 +11,9 @@ import { cpuPerRequest, profileWorker, roundTrips, runnerCosts } from "./probes.
 import { consoleTable, loadTable, memoryTable, percentile, resultsTable, type Results } from "./report.ts";
 import { triggerRun, type SendMode, type TriggerKind } from "./triggers.ts";
 import { machineInfo, StackSampler, wranglerNodePids } from "./stack-metrics.ts";
+import { peerChainRun, peerFirstStepLatencies, peerThroughput, peerVersion, startWorkflowsPeer, type WorkflowsPeer } from "./peers/workflows.ts";
+import { sideBySide } from "./side-by-side.ts";
+import { batchAvailable, sluiceThroughput, withWorkerdCpu } from "./throughput.ts";
 import { chainDefinition, fanDefinition, firstNodeLatencies, noopDagRun, RunnerLines, shellChainRun, singleNodeDefinition, spikeRun } from "./workloads.ts";
 
 const USAGE = `usage: npm run bench -- [options]
@@ -22,20 +25,26 @@ const USAGE = `usage: npm run bench -- [options]
   --concurrency N      run requests in flight during the spikes, default 64
   --trigger-events N   queue messages and uploads per trigger benchmark (7), default 1000
   --trigger-rate N     events per second sent in the paced trigger runs, default 500
-  --only LIST          comma-separated subset of: chain,dag,latency,probes,console,spike,shell-spike,triggers
-  --out FILE           where to write the report, default bench/RESULTS.md`;
+  --throughput-runs N  runs in the throughput benchmarks (8: 32 in flight, batches of 100), default 1000
+  --only LIST          comma-separated subset of: chain,dag,latency,probes,console,spike,shell-spike,triggers,throughput,peer
+                       (peer: Cloudflare Workflows under its own wrangler dev, the same workloads as 2a, 3c–d and 8)
+  --quick              small counts for development (also SLUICE_BENCH_QUICK=1): 1 run, 500/100 spike instances,
+                       30 latency runs, 200 trigger events, 200 throughput runs; the numbers are not for RESULTS.md
+  --out FILE           where to write the report, default bench/RESULTS.md (bench/RESULTS.quick.md with --quick)`;
 
 const { values: flags } = parseArgs({
   options: {
-    instances: { type: "string", default: "10000" },
-    "shell-instances": { type: "string", default: "500" },
-    runs: { type: "string", default: "3" },
-    "latency-runs": { type: "string", default: "200" },
+    instances: { type: "string" },
+    "shell-instances": { type: "string" },
+    runs: { type: "string" },
+    "latency-runs": { type: "string" },
     concurrency: { type: "string", default: "64" },
-    "trigger-events": { type: "string", default: "1000" },
+    "trigger-events": { type: "string" },
     "trigger-rate": { type: "string", default: "500" },
+    "throughput-runs": { type: "string" },
     only: { type: "string" },
-    out: { type: "string", default: join(ROOT, "bench", "RESULTS.md") },
+    quick: { type: "boolean" },
+    out: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -48,16 +57,22 @@ const positive = (name: string, text: string) => {
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(text)}\n\n${USAGE}`);
   return n;
 };
+const quick = flags.quick === true || process.env.SLUICE_BENCH_QUICK === "1";
+/** A flag's value, or its default (smaller under --quick). */
+const count = (name: keyof typeof flags, full: number, small: number) => positive(name, (flags[name] as string | undefined) ?? String(quick ? small : full));
 const options = {
-  runs: positive("runs", flags.runs),
-  instances: positive("instances", flags.instances),
-  shellInstances: positive("shell-instances", flags["shell-instances"]),
-  concurrency: positive("concurrency", flags.concurrency),
-  latencyRuns: positive("latency-runs", flags["latency-runs"]),
-  triggerEvents: positive("trigger-events", flags["trigger-events"]),
-  triggerRate: positive("trigger-rate", flags["trigger-rate"]),
+  runs: count("runs", 3, 1),
+  instances: count("instances", 10_000, 500),
+  shellInstances: count("shell-instances", 500, 100),
+  concurrency: count("concurrency", 64, 64),
+  latencyRuns: count("latency-runs", 200, 30),
+  triggerEvents: count("trigger-events", 1000, 200),
+  triggerRate: count("trigger-rate", 500, 500),
+  throughputRuns: count("throughput-runs", 1000, 200),
+  quick,
 };
-const only = new Set((flags.only ?? "chain,dag,latency,probes,console,spike,shell-spike,triggers").split(",").map((s) => s.trim()));
+const outFile = flags.out ?? join(ROOT, "bench", quick ? "RESULTS.quick.md" : "RESULTS.md");
+const only = new Set((flags.only ?? "chain,dag,latency,probes,console,peer,throughput,spike,shell-spike,triggers").split(",").map((s) => s.trim()));
 const CHAIN_NODES = 40;
 const DAG_NODES = 400;
 
@@ -81,11 +96,16 @@ const results: Results = {
   chainProfile: null,
   console: [],
   triggers: [],
+  throughput: [],
+  batch: [],
+  batchUnavailable: null,
+  peer: { version: peerVersion(), chain: [], latency: [], throughput: [], batch: [] },
   errors: [],
 };
 
 /** The stack that is up now, so a signal or a failure still stops it (and only it). */
 let current: { stack: Stack; persistTo: string; sampler: StackSampler } | null = null;
+let currentPeer: { peer: WorkflowsPeer; sampler: StackSampler } | null = null;
 
 async function withStack(name: string, runnerSlots: number, body: (api: Api, stack: Stack, sampler: StackSampler, lines: RunnerLines) => Promise<void>) {
   const persistTo = mkdtempSync(join(tmpdir(), "sluice-bench-"));
@@ -104,6 +124,12 @@ async function withStack(name: string, runnerSlots: number, body: (api: Api, sta
 }
 
 async function stopCurrent() {
+  const p = currentPeer;
+  currentPeer = null;
+  if (p) {
+    p.sampler.stop();
+    await p.peer.stop();
+  }
   const c = current;
   current = null;
   if (!c) return;
@@ -197,8 +223,58 @@ async function suiteA() {
   });
 }
 
+/** Cloudflare Workflows under its own wrangler dev (no Sluice stack up): the workloads of 2a, 3c–d and 8, same sitting. */
+async function suitePeer() {
+  say(`starting Cloudflare Workflows under wrangler dev (bench/peers/workflows/; ${results.peer.version})…`);
+  const t = performance.now();
+  const peer = await startWorkflowsPeer();
+  const sampler = new StackSampler(peer.child.pid!, [], peer.port);
+  currentPeer = { peer, sampler };
+  sampler.start();
+  say(`Workflows peer up at ${peer.url} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const p = results.peer;
+  try {
+    await phase("peer: CF Workflows", sampler, async () => {
+      await peerChainRun(peer, DAG_NODES); // warm-up: isolate, engine
+      await peerFirstStepLatencies(peer, 5);
+      for (let i = 0; i < options.runs; i++) {
+        p.chain.push(await peerChainRun(peer, DAG_NODES));
+        p.latency.push(await peerFirstStepLatencies(peer, options.latencyRuns));
+        say(`peer run ${i + 1}/${options.runs}: ${DAG_NODES}-step chain ${(p.chain.at(-1)! / 1000).toFixed(3)} s; create → first step p50 ${p.latency.at(-1)!.p50} ms, p99 ${p.latency.at(-1)!.p99} ms`);
+      }
+      await peerThroughput(peer, 100, { concurrency: 32 }); // warm-up
+      for (let i = 0; i < options.runs; i++) {
+        p.throughput.push(await withWorkerdCpu(sampler, () => peerThroughput(peer, options.throughputRuns, { concurrency: 32 })));
+        p.batch.push(await withWorkerdCpu(sampler, () => peerThroughput(peer, options.throughputRuns, { batch: 100 })));
+        const [one, batch] = [p.throughput.at(-1)!, p.batch.at(-1)!];
+        say(`peer run ${i + 1}/${options.runs}: ${one.count} instances 32 in flight ${one.completedPerSecond.toFixed(0)} completed/s (created ${one.createdPerSecond.toFixed(0)}/s, ${one.cpuMsPerRun.toFixed(1)} ms workerd CPU each); createBatch of 100: ${batch.completedPerSecond.toFixed(0)} completed/s`);
+      }
+    });
+  } finally {
+    await stopCurrent();
+  }
+}
+
 async function suiteB() {
-  await withStack("benchmark 4", 64, async (api, _stack, sampler) => {
+  await withStack("benchmarks 8 and 4", 64, async (api, _stack, sampler) => {
+    if (only.has("throughput")) {
+      await phase("8. run throughput", sampler, async () => {
+        results.batchUnavailable = await batchAvailable(api, await api.createWorkflow(singleNodeDefinition("bench_batch_probe", "noop")));
+        if (results.batchUnavailable) say(`8. batch run requests ${results.batchUnavailable}`);
+        await sluiceThroughput(api, await api.createWorkflow(singleNodeDefinition("bench_throughput_warm", "noop")), 100, { concurrency: 32 });
+        for (let i = 0; i < options.runs; i++) {
+          const wf = await api.createWorkflow(singleNodeDefinition("bench_throughput", "noop"));
+          const one = await withWorkerdCpu(sampler, () => sluiceThroughput(api, wf, options.throughputRuns, { concurrency: 32 }));
+          results.throughput.push(one);
+          say(`8. run ${i + 1}/${options.runs}: ${one.count} runs 32 in flight ${one.completedPerSecond.toFixed(0)} completed/s (created ${one.createdPerSecond.toFixed(0)}/s, ${one.cpuMsPerRun.toFixed(1)} ms workerd CPU each, ${one.notCompleted} not completed)`);
+          if (results.batchUnavailable) continue;
+          const batchWf = await api.createWorkflow(singleNodeDefinition("bench_throughput_batch", "noop"));
+          const batch = await withWorkerdCpu(sampler, () => sluiceThroughput(api, batchWf, options.throughputRuns, { batch: 100 }));
+          results.batch.push(batch);
+          say(`   batches of 100: ${batch.completedPerSecond.toFixed(0)} completed/s (created ${batch.createdPerSecond.toFixed(0)}/s, ${batch.notCompleted} not completed)`);
+        }
+      });
+    }
     if (only.has("spike")) {
       await phase("4. noop spike", sampler, async () => {
         for (let i = 0; i < options.runs; i++) {
@@ -234,11 +310,11 @@ async function suiteC() {
       for (const kind of ["queue", "r2"] as TriggerKind[]) {
         await triggerRun(api, kind, "burst", 100, options.triggerRate); // warm-up: isolate, coordinator, consumer
         for (let i = 0; i < options.runs; i++) {
-          for (const mode of ["burst", "paced", "light"] as SendMode[]) {
+          for (const mode of (kind === "queue" ? ["burst", "single", "paced", "light"] : ["burst", "paced", "light"]) as SendMode[]) {
             const light = mode === "light";
             const s = await triggerRun(api, kind, mode, light ? LIGHT_EVENTS : options.triggerEvents, light ? LIGHT_RATE : options.triggerRate);
             results.triggers.push(s);
-            const sent = mode === "burst" ? "all at once" : `at ${s.rate}/s`;
+            const sent = mode === "burst" ? "all at once" : mode === "single" ? "one per request, 50 in flight" : `at ${s.rate}/s`;
             say(`7. ${s.count} ${kind === "queue" ? "queue messages" : "uploads"} ${sent}, run ${i + 1}/${options.runs}: ${s.runsPerSecond.toFixed(0)} runs started/s (events accepted ${s.sentPerSecond.toFixed(0)}/s); send → node start p50 ${s.p50} ms, p99 ${s.p99} ms; ${s.notStarted} not started`);
           }
         }
@@ -263,6 +339,11 @@ function report(): string {
     "## Results",
     "",
     resultsTable(results),
+    "",
+    ...(results.options.quick ? ["**Quick mode** (`--quick`): small counts for development; these numbers are not comparable with a full run.", ""] : []),
+    "## Side by side: Cloudflare Workflows, same sitting",
+    "",
+    sideBySide(results),
     "",
     ...(results.errors.length ? ["**Failures:**", "", ...results.errors.map((e) => `- ${e}`), ""] : []),
     "## 5. Peak memory (RSS, sampled every 200 ms from /proc)",
@@ -292,7 +373,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 try {
   if (["chain", "dag", "latency", "probes", "console"].some((b) => only.has(b))) await suiteA();
-  if (["spike", "shell-spike"].some((b) => only.has(b))) await suiteB();
+  if (only.has("peer")) await suitePeer();
+  if (["throughput", "spike", "shell-spike"].some((b) => only.has(b))) await suiteB();
   if (only.has("triggers")) await suiteC();
 } catch (err) {
   results.errors.push(`the suite stopped: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
@@ -302,8 +384,8 @@ try {
 results.durationSeconds = (performance.now() - started) / 1000;
 // The fault-injection report (npm run test:faults, written by hand from its output) is kept as it is.
 const FAULTS = "\n## Fault injection";
-const previous = existsSync(flags.out) ? readFileSync(flags.out, "utf8") : "";
+const previous = existsSync(outFile) ? readFileSync(outFile, "utf8") : "";
 const kept = previous.includes(FAULTS) ? previous.slice(previous.indexOf(FAULTS)) : "";
-writeFileSync(flags.out, report() + kept);
-console.log(`\n${consoleTable(results)}\n\n[bench] done in ${(results.durationSeconds / 60).toFixed(1)} min; wrote ${flags.out}`);
+writeFileSync(outFile, report() + kept);
+console.log(`\n${consoleTable(results)}\n\n[bench] done in ${(results.durationSeconds / 60).toFixed(1)} min; wrote ${outFile}`);
 process.exit(results.errors.length ? 1 : 0);

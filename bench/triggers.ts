@@ -3,8 +3,11 @@ import { type Api, inParallel, ms, sleep } from "./api.ts";
 import { percentile } from "./report.ts";
 
 export type TriggerKind = "queue" | "r2";
-/** burst: everything at once; paced: the target rate; light: a rate the local stack keeps up with, for the path's own latency. */
-export type SendMode = "burst" | "paced" | "light";
+/**
+ * burst: everything at once; single: queue messages one per request, 50 in flight (issue 11); paced: the target rate;
+ * light: a rate the local stack keeps up with, for the path's own latency.
+ */
+export type SendMode = "burst" | "single" | "paced" | "light";
 
 export interface TriggerSample {
   kind: TriggerKind;
@@ -67,6 +70,14 @@ async function sendBurst(api: Api, kind: TriggerKind, s: Setup, count: number, s
   else await inParallel(count, 32, (i) => upload(api, s, i, sentAt));
 }
 
+/** Queue messages one per send request (`{key, value}`), 50 requests in flight. */
+async function sendSingles(api: Api, s: Setup, count: number, sentAt: number[]) {
+  await inParallel(count, 50, async (i) => {
+    sentAt[i] = Date.now();
+    await check(api.call("POST", `/api/v1/queues/${QUEUE}/messages`, { key: s.key, value: String(i) }), "sending a message");
+  });
+}
+
 /** A steady `rate` per second on an absolute schedule (a slow answer does not slow the sender down). */
 async function sendPaced(api: Api, kind: TriggerKind, s: Setup, count: number, rate: number, sentAt: number[]) {
   // Every 10 ms at high rates; one event per tick below 100/s.
@@ -94,6 +105,7 @@ export async function triggerRun(api: Api, kind: TriggerKind, mode: SendMode, co
   const s = await setup(api, kind);
   const sentAt: number[] = new Array(count).fill(Number.NaN);
   if (mode === "burst") await sendBurst(api, kind, s, count, sentAt);
+  else if (mode === "single" && kind === "queue") await sendSingles(api, s, count, sentAt);
   else await sendPaced(api, kind, s, count, rate, sentAt);
   const sentBy = Date.now();
   const deadline = Date.now() + timeoutMs;
