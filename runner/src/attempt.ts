@@ -1,20 +1,25 @@
-// Executes one claimed attempt: work dir, process group, log stream, timeout, and its completion.
+// Executes one claimed attempt: work dir, process group, log stream, timeout, lease watch, and its completion.
 import type { Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { Backoff, sleep } from "./backoff.ts";
 import { LeaseLostError, RequestRejectedError, RunnerUnauthorizedError } from "./errors.ts";
+import { killPlan } from "./lease-watch.ts";
 import { LogStream } from "./log-stream.ts";
 import { readOutputFile } from "./outputs.ts";
-import { outputClosed, processExited, signalGroup, startInGroup, terminateGroup } from "./process-group.ts";
+import { groupGone, outputClosed, processExited, signalGroup, startInGroup, terminateGroup } from "./process-group.ts";
 import type { Completion, RunnerTask, SluiceClient } from "./sluice-client.ts";
 import { type AttemptWorkspace, type Interpreters, prepareWorkspace, removeWorkspace } from "./workspace.ts";
 
-/** Why an attempt was killed without reporting a result; the server decides its fate instead. */
-export type AbandonReason = "cancelled by the server" | "lease lost" | "runner stopping" | "runner token rejected";
+/**
+ * Why an attempt was killed without its result counting; the server decides its fate instead. After a
+ * cancel the runner still reports the kill, so the server frees the slot the process held.
+ */
+export type AbandonReason = "cancelled by the server" | "lease lost" | "lease not renewed" | "runner stopping" | "runner token rejected";
 
+/** `next`: the runner's next tasks, leased in the answer to this attempt's report (one hop per node). */
 export type AttemptEnd =
-  | { kind: "completed"; completion: Completion; delivered: boolean }
-  | { kind: "abandoned"; reason: AbandonReason };
+  | { kind: "completed"; completion: Completion; delivered: boolean; next: unknown[] }
+  | { kind: "abandoned"; reason: AbandonReason; next: unknown[] };
 
 export interface AttemptSettings {
   client: SluiceClient;
@@ -25,12 +30,20 @@ export interface AttemptSettings {
   keepWorkDirs: boolean;
   warn: (message: string) => void;
   onUnauthorized: (error: RunnerUnauthorizedError) => void;
+  /** How many next tasks the result asks for: the runner's free slots once this attempt's is released. */
+  freeSlotsAfter?: () => number;
+  /** When the lease was granted (the task arrived); the lease watch counts from there until the first renewal. */
+  leasedAt?: number;
+  /** Aborted when the runner stops: the report of a cancelled attempt's kill is given up. */
+  stopping?: AbortSignal;
 }
 
 /** The Worker's cap on a completion's error text. */
 const MAX_ERROR_CHARS = 4096;
 /** setTimeout's largest delay; a longer node timeout would otherwise fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long a SIGKILLed group may take to disappear. */
+const GONE_WAIT_MS = 2_000;
 
 export class Attempt {
   readonly task: RunnerTask;
@@ -44,17 +57,41 @@ export class Attempt {
   private logEndsWithNewline = true;
   /** Once the leader has exited, what is left in the pipes is bounded, so it is read without backpressure. */
   private exited = false;
+  /** When the lease was last renewed, as the runner measures it, and the timer that kills the attempt should it not be again. */
+  private renewedAt: number;
+  private leaseTimer: ReturnType<typeof setTimeout> | null = null;
+  private killGraceMs: number;
+  private settled = false;
 
   constructor(task: RunnerTask, settings: AttemptSettings) {
     this.task = task;
     this.settings = settings;
-    this.finished = this.execute();
+    this.killGraceMs = settings.killGraceMs;
+    this.renewedAt = settings.leasedAt ?? Date.now();
+    this.watchLease();
+    this.finished = this.execute().finally(() => {
+      this.settled = true;
+      this.stopWatchingLease();
+    });
   }
 
-  /** Kills the process group and reports nothing: the server has already given the lease up. */
-  abandon(reason: AbandonReason): void {
+  /** The lease as this attempt holds it: heartbeats, logs and results carry it. */
+  get lease(): { attemptId: string; leaseId: string } {
+    return { attemptId: this.task.attemptId, leaseId: this.task.leaseId };
+  }
+
+  /** A heartbeat sent at `sentAt` renewed the lease: the server holds it at least a lease from then. */
+  leaseRenewed(sentAt: number): void {
+    if (this.settled || sentAt <= this.renewedAt) return;
+    this.renewedAt = sentAt;
+    this.watchLease();
+  }
+
+  /** Kills the process group; its result no longer counts (after a cancel, the kill is still reported). */
+  abandon(reason: AbandonReason, graceMs = this.settings.killGraceMs): void {
     if (this.abandonReason !== null) return;
     this.abandonReason = reason;
+    this.killGraceMs = Math.min(graceMs, this.settings.killGraceMs);
     this.giveUp.abort();
     this.terminate();
   }
@@ -67,7 +104,7 @@ export class Attempt {
   private async execute(): Promise<AttemptEnd> {
     const { task, settings } = this;
     const log = new LogStream({
-      send: (text, seq, signal) => settings.client.appendLog(task.attemptId, text, seq, signal),
+      send: (text, seq, signal) => settings.client.appendLog(this.lease, text, seq, signal),
       signal: this.giveUp.signal,
       onLeaseLost: () => this.abandon("lease lost"),
       onUnauthorized: (error) => this.refusedToken(error),
@@ -90,14 +127,12 @@ export class Attempt {
       } else {
         completion = prepared;
       }
-      if (this.abandonReason !== null) return { kind: "abandoned", reason: this.abandonReason };
+      if (this.abandonReason !== null) return await this.abandoned(completion);
       const logged = await log.drain();
-      if (!logged || this.abandonReason !== null) {
-        return { kind: "abandoned", reason: this.abandonReason ?? "lease lost" };
-      }
+      if (!logged || this.abandonReason !== null) return await this.abandoned(completion, "lease lost");
       const delivered = await deliverCompletion(task, completion, settings, this.giveUp.signal);
-      if (this.abandonReason !== null) return { kind: "abandoned", reason: this.abandonReason };
-      return { kind: "completed", completion, delivered };
+      if (this.abandonReason !== null) return await this.abandoned(completion);
+      return { kind: "completed", completion, delivered: delivered.delivered, next: delivered.next };
     } finally {
       log.close();
       if (workDir !== null && !settings.keepWorkDirs) {
@@ -138,7 +173,9 @@ export class Attempt {
     for (const stream of this.outputStreams) stream.resume();
     // Whatever the script left running in its group (e.g. `sleep 1000 &`) dies with the attempt.
     await this.termination;
-    await terminateGroup(child.pid, this.settings.killGraceMs);
+    await terminateGroup(child.pid, this.killGraceMs);
+    // Only once every process of the group is gone may the server hear so (a cancelled attempt's report).
+    await groupGone(child.pid, GONE_WAIT_MS);
     await outputClosed(child, this.settings.killGraceMs + 1000);
 
     if (timedOut) {
@@ -150,9 +187,45 @@ export class Attempt {
     return { exitCode: exit.exitCode, signal: null, outputs: {}, error: null };
   }
 
+  /**
+   * The process group is gone. After a cancel the server holds the attempt's slot until it hears so: the
+   * kill is reported under the lease (its answer may carry the next tasks). Otherwise nothing is reported.
+   */
+  private async abandoned(completion: Completion, fallback: AbandonReason = "lease lost"): Promise<AttemptEnd> {
+    const reason = this.abandonReason ?? fallback;
+    if (reason !== "cancelled by the server") return { kind: "abandoned", reason, next: [] };
+    const killed = { ...completion, outputs: {}, error: "killed: cancelled by the server" };
+    const report = await deliverCompletion(this.task, killed, this.settings, this.settings.stopping ?? new AbortController().signal);
+    return { kind: "abandoned", reason, next: report.next };
+  }
+
+  /** (Re)arms the kill for a lease that is not renewed in time (lease-watch.ts). */
+  private watchLease(): void {
+    this.stopWatchingLease();
+    const plan = killPlan(this.renewedAt, this.task.leaseSeconds * 1000, this.settings.killGraceMs);
+    this.leaseTimer = setTimeout(() => this.leaseRanOut(plan.graceMs), Math.min(Math.max(0, plan.termAt - Date.now()), MAX_TIMER_MS));
+  }
+
+  private stopWatchingLease(): void {
+    if (this.leaseTimer !== null) clearTimeout(this.leaseTimer);
+    this.leaseTimer = null;
+  }
+
+  /**
+   * The lease could not be renewed for (nearly) its whole duration: the server may give the node to
+   * another runner as soon as it runs out, so the process group dies first. Once the process has exited
+   * there is nothing left to kill; its result, if late, is refused by the server.
+   */
+  private leaseRanOut(graceMs: number): void {
+    this.leaseTimer = null;
+    if (this.exited) return;
+    this.settings.warn(`${this.label()}: the lease could not be renewed in time; killing the process group`);
+    this.abandon("lease not renewed", graceMs);
+  }
+
   private terminate(): void {
     if (this.pgid !== null && this.termination === null) {
-      this.termination = terminateGroup(this.pgid, this.settings.killGraceMs);
+      this.termination = terminateGroup(this.pgid, this.killGraceMs);
     }
   }
 
@@ -183,46 +256,49 @@ export class Attempt {
 }
 
 /**
- * Reports a result, retrying network errors and 5xx for as long as the lease could still be alive,
- * so a blip never loses it. False when it was refused (409: lease lost) or could not be delivered.
+ * Reports a result under its lease, retrying network errors and 5xx for as long as the lease could still
+ * be alive, so a blip never loses it. Not delivered when it was refused (409: lease lost) or could not be
+ * delivered; `next` are the tasks the answer leased to this runner.
  */
 export async function deliverCompletion(
-  task: Pick<RunnerTask, "attemptId" | "nodeName" | "attempt" | "leaseSeconds">,
+  task: Pick<RunnerTask, "attemptId" | "leaseId" | "nodeName" | "attempt" | "leaseSeconds">,
   completion: Completion,
-  settings: Pick<AttemptSettings, "client" | "warn" | "onUnauthorized">,
+  settings: Pick<AttemptSettings, "client" | "warn" | "onUnauthorized" | "freeSlotsAfter">,
   signal: AbortSignal,
-): Promise<boolean> {
+): Promise<{ delivered: boolean; next: unknown[] }> {
   const label = `${task.nodeName} attempt ${task.attempt}`;
   const deadline = Date.now() + Math.max(task.leaseSeconds, 30) * 1000;
   const backoff = new Backoff();
+  const lease = { attemptId: task.attemptId, leaseId: task.leaseId };
+  const refused = { delivered: false, next: [] };
   let failing = false;
   while (!signal.aborted) {
     try {
-      await settings.client.complete(task.attemptId, completion, signal);
-      return true;
+      const answer = await settings.client.complete(lease, completion, settings.freeSlotsAfter?.() ?? 0, signal);
+      return { delivered: true, next: answer?.tasks ?? [] };
     } catch (error) {
-      if (signal.aborted) return false;
+      if (signal.aborted) return refused;
       if (error instanceof LeaseLostError) {
         settings.warn(`${label}: result refused, the lease was lost`);
-        return false;
+        return refused;
       }
       if (error instanceof RunnerUnauthorizedError) {
         settings.onUnauthorized(error);
-        return false;
+        return refused;
       }
       if (error instanceof RequestRejectedError) {
         settings.warn(`${label}: result refused: ${error.message}`);
-        return false;
+        return refused;
       }
       const delayMs = backoff.nextDelayMs();
       if (Date.now() + delayMs > deadline) {
         settings.warn(`${label}: giving up reporting the result: ${String(error)}`);
-        return false;
+        return refused;
       }
       if (!failing) settings.warn(`${label}: reporting the result failed, will retry: ${String(error)}`);
       failing = true;
       await sleep(delayMs, signal);
     }
   }
-  return false;
+  return refused;
 }

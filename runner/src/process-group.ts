@@ -138,3 +138,8 @@ export async function terminateGroup(pgid: number, graceMs: number): Promise<voi
   }
   signalGroup(pgid, "SIGKILL");
 }
+
+/** Resolves once no process of the group is alive, or after waitMs (one that left the group is not waited for). */
+export async function groupGone(pgid: number, waitMs: number): Promise<void> {
+  for (const deadline = Date.now() + waitMs; groupIsAlive(pgid) && Date.now() < deadline; ) await sleep(10);
+}

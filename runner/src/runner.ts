@@ -1,4 +1,4 @@
-// The runner's core: long-polls for tasks while slots are free, heartbeats its leases, runs attempts.
+// The runner's core: long-polls for tasks while idle, takes next tasks from each result's answer, heartbeats its leases, runs attempts.
 import { randomUUID } from "node:crypto";
 import { mkdir, rmdir } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
@@ -133,6 +133,7 @@ export class Runner {
       const askedAt = Date.now();
       try {
         claimed = await this.client.claim(free, this.options.claimWaitMs ?? 20_000, signal);
+        this.acceptAll(claimed);
       } catch (error) {
         if (signal.aborted) break;
         if (error instanceof RunnerUnauthorizedError) {
@@ -151,7 +152,6 @@ export class Runner {
       if (failing) this.warn("[runner] claiming recovered");
       failing = false;
       backoff.reset();
-      for (const raw of claimed) this.accept(raw);
       if (claimed.length === 0 && Date.now() - askedAt < MIN_EMPTY_CLAIM_MS) {
         // A server that answers "nothing" without holding the request must not make us spin.
         await sleep(MIN_EMPTY_CLAIM_MS - (Date.now() - askedAt), signal);
@@ -159,12 +159,18 @@ export class Runner {
     }
   }
 
-  private accept(raw: unknown): void {
+  /** Tasks from a claim or from a result's answer; their leases count from now. */
+  private acceptAll(tasks: unknown[]): void {
+    const leasedAt = Date.now();
+    for (const raw of tasks) this.accept(raw, leasedAt);
+  }
+
+  private accept(raw: unknown, leasedAt: number): void {
     if (this.stopping.signal.aborted) return; // its lease expires and the server retries it
     const task = readTask(raw);
     if (isUnreadable(task)) {
       this.warn(`[runner] cannot execute a claimed task: ${task.problem}`);
-      if (task.attemptId !== null) this.reportUnreadable(task.attemptId, task.problem);
+      if (task.attemptId !== null && task.leaseId !== null) this.reportUnreadable({ attemptId: task.attemptId, leaseId: task.leaseId }, task.problem);
       return;
     }
     if (this.running.has(task.attemptId)) {
@@ -176,10 +182,10 @@ export class Runner {
       this.warn(`[runner] the server handed out more tasks than free slots; not starting ${task.attemptId}`);
       return;
     }
-    this.startAttempt(task);
+    this.startAttempt(task, leasedAt);
   }
 
-  private startAttempt(task: RunnerTask): void {
+  private startAttempt(task: RunnerTask, leasedAt: number): void {
     this.leaseSeconds = Math.min(this.leaseSeconds, task.leaseSeconds);
     const attempt = new Attempt(task, {
       client: this.client,
@@ -193,24 +199,33 @@ export class Runner {
       keepWorkDirs: this.options.keepWorkDirs ?? false,
       warn: (message) => this.warn(`[runner] ${message}`),
       onUnauthorized: (error) => this.failFatally(error),
+      // This attempt's slot is free once it has reported: the answer brings the next tasks (one hop per node).
+      freeSlotsAfter: () => (this.stopping.signal.aborted ? 0 : Math.max(0, this.slots - this.running.size + 1)),
+      leasedAt,
+      stopping: this.stopping.signal,
     });
     this.running.set(task.attemptId, attempt);
     this.print(`[runner] ${task.nodeName} attempt ${task.attempt} started`);
+    let next: unknown[] = [];
     const settled = attempt.finished
       .then(
-        (end) => this.print(`[runner] ${task.nodeName} attempt ${task.attempt} ${describeEnd(end)}`),
+        (end) => {
+          next = end.next;
+          this.print(`[runner] ${task.nodeName} attempt ${task.attempt} ${describeEnd(end)}`);
+        },
         (error: unknown) => this.warn(`[runner] ${task.nodeName} attempt ${task.attempt} crashed: ${String(error)}`),
       )
       .finally(() => {
         this.running.delete(task.attemptId);
         this.settling.delete(settled);
+        this.acceptAll(next);
         this.wakeClaimLoop?.();
       });
     this.settling.add(settled);
   }
 
-  private reportUnreadable(attemptId: string, problem: string): void {
-    const task = { attemptId, nodeName: attemptId, attempt: 0, leaseSeconds: 30 };
+  private reportUnreadable(lease: { attemptId: string; leaseId: string }, problem: string): void {
+    const task = { ...lease, nodeName: lease.attemptId, attempt: 0, leaseSeconds: 30 };
     const completion = { exitCode: null, signal: null, outputs: {}, error: problem };
     const settings = {
       client: this.client,
@@ -229,11 +244,17 @@ export class Runner {
     let failing = false;
     while (!signal.aborted) {
       const startedAt = Date.now();
+      const attempts = [...this.running.values()];
       try {
-        const cancel = await this.client.heartbeat(this.slots, this.runningAttempts(), signal);
+        // A hung request must not outlive the leases it renews: each attempt's lease watch kills it first anyway.
+        const cancel = await this.client.heartbeat(this.slots, attempts.map((a) => a.lease), signal, (this.leaseSeconds * 1000) / 2);
         if (failing) this.warn("[runner] heartbeats recovered");
         failing = false;
-        for (const attemptId of cancel) this.running.get(attemptId)?.abandon("cancelled by the server");
+        const stop = new Set(cancel);
+        for (const attempt of attempts) {
+          if (stop.has(attempt.task.attemptId)) attempt.abandon("cancelled by the server");
+          else attempt.leaseRenewed(startedAt);
+        }
       } catch (error) {
         if (signal.aborted) break;
         if (error instanceof RunnerUnauthorizedError) {

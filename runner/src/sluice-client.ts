@@ -19,10 +19,22 @@ export interface SluiceClientOptions {
   requestTimeoutMs?: number;
 }
 
-/** A claimed task the runner cannot execute; reported as a failure when it has an attempt id. */
+/** A claimed task the runner cannot execute; reported as a failure when it has an attempt id and a lease id. */
 export interface UnreadableTask {
   attemptId: string | null;
+  leaseId: string | null;
   problem: string;
+}
+
+/** A lease the runner holds: heartbeats renew it by attempt and lease id. */
+export interface HeldLease {
+  attemptId: string;
+  leaseId: string;
+}
+
+/** A result's answer: the runner's next tasks, leased in the same call (one hop per node). */
+export interface ResultAnswer {
+  tasks: unknown[];
 }
 
 export class SluiceClient {
@@ -68,39 +80,48 @@ export class SluiceClient {
     return parsed.tasks;
   }
 
-  /** Reports the attempts running now; returns the ones the server wants killed. */
-  async heartbeat(totalSlots: number, attempts: string[], signal: AbortSignal): Promise<string[]> {
-    const body = { runnerId: this.runnerId, name: this.name, slots: totalSlots, attempts };
-    const response = await this.postJson("/api/v1/runner/heartbeat", body, this.requestTimeoutMs, signal);
+  /**
+   * Reports the leases of the attempts running now; returns the ones the server wants killed. Every other
+   * lease sent was renewed. `timeoutMs` caps the request, so a hung one never outlives the leases it renews.
+   */
+  async heartbeat(totalSlots: number, leases: HeldLease[], signal: AbortSignal, timeoutMs = this.requestTimeoutMs): Promise<string[]> {
+    const body = { runnerId: this.runnerId, name: this.name, slots: totalSlots, leases };
+    const response = await this.postJson("/api/v1/runner/heartbeat", body, Math.min(timeoutMs, this.requestTimeoutMs), signal);
     const parsed = (await this.readJson(response, signal)) as { cancel?: unknown };
     const cancel = Array.isArray(parsed?.cancel) ? parsed.cancel : [];
     return cancel.filter((id): id is string => typeof id === "string");
   }
 
   /** `seq` numbers the chunk within the attempt; a retry sends the same number, so a chunk is stored once. */
-  async appendLog(attemptId: string, text: string, seq: number, signal: AbortSignal): Promise<void> {
+  async appendLog(lease: HeldLease, text: string, seq: number, signal: AbortSignal): Promise<void> {
     const response = await this.post(
-      `/api/v1/runner/attempts/${encodeURIComponent(attemptId)}/log?seq=${seq}`,
+      `/api/v1/runner/attempts/${encodeURIComponent(lease.attemptId)}/log?seq=${seq}`,
       text,
       "text/plain; charset=utf-8",
       this.requestTimeoutMs,
       signal,
+      lease.leaseId,
     );
     await response.body?.cancel();
   }
 
-  async complete(attemptId: string, completion: Completion, signal: AbortSignal): Promise<void> {
+  /** Reports a result under its lease; `freeSlots` asks for that many next tasks in the answer. */
+  async complete(lease: HeldLease, completion: Completion, freeSlots: number, signal: AbortSignal): Promise<ResultAnswer> {
     const response = await this.postJson(
-      `/api/v1/runner/attempts/${encodeURIComponent(attemptId)}/complete`,
-      completion,
+      `/api/v1/runner/attempts/${encodeURIComponent(lease.attemptId)}/complete`,
+      { ...completion, freeSlots },
       this.requestTimeoutMs,
       signal,
+      lease.leaseId,
     );
-    await response.body?.cancel();
+    // The result is stored once the server answered 2xx: an unreadable body only loses the next tasks
+    // (their leases expire unconfirmed and they are offered again).
+    const parsed = (await response.json().catch(() => null)) as { tasks?: unknown } | null;
+    return { tasks: Array.isArray(parsed?.tasks) ? parsed.tasks : [] };
   }
 
-  private postJson(path: string, body: unknown, timeoutMs: number, signal: AbortSignal): Promise<Response> {
-    return this.post(path, JSON.stringify(body), "application/json", timeoutMs, signal);
+  private postJson(path: string, body: unknown, timeoutMs: number, signal: AbortSignal, leaseId?: string): Promise<Response> {
+    return this.post(path, JSON.stringify(body), "application/json", timeoutMs, signal, leaseId);
   }
 
   private async post(
@@ -109,13 +130,16 @@ export class SluiceClient {
     contentType: string,
     timeoutMs: number,
     signal: AbortSignal,
+    leaseId?: string,
   ): Promise<Response> {
     let response: Response;
+    // The runner id and the lease id fence logs and results: only the holder of the attempt's current lease may report.
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, "content-type": contentType, "x-sluice-runner": this.issuedId };
+    if (leaseId !== undefined) headers["x-sluice-lease"] = leaseId;
     try {
       response = await this.fetchImpl(this.baseUrl + path, {
         method: "POST",
-        // The runner id fences logs and results: only the runner holding the lease may report.
-        headers: { authorization: `Bearer ${this.token}`, "content-type": contentType, "x-sluice-runner": this.issuedId },
+        headers,
         body,
         signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       });
@@ -153,13 +177,16 @@ export class SluiceClient {
 export function readTask(raw: unknown): RunnerTask | UnreadableTask {
   const task = (raw ?? {}) as Partial<Record<keyof RunnerTask, unknown>>;
   const attemptId = typeof task.attemptId === "string" && task.attemptId !== "" ? task.attemptId : null;
-  if (attemptId === null) return { attemptId, problem: "task has no attemptId" };
+  const leaseId = typeof task.leaseId === "string" && task.leaseId !== "" ? task.leaseId : null;
+  if (attemptId === null) return { attemptId, leaseId, problem: "task has no attemptId" };
+  // Without its lease id the runner could never heartbeat, log or report it: its lease expires and it is offered again.
+  if (leaseId === null) return { attemptId, leaseId, problem: "task has no leaseId" };
   if (task.type !== "shell" && task.type !== "python") {
-    return { attemptId, problem: `this runner cannot execute node type ${JSON.stringify(task.type)}` };
+    return { attemptId, leaseId, problem: `this runner cannot execute node type ${JSON.stringify(task.type)}` };
   }
-  if (typeof task.script !== "string") return { attemptId, problem: "task has no script" };
+  if (typeof task.script !== "string") return { attemptId, leaseId, problem: "task has no script" };
   const values = task.values ?? [];
-  if (!Array.isArray(values) || !values.every((v) => typeof v === "string")) return { attemptId, problem: "task values are not strings" };
+  if (!Array.isArray(values) || !values.every((v) => typeof v === "string")) return { attemptId, leaseId, problem: "task values are not strings" };
   const env: Record<string, string> = {};
   if (task.env && typeof task.env === "object") {
     for (const [key, value] of Object.entries(task.env)) if (typeof value === "string") env[key] = value;
@@ -177,6 +204,7 @@ export function readTask(raw: unknown): RunnerTask | UnreadableTask {
     env,
     timeoutSeconds: positiveOr(task.timeoutSeconds, 3600),
     leaseSeconds: positiveOr(task.leaseSeconds, 60),
+    leaseId,
   };
 }
 

@@ -1,4 +1,4 @@
-// Slots, heartbeats and killing: cancel, lease loss, timeout and SIGKILL escalation reach the whole group.
+// Slots, heartbeats and killing: cancel, lease loss, an unrenewable lease, timeout and SIGKILL escalation reach the whole group.
 import { mkdtemp, rm } from "node:fs/promises";
 import { readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { RunnerUnauthorizedError } from "../src/errors.ts";
 import type { Runner } from "../src/runner.ts";
 import type { RunnerTask } from "../src/sluice-client.ts";
-import { FakeSluice, processIsGone, runnerFor, waitFor } from "./fake-sluice.ts";
+import { attemptsIn, FakeSluice, processIsGone, runnerFor, waitFor } from "./fake-sluice.ts";
 
 let fake: FakeSluice;
 let runner: Runner | undefined;
@@ -96,43 +96,75 @@ describe("runner control", { timeout: 20_000 }, () => {
     expect(most).toBe(3);
     for (const claim of fake.claims) expect(claim.slots).toBeGreaterThanOrEqual(1);
     for (const claim of fake.claims) expect(claim.slots).toBeLessThanOrEqual(3);
-    for (const heartbeat of fake.heartbeats) expect(heartbeat.attempts.length).toBeLessThanOrEqual(3);
+    for (const heartbeat of fake.heartbeats) expect(heartbeat.leases.length).toBeLessThanOrEqual(3);
   });
 
   test("heartbeats go out every heartbeatSeconds even when idle, carrying the total slots", async () => {
     startRunner({ slots: 5, heartbeatSeconds: 0.1 });
     await waitFor(() => fake.heartbeats.length >= 4, "four heartbeats");
     for (const heartbeat of fake.heartbeats) {
-      expect(heartbeat).toEqual({ runnerId: runner?.runnerId, name: runner?.name, slots: 5, attempts: [] });
+      expect(heartbeat).toEqual({ runnerId: runner?.runnerId, name: runner?.name, slots: 5, leases: [] });
     }
     expect(fake.claims[0]).toMatchObject({ slots: 5, waitMs: 20_000 });
   });
 
-  test("a cancel in the heartbeat reply kills the whole process group, grandchildren too, and reports nothing", async () => {
+  test("a cancel in the heartbeat reply kills the whole process group, grandchildren too, then reports the kill under its lease", async () => {
     startRunner();
     const pidFile = join(scratch, "pid");
     const task = fake.queue({ script: familyScript(pidFile) });
     const pgid = await leaderPid(pidFile);
     await waitFor(() => liveMembersOf(pgid).length >= 4, "script, two children and a grandchild");
-    await waitFor(() => fake.heartbeats.some((h) => h.attempts.includes(task.attemptId)), "a heartbeat listing it");
+    await waitFor(() => fake.heartbeats.some((h) => attemptsIn(h).includes(task.attemptId)), "a heartbeat listing it");
+    expect(fake.heartbeats.flatMap((h) => h.leases).find((l) => l.attemptId === task.attemptId)?.leaseId).toBe(task.leaseId);
     const family = liveMembersOf(pgid);
+    // The server holds the attempt's slot until it hears the process is gone: the report must come after.
+    let aliveAtReport: number[] | null = null;
+    fake.onResult = (attemptId) => {
+      if (attemptId === task.attemptId) aliveAtReport = family.filter((pid) => !processIsGone(pid));
+    };
     fake.cancel(task.attemptId);
-    await waitFor(() => family.every(processIsGone), "every process of the group to be gone");
+    const report = await waitFor(() => fake.completions.get(task.attemptId), "the kill report");
+    expect(aliveAtReport).toEqual([]);
+    expect(report).toMatchObject({ exitCode: null, error: "killed: cancelled by the server" });
     await finishLine(task, "killed: cancelled by the server");
-    expect(fake.completions.has(task.attemptId)).toBe(false);
     expect(runner?.runningAttempts()).toEqual([]);
   });
 
-  test("a process group that ignores SIGTERM is SIGKILLed after the grace period", async () => {
+  test("a lease that cannot be renewed: the runner kills the process group itself before the lease runs out on the server", async () => {
     startRunner({ killGraceSeconds: 0.3 });
+    fake.failHeartbeats = true;
     const pidFile = join(scratch, "pid");
-    const task = fake.queue({ script: familyScript(pidFile, "trap '' TERM") });
+    const task = fake.queue({ leaseSeconds: 2, script: familyScript(pidFile) });
     const pgid = await leaderPid(pidFile);
-    await waitFor(() => liveMembersOf(pgid).length >= 4, "the family to start");
+    await waitFor(() => liveMembersOf(pgid).length >= 4, "script, two children and a grandchild");
     const family = liveMembersOf(pgid);
-    fake.cancel(task.attemptId);
-    await waitFor(() => family.every(processIsGone), "SIGKILL to reach every process");
-    await finishLine(task, "killed: cancelled by the server");
+    // The server's side of the lease, from when it handed the task out: once it runs out, the node may run elsewhere.
+    const expiresAt = fake.handedOutAt.get(task.attemptId)! + task.leaseSeconds * 1000;
+    const aliveAtExpiry = await new Promise<number[]>((resolve) =>
+      setTimeout(() => resolve(family.filter((pid) => !processIsGone(pid))), expiresAt - Date.now()),
+    );
+    expect(aliveAtExpiry, "no process of the attempt outlives its lease").toEqual([]);
+    await finishLine(task, "killed: lease not renewed");
+    expect(fake.completions.has(task.attemptId)).toBe(false);
+  });
+
+  test("a result's answer carries the next task, which runs without another claim", async () => {
+    startRunner({ slots: 1 });
+    const first = fake.queue({ script: "sleep 0.3; echo first" });
+    await waitFor(() => runner?.runningAttempts().includes(first.attemptId), "the first task to start");
+    const second = fake.queue({ script: "echo second" });
+    await waitFor(() => fake.completions.get(second.attemptId), "the second task's result");
+    expect(fake.resultFreeSlots[0]).toEqual({ attemptId: first.attemptId, freeSlots: 1, handedOut: 1 });
+    expect(fake.handedOutBy.get(second.attemptId)).toBe("result");
+    expect(fake.logOf(second.attemptId)).toBe("second\n");
+  });
+
+  test("every log chunk and result carries the lease id issued with the task", async () => {
+    startRunner();
+    const task = fake.queue({ script: "echo hi; sleep 0.3; echo there" });
+    expect(await waitFor(() => fake.completions.get(task.attemptId), "the result")).toMatchObject({ exitCode: 0 });
+    expect(fake.logOf(task.attemptId)).toBe("hi\nthere\n");
+    expect(fake.staleLeaseReports).toBe(0);
   });
 
   test("a 409 on a log upload means the lease is lost: the attempt is killed and never completed", async () => {
@@ -145,7 +177,7 @@ describe("runner control", { timeout: 20_000 }, () => {
     await finishLine(task, "killed: lease lost");
     expect(liveMembersOf(pgid)).toEqual([]);
     expect(fake.completions.has(attemptId)).toBe(false);
-    await waitFor(() => fake.heartbeats.at(-1)?.attempts.length === 0, "a heartbeat without it");
+    await waitFor(() => fake.heartbeats.at(-1)?.leases.length === 0, "a heartbeat without it");
   });
 
   test("a node that outlives its timeout is killed and completed as timed out", async () => {

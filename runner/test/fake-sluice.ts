@@ -18,8 +18,11 @@ export interface HeartbeatRequest {
   runnerId: string;
   name: string;
   slots: number;
-  attempts: string[];
+  leases: { attemptId: string; leaseId: string }[];
 }
+
+/** The attempt ids a heartbeat listed. */
+export const attemptsIn = (heartbeat: HeartbeatRequest): string[] => heartbeat.leases.map((l) => l.attemptId);
 
 interface HeldClaim {
   slots: number;
@@ -38,8 +41,22 @@ export class FakeSluice {
   readonly claims: ClaimRequest[] = [];
   readonly heartbeats: HeartbeatRequest[] = [];
   readonly completions = new Map<string, Completion>();
+  /** The free slots each result asked next tasks for, in arrival order. */
+  readonly resultFreeSlots: { attemptId: string; freeSlots: number; handedOut: number }[] = [];
   /** Attempt ids whose log and completion get 409, as after the lease expired. */
   readonly leaseLost = new Set<string>();
+  /** Answer heartbeats with 503, as a Worker the runner cannot reach for renewals. */
+  failHeartbeats = false;
+  /** Called as a result arrives, before it is stored. */
+  onResult: ((attemptId: string) => void) | null = null;
+  /** Reports that carried a lease id other than the one issued with the task (answered 409). */
+  staleLeaseReports = 0;
+  /** When each task was handed out (its lease granted), by attempt id. */
+  readonly handedOutAt = new Map<string, number>();
+  /** Whether each task went out in a claim's answer or a result's. */
+  readonly handedOutBy = new Map<string, "claim" | "result">();
+  /** The lease id issued with each task. */
+  private readonly leaseOf = new Map<string, string>();
   /** Delay before answering each log upload, as a slow link to the Worker. */
   logDelayMs = 0;
   /** Log bodies that were not valid UTF-8 on their own. */
@@ -89,9 +106,11 @@ export class FakeSluice {
       prelude: "",
       timeoutSeconds: 60,
       leaseSeconds: 30,
+      leaseId: `lse_${randomUUID()}`,
       ...task,
       env: { SLUICE_INSTANCE_ID: "ins_test", SLUICE_NODE: nodeName, ...task.env },
     };
+    this.leaseOf.set(full.attemptId, full.leaseId);
     this.pending.push(full);
     this.answerHeldClaims();
     return full;
@@ -157,15 +176,22 @@ export class FakeSluice {
     }
     if (url === "/api/v1/runner/claim") return this.claim(JSON.parse(body.toString()) as ClaimRequest, response);
     if (url === "/api/v1/runner/heartbeat") {
+      if (this.failHeartbeats) return json(response, 503, { error: { code: "internal", message: "unavailable" } });
       const heartbeat = JSON.parse(body.toString()) as HeartbeatRequest;
       this.heartbeats.push(heartbeat);
-      const cancel = heartbeat.attempts.filter((id) => this.toCancel.has(id));
+      const cancel = heartbeat.leases
+        .filter((l) => this.toCancel.has(l.attemptId) || this.leaseOf.get(l.attemptId) !== l.leaseId)
+        .map((l) => l.attemptId);
       return json(response, 200, { cancel });
     }
     const match = /^\/api\/v1\/runner\/attempts\/([^/]+)\/(log|complete)$/.exec(url);
     if (!match) return json(response, 404, { error: { code: "not_found" } });
     const attemptId = decodeURIComponent(match[1] ?? "");
     if (this.leaseLost.has(attemptId)) return json(response, 409, { error: { code: "lease_lost" } });
+    if (request.headers["x-sluice-lease"] !== this.leaseOf.get(attemptId)) {
+      this.staleLeaseReports++;
+      return json(response, 409, { error: { code: "lease_lost", message: "not this attempt's lease" } });
+    }
     if (match[2] === "log") {
       if (this.logDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.logDelayMs));
       const seqParam = new URLSearchParams(query).get("seq");
@@ -178,13 +204,18 @@ export class FakeSluice {
       response.writeHead(204).end();
       return;
     }
-    this.completions.set(attemptId, JSON.parse(body.toString()) as Completion);
-    return json(response, 200, {});
+    this.onResult?.(attemptId);
+    const { freeSlots = 0, ...completion } = JSON.parse(body.toString()) as Completion & { freeSlots?: number };
+    this.completions.set(attemptId, completion);
+    // One hop per node: the answer carries the runner's next tasks, as the Worker leases them in the same call.
+    const tasks = this.handOut(freeSlots, "result");
+    this.resultFreeSlots.push({ attemptId, freeSlots, handedOut: tasks.length });
+    return json(response, 200, { ok: true, tasks });
   }
 
   private claim(claim: ClaimRequest, response: ServerResponse): void {
     this.claims.push(claim);
-    if (this.pending.length > 0) return json(response, 200, { tasks: this.pending.splice(0, claim.slots) });
+    if (this.pending.length > 0) return json(response, 200, { tasks: this.handOut(claim.slots, "claim") });
     const held: HeldClaim = {
       slots: claim.slots,
       response,
@@ -197,8 +228,17 @@ export class FakeSluice {
   private answerHeldClaims(): void {
     for (const held of [...this.held]) {
       if (this.pending.length === 0) return;
-      this.release(held, this.pending.splice(0, held.slots));
+      this.release(held, this.handOut(held.slots, "claim"));
     }
+  }
+
+  private handOut(slots: number, by: "claim" | "result"): RunnerTask[] {
+    const tasks = this.pending.splice(0, slots);
+    for (const task of tasks) {
+      this.handedOutAt.set(task.attemptId, Date.now());
+      this.handedOutBy.set(task.attemptId, by);
+    }
+    return tasks;
   }
 
   private release(held: HeldClaim, tasks: RunnerTask[] | null): void {

@@ -28,7 +28,7 @@ function describeReport(r: Report): string {
     `faults: runs=${v.runs} faults=${r.faults} lost=${v.lost} duplicates=${v.duplicates} stuck=${v.stuck} overLimit=${v.overLimit} seed=${r.seed}`,
     `  injected: ${Object.entries(r.injected).map(([k, n]) => `${k}=${n}`).join(" ")}`,
     `  operations: terminates=${r.operations.terminates} reruns=${r.operations.reruns} refused=${r.operations.refused}`,
-    `  lifecycle: outOfOrder=${l.outOfOrder} ranAfterTerminate=${l.ranAfterTerminate} concurrentAttempts=${l.concurrentAttempts} claimedAfterFinish=${l.claimedAfterFinish} hangsNotStopped=${r.fleet.hangsNotStopped} overlapsAfterLostLease=${l.overlapsAfterLostLease}`,
+    `  lifecycle: outOfOrder=${l.outOfOrder} ranAfterTerminate=${l.ranAfterTerminate} concurrentAttempts=${l.concurrentAttempts} claimedAfterFinish=${l.claimedAfterFinish} hangsNotStopped=${r.fleet.hangsNotStopped} overlapsAfterLostLease=${l.overlapsAfterLostLease} killedUnrenewed=${r.fleet.killedUnrenewed}`,
     `  checks: mirrorMismatches=${v.mirrorMismatches} verdictMismatches=${v.verdictMismatches} staleReports=${r.fleet.staleReports} staleReportsAccepted=${r.fleet.staleReportsAccepted} reissuedAfterCompletion=${r.fleet.reissuedAfterCompletion} deadLettered=${r.broker.deadLettered.length} unexplainedFailures=${v.unexplainedFailures} leftovers=${v.leftovers} undeliveredByAlarms=${r.undeliveredByAlarms} drained=${r.drainedCleanly}`,
     `  work: requests=${r.requests} instances=${v.instances} ${Object.entries(v.outcomes).map(([k, n]) => `${k}=${n}`).join(" ")} deliveries=${r.broker.deliveries} retriedMessages=${r.broker.retried} webhookDeliveries=${r.webhooks.deliveries} webhookRetries=${r.webhooks.retried} claimed=${r.fleet.claimed} completed=${r.fleet.completed} failedOnPurpose=${r.fleet.failedOnPurpose} abandoned=${r.fleet.abandoned} stoppedByServer=${r.fleet.stoppedByServer} hangsStopped=${r.fleet.timeouts.hangsStopped} rounds=${r.rounds} outboxRepeatRounds=${r.outboxRepeatRounds} seconds=${r.seconds.toFixed(1)}`,
     ...[...v.problems, ...l.problems].map((p) => `  problem: ${p}`),
@@ -57,6 +57,8 @@ it(`loses, duplicates, strands, over-admits, reorders and double-runs nothing, n
   expect(l.outOfOrder, `instances of an ordering key started out of arrival order; ${replay}\n${text}`).toBe(0);
   expect(l.ranAfterTerminate, `a terminated instance ran a node afterwards; ${replay}\n${text}`).toBe(0);
   expect(l.concurrentAttempts, `a node ran twice at once; ${replay}\n${text}`).toBe(0);
+  // Never two live processes of one node, not even a lost attempt's beside its retry: the runner kills what it cannot renew.
+  expect(l.overlapsAfterLostLease, `a lost attempt's process still ran when its retry started; ${replay}\n${text}`).toBe(0);
   expect(l.claimedAfterFinish, `an attempt was handed out after it finished; ${replay}\n${text}`).toBe(0);
   expect(report.fleet.hangsNotStopped, `a hung node was never stopped; ${replay}\n${text}`).toBe(0);
 });

@@ -89,7 +89,8 @@ export async function judgeLifecycles(
     }
   }
 
-  // One process per node: runner executions of a node (any attempt) never overlap, nor do its http requests.
+  // One process per node: runner executions of a node (any attempt) never overlap, nor do its http requests. A lost
+  // attempt's overlap is counted apart (overlapsAfterLostLease) to say which rule broke: the runner's lease watch.
   const byNode = new Map<string, Execution[]>();
   for (const e of executions) byNode.set(`${e.instanceId}/${e.nodeName}`, [...(byNode.get(`${e.instanceId}/${e.nodeName}`) ?? []), e]);
   for (const [node, list] of byNode) {

@@ -101,7 +101,7 @@ describe("node timeouts", () => {
 });
 
 describe("one process per node", () => {
-  it("holds a rerun's attempt until the terminated attempt's runner has been told to kill it", async () => {
+  it("holds a rerun's attempt until the terminated attempt's runner reports its process gone", async () => {
     const wf = await oneShellNode();
     const id = await startRun(wf.id);
     const old = await scope.newRunner();
@@ -112,6 +112,8 @@ describe("one process per node", () => {
     const next = await scope.newRunner();
     expect(await next.claim(), "the old process may still run until its next heartbeat").toEqual([]);
     expect((await old.heartbeat([first.attemptId])).json.cancel).toEqual([first.attemptId]);
+    expect(await next.claim(), "told to kill is not yet gone").toEqual([]);
+    expect((await old.complete(first.attemptId, null, {}, "killed: cancelled by the server")).status).toBe(200);
     const [second] = await next.claim();
     expect(second).toMatchObject({ nodeName: "work", attempt: 2 });
   });

@@ -1,4 +1,4 @@
-// Runner processes for the fault suite: they claim, confirm, log, fail, time out, hang, hold work across rounds, or die by SIGKILL.
+// Runner processes for the fault suite: they claim, confirm, log, fail, time out, hang, hold work across rounds, die by SIGKILL, or kill work whose lease they could not renew.
 import { env, runInDurableObject } from "cloudflare:test";
 import { FakeRunner } from "../workers/helpers.ts";
 import { keyedDraw } from "./rng.ts";
@@ -70,7 +70,12 @@ export interface FleetStats {
   timeouts: { reported: number; hung: number; hangsStopped: number };
   /** Hung processes the server never told to stop within the node's timeout and grace (must be 0). */
   hangsNotStopped: number;
+  /** Processes the runner killed itself because it could not renew their leases in time (DESIGN §2.6). */
+  killedUnrenewed: number;
 }
+
+/** When the runner kills a process whose lease was last renewed at `renewedAt` (runner/src/lease-watch.ts: dead by nine tenths of the lease). */
+const unrenewedKillAt = (renewedAt: number, leaseMs: number) => renewedAt + leaseMs * 0.9;
 
 interface Held {
   task: Task;
@@ -78,6 +83,8 @@ interface Held {
   rounds: number;
   until: number;
   execution: Execution;
+  /** When the heartbeat that last renewed the lease was sent (or the claim, before any). */
+  renewedAt: number;
 }
 
 class RunnerProcess {
@@ -89,9 +96,12 @@ class RunnerProcess {
 
   constructor(token: string, group: string) {
     this.group = group;
-    this.runner = new FakeRunner(token);
+    this.runner = new FakeRunner(token, RUNNER_SLOTS);
   }
 }
+
+/** Slots each runner registers with: the most a round claims. */
+const RUNNER_SLOTS = 16;
 
 /** A late report from a killed (or partitioned) runner, sent once its lease has surely run out: fencing must refuse it. */
 interface LateReport {
@@ -114,6 +124,7 @@ export class RunnerFleet {
     reissuedAfterCompletion: 0,
     timeouts: { reported: 0, hung: 0, hangsStopped: 0 },
     hangsNotStopped: 0,
+    killedUnrenewed: 0,
   };
   readonly claims: Claim[] = [];
   readonly executions: Execution[] = [];
@@ -180,18 +191,41 @@ export class RunnerFleet {
     }
   }
 
-  /** Heartbeats what the process holds; an attempt the server cancels is killed at once. */
+  /**
+   * Heartbeats what the process holds; an attempt the server cancels is killed at once and the kill
+   * reported under its lease (the server holds its slot until then). One whose lease could not be
+   * renewed in time was killed by the runner's lease watch, as the real runner does.
+   */
   private async heartbeat(p: RunnerProcess): Promise<void> {
+    this.killUnrenewed(p);
     if (p.held.size === 0) return;
+    const sentAt = Date.now();
     const beat = await p.runner.heartbeat([...p.held.keys()]);
+    this.killUnrenewed(p);
     if (beat.status !== 200) return;
-    for (const id of beat.json.cancel as string[]) {
-      const held = p.held.get(id);
-      if (!held) continue;
+    const cancel = new Set(beat.json.cancel as string[]);
+    for (const [id, held] of [...p.held]) {
+      if (!cancel.has(id)) {
+        held.renewedAt = Math.max(held.renewedAt, sentAt);
+        continue;
+      }
       p.held.delete(id);
       held.execution.to = Date.now();
       if (held.mode === "hang") this.stats.timeouts.hangsStopped++;
       else this.stats.stoppedByServer++;
+      await p.runner.complete(id, null, {}, "killed: cancelled by the server");
+    }
+  }
+
+  /** The runner's lease watch: a process whose lease went unrenewed for (nearly) a whole lease was killed by then. */
+  private killUnrenewed(p: RunnerProcess): void {
+    const now = Date.now();
+    for (const [id, held] of [...p.held]) {
+      const killAt = unrenewedKillAt(held.renewedAt, this.leaseMs);
+      if (killAt > now) continue;
+      p.held.delete(id);
+      held.execution.to = killAt;
+      this.stats.killedUnrenewed++;
     }
   }
 
@@ -204,6 +238,7 @@ export class RunnerFleet {
     await this.heartbeat(p);
     for (const [id, h] of [...p.held]) {
       const now = Date.now();
+      if (!p.held.has(id)) continue;
       if (h.mode === "hold" && faulty && --h.rounds > 0) continue;
       if (h.mode === "timeout" && faulty && now < h.until) continue;
       // A hung process hangs in the drain too: only the server can stop it.
@@ -237,9 +272,11 @@ export class RunnerFleet {
       const execution = executions[i]!;
       if (fate.startsWith("kill")) return this.kill(p, task, fate, i, executions);
       if (fate === "hold" || fate === "timeout" || fate === "hang") {
-        await p.runner.heartbeat([task.attemptId]);
+        const beatAt = Date.now();
+        const beat = await p.runner.heartbeat([task.attemptId]);
+        const renewed = beat.status === 200 && !(beat.json.cancel as string[]).includes(task.attemptId);
         const until = fate === "hang" ? receivedAt + HANG_LIMIT_MS : receivedAt + task.timeoutSeconds * 1000;
-        p.held.set(task.attemptId, { task, mode: fate, rounds: 1 + Math.floor(this.draw(task, "rounds") * 3), until, execution });
+        p.held.set(task.attemptId, { task, mode: fate, rounds: 1 + Math.floor(this.draw(task, "rounds") * 3), until, execution, renewedAt: renewed ? beatAt : sentAt });
         if (fate === "hang") this.stats.timeouts.hung++;
         if (this.draw(task, "stale") < 0.25) await this.staleReport(p, task);
         continue;
@@ -268,12 +305,12 @@ export class RunnerFleet {
     p.held.clear();
     // A supervisor restarts the runner under a new id.
     p.previous = p.runner;
-    p.runner = new FakeRunner(this.world.runnerTokens[p.group]!);
+    p.runner = new FakeRunner(this.world.runnerTokens[p.group]!, RUNNER_SLOTS);
   }
 
   /** Another runner (the process's previous incarnation, or a stranger) reports for an attempt this one holds. */
   private async staleReport(p: RunnerProcess, task: Task): Promise<void> {
-    const stale = p.previous ?? new FakeRunner(this.world.runnerTokens[p.group]!);
+    const stale = p.previous ?? new FakeRunner(this.world.runnerTokens[p.group]!, RUNNER_SLOTS);
     const res = this.draw(task, "stale-kind") < 0.5 ? await stale.complete(task.attemptId, 0) : await stale.log(task.attemptId, "not mine\n");
     if (res.status < 500) this.countStale(res.status);
   }

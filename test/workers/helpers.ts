@@ -39,19 +39,38 @@ export async function runnerToken(resourceGroup = "default"): Promise<string> {
   return res.json.key as string;
 }
 
-/** A runner in the test: registers (its id is the pool's), claims, optionally logs, and completes with the given exit code. */
+/** What a runner sends for an attempt whose lease it was never issued: a made-up id, which the pool refuses. */
+export const NOT_ISSUED = "lse_not_issued_to_this_runner";
+
+/**
+ * A runner in the test: registers (its id is the pool's), claims, optionally logs, and completes with the given
+ * exit code. It keeps the lease id issued with each task and sends it with every heartbeat, log and result.
+ */
 export class FakeRunner {
   readonly token: string;
+  readonly slots: number;
   /** Issued by the pool at the first call; "" until then. */
   runnerId = "";
+  /** The lease id of each task this runner was handed, by attempt id. */
+  readonly leases = new Map<string, string>();
 
-  constructor(token: string) {
+  constructor(token: string, slots = 4) {
     this.token = token;
+    this.slots = slots;
   }
 
-  async register(slots = 4): Promise<string> {
+  leaseOf(attemptId: string): string {
+    return this.leases.get(attemptId) ?? NOT_ISSUED;
+  }
+
+  private took(tasks: any[]): any[] {
+    for (const t of tasks) this.leases.set(t.attemptId, t.leaseId);
+    return tasks;
+  }
+
+  async register(): Promise<string> {
     if (this.runnerId) return this.runnerId;
-    const res = await api("POST", "/api/v1/runner/register", { name: "test", slots }, this.token);
+    const res = await api("POST", "/api/v1/runner/register", { name: "test", slots: this.slots }, this.token);
     if (res.status !== 201) throw new Error(`register: ${res.status} ${res.text}`);
     this.runnerId = res.json.runnerId as string;
     return this.runnerId;
@@ -60,19 +79,26 @@ export class FakeRunner {
   async claim(slots = 4, waitMs = 0) {
     const res = await api("POST", "/api/v1/runner/claim", { runnerId: await this.register(), name: "test", slots, waitMs }, this.token);
     if (res.status !== 200) throw new Error(`claim: ${res.status} ${res.text}`);
-    return res.json.tasks as any[];
+    return this.took(res.json.tasks as any[]);
   }
 
   async log(attemptId: string, text: string) {
-    return api("POST", `/api/v1/runner/attempts/${attemptId}/log`, text, this.token, { "x-sluice-runner": await this.register() });
+    return api("POST", `/api/v1/runner/attempts/${attemptId}/log`, text, this.token, { "x-sluice-runner": await this.register(), "x-sluice-lease": this.leaseOf(attemptId) });
   }
 
-  async complete(attemptId: string, exitCode: number | null, outputs: Record<string, string> = {}, error: string | null = null) {
-    return api("POST", `/api/v1/runner/attempts/${attemptId}/complete`, { exitCode, signal: null, outputs, error }, this.token, { "x-sluice-runner": await this.register() });
+  /** Reports a result; with `freeSlots` the answer's `tasks` are the next ones, leased in the same call. */
+  async complete(attemptId: string, exitCode: number | null, outputs: Record<string, string> = {}, error: string | null = null, freeSlots = 0) {
+    const res = await api("POST", `/api/v1/runner/attempts/${attemptId}/complete`, { exitCode, signal: null, outputs, error, freeSlots }, this.token, {
+      "x-sluice-runner": await this.register(),
+      "x-sluice-lease": this.leaseOf(attemptId),
+    });
+    if (res.status === 200) this.took(res.json.tasks);
+    return res;
   }
 
   async heartbeat(attempts: string[]) {
-    return api("POST", "/api/v1/runner/heartbeat", { runnerId: await this.register(), name: "test", slots: 4, attempts }, this.token);
+    const leases = attempts.map((attemptId) => ({ attemptId, leaseId: this.leaseOf(attemptId) }));
+    return api("POST", "/api/v1/runner/heartbeat", { runnerId: await this.register(), name: "test", slots: this.slots, leases }, this.token);
   }
 }
 

@@ -38,6 +38,7 @@ beforeAll(async () => {
   ids.runnerId = (await api("POST", "/api/v1/runner/register", { name: "roles", slots: 4 }, keys.runner)).json.runnerId;
   const claimed = await api("POST", "/api/v1/runner/claim", { runnerId: ids.runnerId, name: "roles", slots: 1, waitMs: 0 }, keys.runner);
   ids.attempt = claimed.json.tasks[0].attemptId;
+  ids.lease = claimed.json.tasks[0].leaseId;
 });
 
 const READ: Role[] = ["admin", "developer", "operator", "viewer"];
@@ -97,9 +98,9 @@ const ROUTES: Route[] = [
   ["PUT", "/api/v1/workspaces/default/sources", { buckets: ["uploads"], queues: ["user-behavior"] }, BOOTSTRAP_ONLY, 200],
   ["POST", "/api/v1/runner/register", { name: "r-$role", slots: 1 }, RUNNER, 201],
   ["POST", "/api/v1/runner/claim", { runnerId: "$runner", slots: 1, waitMs: 0 }, RUNNER, 200],
-  ["POST", "/api/v1/runner/heartbeat", { runnerId: "$runner", slots: 1, attempts: [] }, RUNNER, 200],
-  ["POST", "/api/v1/runner/attempts/:attempt/log", "a line\n", RUNNER, 204, { "x-sluice-runner": "$runner" }],
-  ["POST", "/api/v1/runner/attempts/:attempt/complete", { exitCode: 0, signal: null, outputs: {}, error: null }, RUNNER, 200, { "x-sluice-runner": "$runner" }],
+  ["POST", "/api/v1/runner/heartbeat", { runnerId: "$runner", slots: 4, leases: [] }, RUNNER, 200],
+  ["POST", "/api/v1/runner/attempts/:attempt/log", "a line\n", RUNNER, 204, { "x-sluice-runner": "$runner", "x-sluice-lease": "$lease" }],
+  ["POST", "/api/v1/runner/attempts/:attempt/complete", { exitCode: 0, signal: null, outputs: {}, error: null }, RUNNER, 200, { "x-sluice-runner": "$runner", "x-sluice-lease": "$lease" }],
   ["DELETE", "/api/v1/keys/:key", undefined, ADMIN, 204],
 ];
 
@@ -107,6 +108,7 @@ const fill = (text: string, role: Role) =>
   text
     .replaceAll("$role", role)
     .replaceAll("$runner", ids.runnerId ?? "")
+    .replaceAll("$lease", ids.lease ?? "")
     .replace(/:(\w+)/g, (_, k: string) => ids[k] ?? `:${k}`);
 
 describe("route × role", () => {

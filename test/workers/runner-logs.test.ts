@@ -6,7 +6,7 @@ import { ADMIN, api, type FakeRunner, isolatedGroup, shellNode, startRun } from 
 const scope = isolatedGroup();
 
 const postChunk = (runner: FakeRunner, attemptId: string, text: string, seq?: number | string) =>
-  api("POST", `/api/v1/runner/attempts/${attemptId}/log${seq === undefined ? "" : `?seq=${seq}`}`, text, runner.token, { "x-sluice-runner": runner.runnerId });
+  api("POST", `/api/v1/runner/attempts/${attemptId}/log${seq === undefined ? "" : `?seq=${seq}`}`, text, runner.token, { "x-sluice-runner": runner.runnerId, "x-sluice-lease": runner.leaseOf(attemptId) });
 
 async function runningAttempt(name: string) {
   const wf = await scope.createWorkflow({ name, nodes: [shellNode("n", "echo hi")] });

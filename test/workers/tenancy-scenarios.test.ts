@@ -49,7 +49,7 @@ describe("resource groups belong to their workspace", () => {
     expect(res.json.error).toMatchObject({ code: "runner_not_registered", message: expect.stringContaining("rnr_chosen_by_the_client") });
     // An id issued to another token of the same group is refused too: ids are bound to their token.
     const registered = new FakeRunner(await runnerToken("default"));
-    const stolen = await api("POST", "/api/v1/runner/heartbeat", { runnerId: await registered.register(), slots: 1, attempts: [] }, await runnerToken("default"));
+    const stolen = await api("POST", "/api/v1/runner/heartbeat", { runnerId: await registered.register(), slots: 1, leases: [] }, await runnerToken("default"));
     expect(stolen.status).toBe(403);
   });
 });

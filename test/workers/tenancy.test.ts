@@ -68,11 +68,11 @@ const MANAGEMENT: [string, string, unknown?][] = [
 /** [method, path, body, headers]: made with the other workspace's runner token (same group name). */
 const RUNNER_PROTOCOL: [string, string, unknown, Record<string, string>][] = [
   ["POST", "/api/v1/runner/claim", { runnerId: ":runnerA", slots: 4, waitMs: 0 }, {}],
-  ["POST", "/api/v1/runner/heartbeat", { runnerId: ":runnerA", slots: 4, attempts: [":attempt"] }, {}],
-  ["POST", "/api/v1/runner/attempts/:attempt/log", "injected\n", { "x-sluice-runner": ":runnerB" }],
-  ["POST", "/api/v1/runner/attempts/:attempt/log", "injected\n", { "x-sluice-runner": ":runnerA" }],
-  ["POST", "/api/v1/runner/attempts/:attempt/complete", { exitCode: 0, signal: null, outputs: {}, error: null }, { "x-sluice-runner": ":runnerB" }],
-  ["POST", "/api/v1/runner/attempts/:attempt/complete", { exitCode: 0, signal: null, outputs: {}, error: null }, { "x-sluice-runner": ":runnerA" }],
+  ["POST", "/api/v1/runner/heartbeat", { runnerId: ":runnerA", slots: 4, leases: [{ attemptId: ":attempt", leaseId: "lse_guessed" }] }, {}],
+  ["POST", "/api/v1/runner/attempts/:attempt/log", "injected\n", { "x-sluice-runner": ":runnerB", "x-sluice-lease": "lse_guessed" }],
+  ["POST", "/api/v1/runner/attempts/:attempt/log", "injected\n", { "x-sluice-runner": ":runnerA", "x-sluice-lease": "lse_guessed" }],
+  ["POST", "/api/v1/runner/attempts/:attempt/complete", { exitCode: 0, signal: null, outputs: {}, error: null }, { "x-sluice-runner": ":runnerB", "x-sluice-lease": "lse_guessed" }],
+  ["POST", "/api/v1/runner/attempts/:attempt/complete", { exitCode: 0, signal: null, outputs: {}, error: null }, { "x-sluice-runner": ":runnerA", "x-sluice-lease": "lse_guessed" }],
 ];
 
 const fill = (text: string) => text.replace(/:(\w+)/g, (m, k: string) => (k === "otherWs" ? other.id : (ids[k] ?? m)));

@@ -1,7 +1,7 @@
-// The runner protocol: register, claim node runs, heartbeat leases, stream logs, report results.
+// The runner protocol: register, claim node runs, heartbeat leases, stream logs, report results (and get the next tasks).
 import { createRoute, z } from "@hono/zod-openapi";
 import { leaseLost, badRequest, notFound, runnerNotRegistered } from "../core/errors.ts";
-import { ClaimSchema, CompletionSchema, HeartbeatSchema, MAX_LOG_CHUNK_BYTES, RegisterSchema } from "../core/runner-protocol.ts";
+import { ClaimSchema, HeartbeatSchema, LeaseHeadersSchema, MAX_LOG_CHUNK_BYTES, RegisterSchema, ResultSchema } from "../core/runner-protocol.ts";
 import type { Refusal, RunnerCaller } from "../pool/resource-pool.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
 import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
@@ -26,13 +26,6 @@ const group = (principal: Principal) => principal.resourceGroup ?? "default";
 function caller(c: Context<AppEnv>, runnerId: string): RunnerCaller {
   const principal = c.get("principal");
   return { keyId: principal.keyId, workspaceId: principal.workspaceId, group: group(principal), runnerId };
-}
-
-/** Log and result requests name their runner in a header; the pool checks it issued that id and it holds the lease. */
-function runnerId(c: Context<AppEnv>): string {
-  const id = c.req.header("x-sluice-runner");
-  if (!id) throw badRequest("the x-sluice-runner header (the id POST /runner/register issued) is required");
-  return id;
 }
 
 function refuse(refusal: Refusal, attemptId: string, runner: string): never {
@@ -102,11 +95,17 @@ runnerApi.openapi(
     path: "/runner/heartbeat",
     tags,
     request: body(HeartbeatSchema),
-    responses: { 200: json(z.object({ cancel: z.array(z.string()) }), "Attempts the runner must kill now"), ...errors },
+    responses: {
+      200: json(
+        z.object({ cancel: z.array(z.string()) }),
+        "Attempts the runner must kill now (stopped, or whose lease is stale or unknown); every other lease sent was renewed",
+      ),
+      ...errors,
+    },
   }),
   async (c) => {
-    const { runnerId, name, slots, attempts } = c.req.valid("json");
-    const cancel = await pool(c).heartbeat(caller(c, runnerId), name, slots, attempts);
+    const { runnerId, name, slots, leases } = c.req.valid("json");
+    const cancel = await pool(c).heartbeat(caller(c, runnerId), name, slots, leases);
     if (cancel === null) throw runnerNotRegistered(runnerId);
     return c.json({ cancel }, 200);
   },
@@ -117,7 +116,7 @@ runnerApi.openapi(
     method: "post",
     path: "/runner/attempts/{attemptId}/log",
     tags,
-    request: { params: Attempt, query: LogQuery, body: { content: { "text/plain": { schema: z.string() } }, required: true } },
+    request: { params: Attempt, query: LogQuery, headers: LeaseHeadersSchema, body: { content: { "text/plain": { schema: z.string() } }, required: true } },
     responses: { 204: { description: "Stored (or already stored: a chunk posted again with its seq is kept once)" }, ...errors },
   }),
   async (c) => {
@@ -126,8 +125,8 @@ runnerApi.openapi(
     const text = await c.req.text();
     const bytes = new TextEncoder().encode(text).byteLength;
     if (bytes > MAX_LOG_CHUNK_BYTES) throw badRequest(`a log chunk is at most ${MAX_LOG_CHUNK_BYTES} bytes`);
-    const runner = runnerId(c);
-    const verdict = await pool(c).acceptLog(attemptId, caller(c, runner), bytes);
+    const { "x-sluice-runner": runner, "x-sluice-lease": leaseId } = c.req.valid("header");
+    const verdict = await pool(c).acceptLog(attemptId, caller(c, runner), leaseId, bytes);
     if (verdict.refused !== null) refuse(verdict, attemptId, runner);
     if (verdict.keep > 0 || verdict.truncatedNow) {
       let kept = verdict.keep === bytes ? text : new TextDecoder().decode(new TextEncoder().encode(text).slice(0, verdict.keep));
@@ -153,14 +152,21 @@ runnerApi.openapi(
     method: "post",
     path: "/runner/attempts/{attemptId}/complete",
     tags,
-    request: { params: Attempt, ...body(CompletionSchema) },
-    responses: { 200: json(z.object({ ok: z.literal(true) }), "Accepted"), ...errors },
+    request: { params: Attempt, headers: LeaseHeadersSchema, ...body(ResultSchema) },
+    responses: {
+      200: json(
+        z.object({ ok: z.literal(true), tasks: z.array(z.record(z.string(), z.unknown())) }),
+        "Accepted; `tasks` are the runner's next tasks, up to `freeSlots`, leased in this call",
+      ),
+      ...errors,
+    },
   }),
   async (c) => {
     const { attemptId } = c.req.valid("param");
-    const runner = runnerId(c);
-    const verdict = await pool(c).complete(attemptId, caller(c, runner), c.req.valid("json"));
-    if (verdict.refused !== null) refuse(verdict, attemptId, runner);
-    return c.json({ ok: true as const }, 200);
+    const { "x-sluice-runner": runner, "x-sluice-lease": leaseId } = c.req.valid("header");
+    const { freeSlots, ...completion } = c.req.valid("json");
+    const answer = await pool(c).complete(attemptId, caller(c, runner), leaseId, completion, freeSlots);
+    if (answer.refused !== null) refuse(answer, attemptId, runner);
+    return c.json({ ok: true as const, tasks: answer.tasks }, 200);
   },
 );

@@ -1,12 +1,13 @@
 // ResourcePool Durable Object: one per resource group of a workspace; ready node runs in priority order, runner leases.
 import { DurableObject } from "cloudflare:workers";
 import { newId } from "../core/ids.ts";
+import { LeaseBook, type Grant, type LeaseRefusal, type PoolTask } from "../core/leases.ts";
 import type { Completion, QueuedTask, RunnerTask } from "../core/runner-protocol.ts";
 import { MAX_LOG_BYTES_PER_RUN } from "../core/runner-protocol.ts";
 import { DEFAULT_WORKSPACE } from "../core/tenancy.ts";
 import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
 import { injectFault } from "../faults.ts";
-import { TaskStore, type RunnerRow, type TaskRow } from "./task-store.ts";
+import { TaskStore, type RunnerRow } from "./task-store.ts";
 
 interface Waiter {
   runnerId: string;
@@ -24,33 +25,35 @@ export interface RunnerCaller {
 }
 
 /** Why a runner's report is refused, or what the pool needs to store an accepted log chunk. */
-export type Refusal = { refused: "not_registered" | "unknown_attempt" | "lease_lost" };
+export type Refusal = { refused: LeaseRefusal };
 export type LogVerdict = Refusal | { refused: null; keep: number; truncatedNow: boolean; workflowId: string; instanceId: string; nodeName: string; attempt: number };
+/** An accepted result, with the runner's next tasks leased in the same call. */
+export type ResultAnswer = Refusal | { refused: null; tasks: RunnerTask[] };
 
 /** Legacy tasks resolved per claim: a bounded D1 read. */
 const LEGACY_BATCH = 50;
 
-const LOST_RETRY_MS = 5_000;
+/** When a report to a coordinator failed, how soon the alarm tries again. */
+const REPORT_RETRY_MS = 5_000;
 /** What a node that ran past its timeout without a report fails with (the coordinator's own backstop says the same). */
 const TIMED_OUT: Completion = { exitCode: null, signal: null, outputs: {}, error: "timed out: the runner did not report before the node's timeout" };
 
 export class ResourcePool extends DurableObject<Env> {
   private readonly store: TaskStore;
+  private readonly leases: LeaseBook;
   /** Runners long-polling for work; in memory only: a lost waiter just makes its runner poll again. */
   private waiters: Waiter[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new TaskStore(ctx.storage.sql);
+    const leaseMs = Number(env.LEASE_SECONDS || "30") * 1000;
+    // How long past a node's timeout its runner may take to report, as the coordinator waits: two leases.
+    this.leases = new LeaseBook(this.store, { leaseMs, graceMs: 2 * leaseMs, reportRetryMs: REPORT_RETRY_MS });
   }
 
   private get leaseMs(): number {
     return Number(this.env.LEASE_SECONDS || "30") * 1000;
-  }
-
-  /** How long past a node's timeout its runner may take to report, as the coordinator waits: two leases. */
-  private get timeoutGraceMs(): number {
-    return 2 * this.leaseMs;
   }
 
   /** Idempotent per attempt id: a coordinator may send the same task again after a crash, even after it finished. */
@@ -88,67 +91,51 @@ export class ResourcePool extends DurableObject<Env> {
     });
   }
 
-  /** Extends the leases the runner still holds; answers which of its attempts it must kill (null: not registered). */
-  async heartbeat(caller: RunnerCaller, name: string, slots: number, attempts: string[]): Promise<string[] | null> {
+  /** Renews the leases the runner still holds under their ids; answers which of its attempts it must kill (null: not registered). */
+  async heartbeat(caller: RunnerCaller, name: string, slots: number, leases: { attemptId: string; leaseId: string }[]): Promise<string[] | null> {
     const { runnerId } = caller;
     if (!this.store.registered(runnerId, caller.keyId)) return null;
-    const now = Date.now();
-    this.store.touchRunner(runnerId, name, slots, now);
-    const cancel: string[] = [];
-    let released = false;
-    for (const attemptId of attempts) {
-      const row = this.store.task(attemptId);
-      if (row?.state === "leased" && row.runner_id === runnerId) {
-        this.store.confirm(attemptId, now + this.leaseMs);
-        continue;
-      }
-      cancel.push(attemptId);
-      // Its runner is told to kill it now: the node's next attempt, if any, may start.
-      if (row?.state === "cancelling" && row.runner_id === runnerId) {
-        this.store.forget(attemptId, now);
-        released = true;
-      }
-    }
-    if (released) this.serveWaiters();
-    return cancel;
+    this.store.touchRunner(runnerId, name, slots, Date.now());
+    return this.leases.renew(runnerId, leases);
   }
 
   /** Accepts a log chunk of a live lease; answers how much of it to keep (the per-run cap). */
-  async acceptLog(attemptId: string, caller: RunnerCaller, bytes: number): Promise<LogVerdict> {
-    const row = this.store.task(attemptId);
-    const refusal = this.refusal(attemptId, row, caller);
-    if (refusal || !this.holds(row, caller.runnerId)) return refusal ?? { refused: "lease_lost" };
-    const room = Math.max(0, MAX_LOG_BYTES_PER_RUN - row.log_bytes);
+  async acceptLog(attemptId: string, caller: RunnerCaller, leaseId: string, bytes: number): Promise<LogVerdict> {
+    if (!this.store.registered(caller.runnerId, caller.keyId)) return { refused: "not_registered" };
+    const fenced = this.leases.acceptLog(attemptId, caller.runnerId, leaseId, bytes);
+    if ("refused" in fenced) return fenced;
+    const task = fenced.task;
+    const room = Math.max(0, MAX_LOG_BYTES_PER_RUN - task.logBytes);
     const keep = Math.min(room, bytes);
-    this.store.confirm(attemptId, Date.now() + this.leaseMs, bytes);
-    return {
-      refused: null,
-      keep,
-      truncatedNow: room > 0 && keep < bytes,
-      workflowId: row.workflow_id,
-      instanceId: row.instance_id,
-      nodeName: row.node_name,
-      attempt: row.attempt,
-    };
+    return { refused: null, keep, truncatedNow: room > 0 && keep < bytes, ...pick(task) };
   }
 
-  /** A runner's result: refused unless its lease is live (fencing by attempt id). */
-  async complete(attemptId: string, caller: RunnerCaller, completion: Completion): Promise<Refusal | { refused: null }> {
-    const row = this.store.task(attemptId);
-    const refusal = this.refusal(attemptId, row, caller);
-    if (refusal || !this.holds(row, caller.runnerId)) return refusal ?? { refused: "lease_lost" };
-    // A result confirms the lease: should this object die once the coordinator has the result, the
-    // expired lease is reported lost (a no-op there) instead of offered to another runner.
-    this.store.confirm(attemptId, null);
-    await coordinatorFor(this.env, row.workflow_id).nodeFinished(attemptId, completion);
-    injectFault(this.env, "pool.afterComplete"); // test/faults: dies after the coordinator took the result
-    this.store.forget(attemptId, Date.now());
-    return { refused: null };
+  /**
+   * A runner's result, fenced by its lease id, answered with its next tasks (up to `freeSlots`) leased in
+   * the same call. From an attempt the coordinator stopped, it confirms the process is gone instead.
+   */
+  async complete(attemptId: string, caller: RunnerCaller, leaseId: string, completion: Completion, freeSlots: number): Promise<ResultAnswer> {
+    if (!this.store.registered(caller.runnerId, caller.keyId)) return { refused: "not_registered" };
+    const verdict = this.leases.acceptResult(attemptId, caller.runnerId, leaseId);
+    if (verdict.refused !== null) return verdict;
+    if (verdict.kind === "result") {
+      await coordinatorFor(this.env, verdict.task.workflowId).nodeFinished(attemptId, completion);
+      injectFault(this.env, "pool.afterComplete"); // test/faults: dies after the coordinator took the result
+      this.leases.forget(attemptId);
+    } else {
+      this.ctx.waitUntil(this.sendReports());
+    }
+    const tasks = freeSlots > 0 ? this.lease(caller.runnerId, caller.workspaceId, freeSlots) : [];
+    this.serveWaiters();
+    return { refused: null, tasks };
   }
 
-  /** Terminate: queued attempts disappear; running ones are killed at their runner's next heartbeat. */
+  /** Terminate or timeout: queued attempts are gone now; running ones keep their slots until their runners kill them. */
   async cancel(attemptIds: string[]): Promise<void> {
-    this.store.cancel(attemptIds, Date.now());
+    this.leases.cancel(attemptIds);
+    void this.armAlarm();
+    this.serveWaiters();
+    this.ctx.waitUntil(this.sendReports());
   }
 
   async runners(): Promise<RunnerRow[]> {
@@ -179,38 +166,57 @@ export class ResourcePool extends DurableObject<Env> {
       }
       const task = JSON.parse(row.payload) as QueuedTask["task"];
       await poolFor(this.env, workspaceId, caller.group).enqueue([{ task, priority: Number(row.priority), weight: Number(row.weight), workspaceId }]);
-      this.store.forget(row.attempt_id, Date.now());
+      this.store.finish(row.attempt_id);
     }
   }
 
   /**
-   * Expired leases become lost attempts and overdue ones (past their node's timeout and grace) fail
-   * as timed out; both are reported to their coordinator, which retries or fails the node.
+   * Expired leases become lost attempts (or, unconfirmed, are offered again; or, stopped, gone), overdue
+   * ones (past their node's timeout and grace) fail as timed out; the coordinators are told.
    */
   override async alarm(): Promise<void> {
-    const now = Date.now();
-    const reoffered = this.store.expireLeases(now);
-    let released = false;
-    for (const row of this.store.overdue(now)) {
+    const reoffered = this.leases.expire();
+    for (const task of this.leases.overdue()) {
       try {
-        await coordinatorFor(this.env, row.workflow_id).nodeFinished(row.attempt_id, TIMED_OUT);
-        this.store.stopOverdue(row.attempt_id);
+        await coordinatorFor(this.env, task.workflowId).nodeFinished(task.attemptId, TIMED_OUT);
+        this.leases.stopOverdue(task.attemptId);
       } catch (err) {
-        console.error("pool: reporting an overdue attempt failed; retrying", row.attempt_id, err);
-        this.store.reportOverdueAgainAt(row.attempt_id, Date.now() + LOST_RETRY_MS);
+        console.error("pool: reporting an overdue attempt failed; retrying", task.attemptId, err);
+        this.leases.overdueReportFailed(task.attemptId);
       }
     }
-    for (const row of this.store.lostDue(now)) {
+    await this.sendReports();
+    if (reoffered > 0) this.serveWaiters();
+    await this.armAlarm();
+  }
+
+  /**
+   * Tells coordinators what they wait for: lost attempts (nodeLost), then every process that is gone
+   * (processGone), one call per workflow. A failed report is tried again by the alarm.
+   */
+  private async sendReports(): Promise<void> {
+    const { lost } = this.leases.reportsDue();
+    for (const task of lost) {
       try {
-        await coordinatorFor(this.env, row.workflow_id).nodeLost(row.attempt_id, "the runner stopped heartbeating; its lease expired");
-        this.store.forget(row.attempt_id, Date.now());
-        released = true;
+        await coordinatorFor(this.env, task.workflowId).nodeLost(task.attemptId, "the runner stopped heartbeating; its lease expired");
+        this.leases.lostReported(task.attemptId);
       } catch (err) {
-        console.error("pool: reporting a lost attempt failed; retrying", row.attempt_id, err);
-        this.store.reportLostAgainAt(row.attempt_id, Date.now() + LOST_RETRY_MS);
+        console.error("pool: reporting a lost attempt failed; retrying", task.attemptId, err);
+        this.leases.reportFailed([task.attemptId]);
       }
     }
-    if (reoffered > 0 || released) this.serveWaiters();
+    const byWorkflow = new Map<string, string[]>();
+    for (const task of this.leases.reportsDue().gone) byWorkflow.set(task.workflowId, [...(byWorkflow.get(task.workflowId) ?? []), task.attemptId]);
+    for (const [workflowId, attemptIds] of byWorkflow) {
+      try {
+        await coordinatorFor(this.env, workflowId).processGone(attemptIds);
+        this.leases.goneReported(attemptIds);
+      } catch (err) {
+        console.error("pool: reporting gone processes failed; retrying", attemptIds, err);
+        this.leases.reportFailed(attemptIds);
+      }
+    }
+    if (lost.length > 0 || byWorkflow.size > 0) this.serveWaiters();
     await this.armAlarm();
   }
 
@@ -220,11 +226,11 @@ export class ResourcePool extends DurableObject<Env> {
    * after still expires them (and offers unconfirmed ones again) when it comes back.
    */
   private lease(runnerId: string, workspaceId: string, slots: number): RunnerTask[] {
-    const rows = this.store.lease(runnerId, workspaceId, slots, Date.now() + this.leaseMs, this.timeoutGraceMs);
-    if (rows.length === 0) return [];
+    const grants = this.leases.grant(runnerId, workspaceId, slots);
+    if (grants.length === 0) return [];
     void this.armAlarm();
     injectFault(this.env, "pool.afterLease"); // test/faults: dies before the runner gets its tasks
-    const tasks = rows.map((row) => ({ ...(JSON.parse(row.payload) as Omit<RunnerTask, "leaseSeconds">), leaseSeconds: this.leaseMs / 1000 }));
+    const tasks = grants.map((g) => this.runnerTask(g));
     const startedAt = Date.now();
     // Best effort: the node shows `running`; a lost notice is healed by the completion itself, or by
     // the overdue check of the alarm should the runner hang.
@@ -239,37 +245,32 @@ export class ResourcePool extends DurableObject<Env> {
     return tasks;
   }
 
+  private runnerTask(grant: Grant): RunnerTask {
+    const payload = JSON.parse(this.store.payload(grant.task.attemptId)) as QueuedTask["task"];
+    return { ...payload, leaseSeconds: this.leaseMs / 1000, leaseId: grant.leaseId };
+  }
+
+  /** Oldest waiter first; one whose runner has no free slot (or whose workspace has no work) lets the next one try. */
   private serveWaiters(): void {
-    while (this.waiters.length > 0) {
-      const waiter = this.waiters[0]!;
+    for (const waiter of [...this.waiters]) {
       const tasks = this.lease(waiter.runnerId, waiter.workspaceId, waiter.slots);
-      if (tasks.length === 0) return;
-      this.waiters.shift();
+      if (tasks.length === 0) continue;
+      this.waiters = this.waiters.filter((w) => w !== waiter);
       waiter.resolve(tasks);
     }
   }
 
   /**
-   * Arms the alarm for the earliest lease to expire or lost attempt to report (the due rows are in
-   * the tasks table). Called without an await before it, so the alarm commits with the rows it serves.
+   * Arms the alarm for the earliest lease to expire, report to send or task to become overdue (the due
+   * rows are in the tasks table). Called without an await before it, so the alarm commits with the rows it serves.
    */
   private armAlarm(): Promise<void> {
     const due = this.store.nextDue();
     return due === null ? Promise.resolve() : this.ctx.storage.setAlarm(due);
   }
+}
 
-  /**
-   * A report is refused outright when its runner id was not issued to the calling token here, or when the
-   * attempt was never in this pool (another workspace's or group's): those callers learn nothing about it.
-   */
-  private refusal(attemptId: string, row: TaskRow | undefined, caller: RunnerCaller): Refusal | null {
-    if (!this.store.registered(caller.runnerId, caller.keyId)) return { refused: "not_registered" };
-    if (row === undefined && !this.store.known(attemptId)) return { refused: "unknown_attempt" };
-    return null;
-  }
-
-  /** Fencing: only the runner that holds a live lease on the attempt may report for it. */
-  private holds(row: TaskRow | undefined, runnerId: string): row is TaskRow {
-    return row !== undefined && row.state === "leased" && row.runner_id === runnerId;
-  }
+/** Where a log chunk belongs, for live followers of the instance. */
+function pick(task: PoolTask) {
+  return { workflowId: task.workflowId, instanceId: task.instanceId, nodeName: task.nodeName, attempt: task.attempt };
 }

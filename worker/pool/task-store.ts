@@ -1,29 +1,18 @@
 // The pool's SQLite tables: ready and leased tasks in priority order, connected runners, and finished attempt ids.
+import type { LeaseHost, PoolTask, TaskState } from "../core/leases.ts";
 import type { QueuedTask } from "../core/runner-protocol.ts";
 import { applySchema } from "../db/durable-schema.ts";
 
+/** A task row with its payload (what the runner gets). */
 export interface TaskRow extends Record<string, SqlStorageValue> {
   attempt_id: string;
-  workflow_id: string;
   payload: string;
-  state: TaskState;
-  runner_id: string | null;
-  lease_expires_at: number | null;
-  deadline_at: number | null;
-  acked: number;
-  log_bytes: number;
+  state: string;
+  priority: number;
+  weight: number;
   instance_id: string;
-  node_name: string;
-  attempt: number;
   workspace_id: string;
 }
-
-/**
- * `ready` waits for a runner; `leased` is held by one; `cancelling` was leased when its instance was
- * terminated (its runner is told to kill it at the next heartbeat); `lost` outlived its lease and
- * waits to be reported to its coordinator.
- */
-export type TaskState = "ready" | "leased" | "cancelling" | "lost";
 
 /**
  * How long a finished attempt id is remembered. A coordinator that dies between a successful pool
@@ -71,7 +60,54 @@ const SCHEMA = [
   // for themselves before that are dropped (such a runner registers again).
   `ALTER TABLE runners ADD COLUMN key_id TEXT`,
   `DELETE FROM runners WHERE key_id IS NULL`,
+  // Every lease has its own random id (DESIGN §2.6): heartbeats, logs and results must carry it.
+  `ALTER TABLE tasks ADD COLUMN lease_id TEXT`,
+  `CREATE INDEX tasks_runner ON tasks (runner_id, state)`,
 ];
+
+/** The columns core/leases.ts decides on (the payload stays here). */
+const TASK_COLUMNS = `attempt_id, workflow_id, instance_id, node_name, attempt, workspace_id, priority, weight, seq, state, runner_id, lease_id,
+  lease_expires_at, deadline_at, acked, log_bytes, COALESCE(json_extract(payload, '$.timeoutSeconds'), 3600) AS timeout_seconds`;
+
+interface PoolTaskRow extends Record<string, SqlStorageValue> {
+  attempt_id: string;
+  workflow_id: string;
+  instance_id: string;
+  node_name: string;
+  attempt: number;
+  workspace_id: string;
+  priority: number;
+  weight: number;
+  seq: number;
+  state: string;
+  runner_id: string | null;
+  lease_id: string | null;
+  lease_expires_at: number | null;
+  deadline_at: number | null;
+  acked: number;
+  log_bytes: number;
+  timeout_seconds: number;
+}
+
+const toTask = (r: PoolTaskRow): PoolTask => ({
+  attemptId: r.attempt_id,
+  workflowId: r.workflow_id,
+  instanceId: r.instance_id,
+  nodeName: r.node_name,
+  attempt: r.attempt,
+  workspaceId: r.workspace_id,
+  priority: Number(r.priority),
+  weight: Number(r.weight),
+  seq: r.seq,
+  state: r.state as TaskState,
+  runnerId: r.runner_id,
+  leaseId: r.lease_id,
+  leaseExpiresAt: r.lease_expires_at,
+  deadlineAt: r.deadline_at,
+  acked: r.acked === 1,
+  logBytes: r.log_bytes,
+  timeoutSeconds: Number(r.timeout_seconds),
+});
 
 export interface RunnerRow {
   id: string;
@@ -81,7 +117,8 @@ export interface RunnerRow {
   running: number;
 }
 
-export class TaskStore {
+/** The pool's host for core/leases.ts: its SQLite, the wall clock and random lease ids. */
+export class TaskStore implements LeaseHost {
   private readonly sql: SqlStorage;
 
   constructor(sql: SqlStorage) {
@@ -109,118 +146,91 @@ export class TaskStore {
     }
   }
 
-  /**
-   * Leases up to `slots` ready tasks in strict priority order. A task waits while another attempt of
-   * its node is still leased or being cancelled: after a timeout or a terminate and rerun, the old
-   * process may live until its runner's next heartbeat, and a node never runs twice at once. Only tasks of
-   * the runner's workspace are leased (DESIGN §1), whatever pool they reached.
-   */
-  lease(runnerId: string, workspaceId: string, slots: number, expires: number, graceMs: number): TaskRow[] {
-    const rows = this.sql
-      .exec<TaskRow>(
-        `SELECT * FROM tasks t WHERE t.state = 'ready' AND t.workspace_id = ? AND NOT EXISTS (
-           SELECT 1 FROM tasks o WHERE o.instance_id = t.instance_id AND o.node_name = t.node_name AND t.instance_id <> ''
-             AND o.attempt_id <> t.attempt_id AND o.state IN ('leased', 'cancelling'))
-         ORDER BY t.priority DESC, t.weight DESC, t.seq LIMIT ?`,
-        workspaceId,
-        slots,
-      )
-      .toArray();
-    const deadlineBase = Date.now() + graceMs;
-    for (const row of rows) {
-      this.sql.exec(
-        `UPDATE tasks SET state = 'leased', runner_id = ?, lease_expires_at = ?,
-           deadline_at = ? + COALESCE(json_extract(payload, '$.timeoutSeconds'), 3600) * 1000 WHERE attempt_id = ?`,
-        runnerId,
-        expires,
-        deadlineBase,
-        row.attempt_id,
-      );
-    }
-    return rows;
+  now(): number {
+    return Date.now();
   }
 
-  task(attemptId: string): TaskRow | undefined {
-    return this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE attempt_id = ?`, attemptId).toArray()[0];
+  /** 122 random bits: a lease id is never guessed nor issued twice. */
+  newLeaseId(): string {
+    return `lse_${crypto.randomUUID().replaceAll("-", "")}`;
   }
 
-  /** The runner holds the task: its lease runs until `expires` and it is no longer offered again when that passes. */
-  confirm(attemptId: string, expires: number | null, logBytes = 0): void {
+  task(attemptId: string): PoolTask | undefined {
+    return this.tasks(`WHERE attempt_id = ?`, attemptId)[0];
+  }
+
+  /** The payload the runner gets, for granted tasks. */
+  payload(attemptId: string): string {
+    return this.sql.exec<{ payload: string }>(`SELECT payload FROM tasks WHERE attempt_id = ?`, attemptId).one().payload;
+  }
+
+  /** Ready tasks of a workspace in core/leases.ts readyOrder, read lazily: the tasks_ready index sorts them. */
+  *readyInOrder(workspaceId: string): Iterable<PoolTask> {
+    const cursor = this.sql.exec<PoolTaskRow>(
+      `SELECT ${TASK_COLUMNS} FROM tasks WHERE state = 'ready' AND workspace_id = ? ORDER BY priority DESC, weight DESC, seq`,
+      workspaceId,
+    );
+    for (const row of cursor) yield toTask(row);
+  }
+
+  attemptsOfNode(instanceId: string, nodeName: string): PoolTask[] {
+    return this.tasks(`WHERE instance_id = ? AND node_name = ?`, instanceId, nodeName);
+  }
+
+  attemptsOfRunner(runnerId: string): PoolTask[] {
+    return this.tasks(`WHERE runner_id = ?`, runnerId);
+  }
+
+  runnerSlots(runnerId: string): number {
+    return this.sql.exec<{ slots: number }>(`SELECT slots FROM runners WHERE id = ?`, runnerId).toArray()[0]?.slots ?? 0;
+  }
+
+  expiredLeases(now: number): PoolTask[] {
+    return this.tasks(`WHERE state IN ('leased', 'cancelling') AND lease_expires_at <= ?`, now);
+  }
+
+  overdue(now: number): PoolTask[] {
+    return this.tasks(`WHERE state = 'leased' AND deadline_at <= ?`, now);
+  }
+
+  reportsDue(now: number): PoolTask[] {
+    return this.tasks(`WHERE state IN ('lost', 'gone') AND lease_expires_at <= ?`, now);
+  }
+
+  save(task: PoolTask): void {
     this.sql.exec(
-      `UPDATE tasks SET acked = 1, log_bytes = log_bytes + ?, lease_expires_at = COALESCE(?, lease_expires_at) WHERE attempt_id = ?`,
-      logBytes,
-      expires,
-      attemptId,
+      `UPDATE tasks SET state = ?, runner_id = ?, lease_id = ?, lease_expires_at = ?, deadline_at = ?, acked = ?, log_bytes = ? WHERE attempt_id = ?`,
+      task.state,
+      task.runnerId,
+      task.leaseId,
+      task.leaseExpiresAt,
+      task.deadlineAt,
+      task.acked ? 1 : 0,
+      task.logBytes,
+      task.attemptId,
     );
   }
 
   /** The attempt left the pool for good: its row goes and its id is remembered (see FINISHED_MEMORY_MS). */
-  forget(attemptId: string, now: number): void {
+  finish(attemptId: string, now = this.now()): void {
     this.sql.exec(`DELETE FROM tasks WHERE attempt_id = ?`, attemptId);
     this.sql.exec(`INSERT OR IGNORE INTO finished (attempt_id, until) VALUES (?, ?)`, attemptId, now + FINISHED_MEMORY_MS);
     this.sql.exec(`DELETE FROM finished WHERE attempt_id IN (SELECT attempt_id FROM finished WHERE until <= ? LIMIT ?)`, now, PURGE_PER_INSERT);
   }
 
-  /** Terminate: a queued attempt is forgotten now, a leased one waits for its runner to be told. */
-  cancel(attemptIds: string[], now: number): void {
-    for (const attemptId of attemptIds) {
-      this.sql.exec(`UPDATE tasks SET state = 'cancelling' WHERE attempt_id = ? AND state = 'leased'`, attemptId);
-      // Also remembers attempts not (or no longer) here, so a dispatch repeated later cannot bring one back.
-      if (this.task(attemptId)?.state !== "cancelling") this.forget(attemptId, now);
-    }
-  }
-
-  /**
-   * Leases that ran out: one never confirmed is offered again (its runner never got it), the others
-   * become lost. Answers how many were offered again.
-   */
-  expireLeases(now: number): number {
-    const reoffered = this.sql.exec(
-      `UPDATE tasks SET state = 'ready', runner_id = NULL, lease_expires_at = NULL WHERE state = 'leased' AND acked = 0 AND lease_expires_at <= ?`,
-      now,
-    ).rowsWritten;
-    this.sql.exec(`UPDATE tasks SET state = 'lost' WHERE state IN ('leased', 'cancelling') AND lease_expires_at <= ?`, now);
-    return reoffered;
-  }
-
-  /**
-   * Leased tasks past their node's timeout and grace: the runner keeps heartbeating but never
-   * reports (it hangs). Found here, not only by the coordinator, whose timer waits on a best-effort
-   * start notice that may have been lost.
-   */
-  overdue(now: number): TaskRow[] {
-    return this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE state = 'leased' AND deadline_at <= ?`, now).toArray();
-  }
-
-  /** The coordinator knows the overdue attempt failed: its runner is told to kill it at the next heartbeat. */
-  stopOverdue(attemptId: string): void {
-    this.sql.exec(`UPDATE tasks SET state = 'cancelling' WHERE attempt_id = ? AND state = 'leased'`, attemptId);
-  }
-
-  /** Reporting an overdue attempt failed: the alarm tries again at `at`. */
-  reportOverdueAgainAt(attemptId: string, at: number): void {
-    this.sql.exec(`UPDATE tasks SET deadline_at = ? WHERE attempt_id = ?`, at, attemptId);
-  }
-
-  /** Lost attempts due to be reported to their coordinators. */
-  lostDue(now: number): TaskRow[] {
-    return this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE state = 'lost' AND lease_expires_at <= ?`, now).toArray();
-  }
-
-  /** Reporting a lost attempt failed: the alarm tries again at `at`. */
-  reportLostAgainAt(attemptId: string, at: number): void {
-    this.sql.exec(`UPDATE tasks SET lease_expires_at = ? WHERE attempt_id = ?`, at, attemptId);
-  }
-
-  /** When the alarm must next run: the earliest lease to expire, lost attempt to report, or task to become overdue. */
+  /** When the alarm must next run: the earliest lease to expire, report to send, or task to become overdue. */
   nextDue(): number | null {
     return this.sql
       .exec<{ t: number | null }>(
         `SELECT MIN(t) AS t FROM (
-           SELECT MIN(lease_expires_at) AS t FROM tasks WHERE state IN ('leased', 'cancelling', 'lost')
+           SELECT MIN(lease_expires_at) AS t FROM tasks WHERE state IN ('leased', 'cancelling', 'lost', 'gone')
            UNION ALL SELECT MIN(deadline_at) FROM tasks WHERE state = 'leased')`,
       )
       .one().t;
+  }
+
+  private tasks(where: string, ...params: SqlStorageValue[]): PoolTask[] {
+    return this.sql.exec<PoolTaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks ${where}`, ...params).toArray().map(toTask);
   }
 
   /** Ready tasks queued before pools were per workspace, whose workspace is not known yet. */
@@ -234,14 +244,14 @@ export class TaskStore {
 
   /** Whether the attempt ever was in this pool (queued, leased, or finished within FINISHED_MEMORY_MS). */
   known(attemptId: string): boolean {
-    return this.task(attemptId) !== undefined || this.sql.exec(`SELECT 1 FROM finished WHERE attempt_id = ?`, attemptId).toArray().length > 0;
+    return this.sql.exec(`SELECT 1 FROM tasks WHERE attempt_id = ?`, attemptId).toArray().length > 0 || this.sql.exec(`SELECT 1 FROM finished WHERE attempt_id = ?`, attemptId).toArray().length > 0;
   }
 
   runners(): RunnerRow[] {
     return this.sql
       .exec<{ id: string; name: string; slots: number; last_seen: number; running: number }>(
         `SELECT r.id, r.name, r.slots, r.last_seen,
-           (SELECT COUNT(*) FROM tasks t WHERE t.runner_id = r.id AND t.state = 'leased') AS running
+           (SELECT COUNT(*) FROM tasks t WHERE t.runner_id = r.id AND t.state IN ('leased', 'cancelling')) AS running
          FROM runners r ORDER BY r.name`,
       )
       .toArray()
