@@ -9,6 +9,8 @@ interface Pair {
   unit: string;
   digits: number;
   lowerIsBetter: boolean;
+  /** What "ahead" means for this metric: faster, more, less CPU. */
+  better: string;
   note?: string;
 }
 
@@ -20,27 +22,27 @@ function figure(values: number[], unit: string, digits: number): string {
 }
 
 /** Sluice ÷ Workflows of the medians, and who is ahead by how much (within 5 %: even). */
-export function ratio(sluice: number[], peer: number[], lowerIsBetter: boolean): { value: string; ahead: string } {
+export function ratio(sluice: number[], peer: number[], lowerIsBetter: boolean, better = lowerIsBetter ? "faster" : "more"): { value: string; ahead: string } {
   if (sluice.length === 0 || peer.length === 0) return { value: "–", ahead: "" };
   const r = median(sluice) / median(peer);
   if (!Number.isFinite(r) || r <= 0) return { value: "–", ahead: "" };
   const sluiceAhead = lowerIsBetter ? r < 1 : r > 1;
   const by = r >= 1 ? r : 1 / r;
-  return { value: r.toFixed(2), ahead: by < 1.05 ? "even" : `${sluiceAhead ? "Sluice" : "Workflows"} ${by.toFixed(1)}× ${lowerIsBetter ? "faster" : "more"}` };
+  return { value: r.toFixed(2), ahead: by < 1.05 ? "even" : `${sluiceAhead ? "Sluice" : "Workflows"} ${by.toFixed(1)}× ${better}` };
 }
 
 function pairs(r: Results): Pair[] {
   const p = r.peer;
   const n = r.options.throughputRuns.toLocaleString("en-US");
   return [
-    { workload: "400-node `noop` chain · 400 noop `step.do` in one instance", metric: "run request → instance finished", sluice: r.noopChain.map((s) => s.totalMs), peer: p.chain, unit: "ms", digits: 0, lowerIsBetter: true },
-    { workload: `run → first node start, one \`noop\` node · create → first step started (${r.options.latencyRuns} in a row)`, metric: "p50", sluice: r.latencyNoop.map((s) => s.p50), peer: p.latency.map((s) => s.p50), unit: "ms", digits: 1, lowerIsBetter: true },
-    { workload: "", metric: "p99", sluice: r.latencyNoop.map((s) => s.p99), peer: p.latency.map((s) => s.p99), unit: "ms", digits: 1, lowerIsBetter: true },
-    { workload: `${n} runs of a one-\`noop\` workflow · one-step instances, one per request, 32 in flight`, metric: "completed/s", sluice: r.throughput.map((s) => s.completedPerSecond), peer: p.throughput.map((s) => s.completedPerSecond), unit: "/s", digits: 0, lowerIsBetter: false },
-    { workload: "", metric: "created/s (requests answered)", sluice: r.throughput.map((s) => s.createdPerSecond), peer: p.throughput.map((s) => s.createdPerSecond), unit: "/s", digits: 0, lowerIsBetter: false },
-    { workload: "", metric: "CPU of both workerd per run (send → completed)", sluice: r.throughput.map((s) => s.cpuMsPerRun), peer: p.throughput.map((s) => s.cpuMsPerRun), unit: "ms", digits: 1, lowerIsBetter: true },
-    { workload: `${n} runs as batch requests of 100 (all in flight) · \`createBatch\` of 100`, metric: "completed/s", sluice: r.batch.map((s) => s.completedPerSecond), peer: p.batch.map((s) => s.completedPerSecond), unit: "/s", digits: 0, lowerIsBetter: false, note: r.batchUnavailable ?? undefined },
-    { workload: "", metric: "created/s (requests answered)", sluice: r.batch.map((s) => s.createdPerSecond), peer: p.batch.map((s) => s.createdPerSecond), unit: "/s", digits: 0, lowerIsBetter: false, note: r.batchUnavailable ? "not available" : undefined },
+    { workload: "400-node `noop` chain · 400 noop `step.do` in one instance", metric: "run request → instance finished", sluice: r.noopChain.map((s) => s.totalMs), peer: p.chain, unit: "ms", digits: 0, lowerIsBetter: true, better: "faster" },
+    { workload: `run → first node start, one \`noop\` node · create → first step started (${r.options.latencyRuns} in a row)`, metric: "p50", sluice: r.latencyNoop.map((s) => s.p50), peer: p.latency.map((s) => s.p50), unit: "ms", digits: 1, lowerIsBetter: true, better: "faster" },
+    { workload: "", metric: "p99", sluice: r.latencyNoop.map((s) => s.p99), peer: p.latency.map((s) => s.p99), unit: "ms", digits: 1, lowerIsBetter: true, better: "faster" },
+    { workload: `${n} runs of a one-\`noop\` workflow · one-step instances, one per request, 32 in flight`, metric: "completed/s", sluice: r.throughput.map((s) => s.completedPerSecond), peer: p.throughput.map((s) => s.completedPerSecond), unit: "/s", digits: 0, lowerIsBetter: false, better: "more" },
+    { workload: "", metric: "created/s (requests answered)", sluice: r.throughput.map((s) => s.createdPerSecond), peer: p.throughput.map((s) => s.createdPerSecond), unit: "/s", digits: 0, lowerIsBetter: false, better: "more" },
+    { workload: "", metric: "CPU of both workerd per run (send → completed)", sluice: r.throughput.map((s) => s.cpuMsPerRun), peer: p.throughput.map((s) => s.cpuMsPerRun), unit: "ms", digits: 1, lowerIsBetter: true, better: "less CPU" },
+    { workload: `${n} runs as batch requests of 100 (all in flight) · \`createBatch\` of 100`, metric: "completed/s", sluice: r.batch.map((s) => s.completedPerSecond), peer: p.batch.map((s) => s.completedPerSecond), unit: "/s", digits: 0, lowerIsBetter: false, better: "more", note: r.batchUnavailable ?? undefined },
+    { workload: "", metric: "created/s (requests answered)", sluice: r.batch.map((s) => s.createdPerSecond), peer: p.batch.map((s) => s.createdPerSecond), unit: "/s", digits: 0, lowerIsBetter: false, better: "more", note: r.batchUnavailable ? "not available" : undefined },
   ];
 }
 
@@ -74,7 +76,7 @@ export function sideBySide(r: Results): string {
     "|---|---|---|---|---|---|",
   ];
   for (const pair of pairs(r)) {
-    const { value, ahead } = ratio(pair.sluice, pair.peer, pair.lowerIsBetter);
+    const { value, ahead } = ratio(pair.sluice, pair.peer, pair.lowerIsBetter, pair.better);
     const sluice = pair.sluice.length === 0 && pair.note ? pair.note : figure(pair.sluice, pair.unit, pair.digits);
     out.push(`| ${pair.workload} | ${pair.metric} | ${sluice} | ${figure(pair.peer, pair.unit, pair.digits)} | ${value} | ${ahead} |`);
   }

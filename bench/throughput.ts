@@ -22,8 +22,8 @@ export class BatchUnavailable extends Error {}
 async function runBatch(api: Api, workflowId: string, size: number): Promise<void> {
   const res = await api.call<{ items?: unknown[] }>("POST", `/api/v1/workflows/${workflowId}/runs`, { runs: Array.from({ length: size }, () => ({ env: "dev" })) });
   if (res.status === 201 && Array.isArray(res.json.items) && res.json.items.length === size) return;
-  const shown = JSON.stringify(res.json).slice(0, 160);
-  throw new BatchUnavailable(`not available: \`{runs: [...]}\` answered ${res.status} ${shown}`);
+  const why = res.status === 201 ? "201 without one item per run" : String(res.status);
+  throw new BatchUnavailable(`not available (the API answered ${why} to \`{runs: [...]}\`)`);
 }
 
 /** Asks once with two runs whether batch run requests exist, so an old API costs no 1,000-run attempt. */
