@@ -177,7 +177,19 @@ export class Engine {
     this.advance(run.instance_id);
   }
 
+  /** Attempts whose dispatch the outbox gave up (their pool never took them): they fail with why. */
+  dispatchFailed(undelivered: readonly { attemptIds: string[]; error: string }[]): void {
+    for (const { attemptIds, error } of undelivered) {
+      for (const attemptId of attemptIds) {
+        if (this.store.nodeRun(attemptId)?.status !== "queued") continue;
+        this.mirror([insertLog(attemptId, `[sluice] ${error}\n`)]);
+        this.nodeFinished(attemptId, { exitCode: null, signal: null, outputs: {}, error });
+      }
+    }
+  }
+
   /** Forgets what a transaction that rolled back gathered in memory: its http requests and live notices. */
+
   discardUncommitted(): void {
     this.httpJobs = [];
     this.touched.clear();

@@ -1,4 +1,5 @@
 // The coordinator's outbox: effects written in the same transaction as the state, delivered in order.
+import { chunkBySize, isDeadLetter, retryDelayMs, type Address } from "../core/delivery.ts";
 import type { QueuedTask } from "../core/runner-protocol.ts";
 import { coalesceUpserts, compactStatements, type Statement } from "../db/mirror.ts";
 import { DEFAULT_WORKSPACE } from "../core/tenancy.ts";
@@ -16,7 +17,22 @@ export type Effect =
   | { kind: "cancel"; workspaceId?: string; resourceGroup: string; attemptIds: string[] };
 
 type PoolEffect = Exclude<Effect, { kind: "d1" }>;
-const poolAddress = (e: PoolEffect) => JSON.stringify([e.workspaceId ?? DEFAULT_WORKSPACE, e.resourceGroup]);
+const poolAddress = (e: PoolEffect): Address => `pool:${JSON.stringify([e.workspaceId ?? DEFAULT_WORKSPACE, e.resourceGroup])}`;
+const addressOf = (e: Effect): Address => (e.kind === "d1" ? "d1" : poolAddress(e));
+
+interface OutboxRow {
+  id: number;
+  body: string;
+  address: string | null;
+  tries: number;
+}
+type PartOutcome = { delivered: number[]; failures: { row: OutboxRow; error: string }[] };
+
+/** A dispatch given up as a dead letter: its attempts never reached their pool and must fail. */
+export interface UndeliveredDispatch {
+  attemptIds: string[];
+  error: string;
+}
 
 const RETRY_MS = 2_000;
 /**
@@ -30,8 +46,9 @@ const MAX_PARAMS = 100;
 export class Outbox {
   private flushing: Promise<boolean> | null = null;
   private again = false;
-  /** The current transaction's D1 statements, written as one row when it seals. */
+  /** The current transaction's D1 statements, written as one row (or a few, if large) when it seals. */
   private statements: Statement[] = [];
+  private readonly undelivered: UndeliveredDispatch[] = [];
 
   private readonly storage: DurableObjectStorage;
   private readonly env: Env;
@@ -40,6 +57,25 @@ export class Outbox {
     this.storage = storage;
     this.env = env;
     storage.sql.exec(`CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)`);
+    const columns = new Set(storage.sql.exec<{ name: string }>(`PRAGMA table_info(outbox)`).toArray().map((c) => c.name));
+    if (!columns.has("address")) {
+      // Rows from before delivery tries were counted: d1 or pool, read from the body when they are delivered.
+      storage.sql.exec(`ALTER TABLE outbox ADD COLUMN address TEXT`);
+      storage.sql.exec(`ALTER TABLE outbox ADD COLUMN kind TEXT`);
+      storage.sql.exec(`ALTER TABLE outbox ADD COLUMN tries INTEGER NOT NULL DEFAULT 0`);
+      storage.sql.exec(`ALTER TABLE outbox ADD COLUMN next_at INTEGER NOT NULL DEFAULT 0`);
+    }
+    storage.sql.exec(`CREATE TABLE IF NOT EXISTS outbox_dead (id INTEGER PRIMARY KEY, body TEXT NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL)`);
+  }
+
+  /** Dispatches given up since the last call, to be failed by the engine. */
+  takeUndelivered(): UndeliveredDispatch[] {
+    return this.undelivered.splice(0);
+  }
+
+  /** When the next effect that waits out a backoff is due (null: none waits; one due now is the flush's, or armDelivery's alarm's). */
+  nextDeliveryAt(): number | null {
+    return this.storage.sql.exec<{ t: number | null }>(`SELECT MIN(next_at) AS t FROM outbox WHERE next_at > ?`, Date.now()).one().t;
   }
 
   /** Call inside the state's transaction, so an effect exists exactly when its state does (see `inTransaction`). */
@@ -58,7 +94,8 @@ export class Outbox {
     try {
       return this.storage.transactionSync(() => {
         const result = change();
-        if (this.statements.length > 0) this.write({ kind: "d1", statements: coalesceUpserts(this.statements) });
+        // A row stays far below what Durable Object SQLite holds, however large the transaction.
+        for (const statements of chunkBySize(coalesceUpserts(this.statements))) this.write({ kind: "d1", statements });
         return result;
       });
     } finally {
@@ -67,10 +104,14 @@ export class Outbox {
   }
 
   private write(effect: Effect): void {
-    this.storage.sql.exec(`INSERT INTO outbox (body) VALUES (?)`, JSON.stringify(effect));
+    this.storage.sql.exec(`INSERT INTO outbox (body, address, kind) VALUES (?, ?, ?)`, JSON.stringify(effect), addressOf(effect), effect.kind);
   }
 
-  /** Delivers pending effects in order; on failure leaves them for the alarm to retry. True when all were delivered. */
+  /**
+   * Delivers the effects that are due, in order per address. A failed one waits out its backoff and
+   * holds back only the later effects of its own address; past its tries it becomes a dead letter.
+   * True when nothing due is left undelivered.
+   */
   flush(): Promise<boolean> {
     if (this.flushing) {
       this.again = true;
@@ -78,13 +119,19 @@ export class Outbox {
     }
     this.flushing = (async () => {
       try {
+        let clean = true;
         do {
           this.again = false;
-          while (await this.deliverBatch());
+          for (;;) {
+            const batch = await this.deliverBatch();
+            if (batch === "empty") break;
+            if (batch === "failed") clean = false;
+          }
         } while (this.again);
-        return true;
+        return clean;
       } catch (err) {
-        console.error("coordinator outbox: delivery failed, retrying later", err);
+        // Not a failed delivery (those are counted) but this object failing mid-way: the alarm takes over.
+        console.error("coordinator outbox: delivery interrupted, retrying later", err);
         await this.storage.setAlarm(Date.now() + RETRY_MS);
         return false;
       } finally {
@@ -107,54 +154,113 @@ export class Outbox {
   }
 
   /**
-   * Delivers up to BATCH effects: the D1 mirror rows as one D1 batch (one transaction), beside the
-   * pool calls, so dispatching the next node never waits for the mirror. Pool calls keep their order
-   * per resource group (a cancel after its dispatch). Each part that was delivered is deleted even if
-   * another failed, so a retry repeats only the failed parts (D1 rows are idempotent but log lines).
+   * Delivers up to BATCH due effects: the D1 mirror rows as one D1 batch (one transaction), beside the
+   * pool calls, so dispatching the next node never waits for the mirror. A row that waits out a backoff
+   * holds back the later D1 rows (an older mirror row must not land after a newer one) and the later
+   * cancels of its pool (a cancel must not overtake its dispatch); dispatches, each its own attempts,
+   * never wait. Each part that was delivered is deleted even if another failed, so a retry repeats
+   * only what failed (D1 rows are idempotent but log lines).
    */
-  private async deliverBatch(): Promise<boolean> {
+  private async deliverBatch(): Promise<"empty" | "delivered" | "failed"> {
+    const now = Date.now();
     const rows = this.storage.sql
-      .exec<{ id: number; body: string }>(`SELECT id, body FROM outbox ORDER BY id LIMIT ?`, BATCH)
+      .exec<OutboxRow & Record<string, SqlStorageValue>>(
+        `SELECT id, body, address, tries FROM outbox o WHERE next_at <= ?
+           AND (o.kind = 'dispatch' OR NOT EXISTS (SELECT 1 FROM outbox w WHERE w.id < o.id AND w.next_at > ? AND w.address IS o.address))
+         ORDER BY id LIMIT ?`,
+        now,
+        now,
+        BATCH,
+      )
       .toArray();
-    if (rows.length === 0) return false;
-    const statements: Statement[] = [];
-    const d1Rows: number[] = [];
-    const poolCalls = new Map<string, { ids: number[]; calls: PoolEffect[] }>();
+    if (rows.length === 0) return "empty";
+    const parts = new Map<Address, OutboxRow[]>();
     for (const row of rows) {
-      const effect = JSON.parse(row.body) as Effect;
-      if (effect.kind === "d1") {
-        statements.push(...effect.statements);
-        d1Rows.push(row.id);
-        continue;
-      }
-      const group = poolCalls.get(poolAddress(effect)) ?? { ids: [], calls: [] };
-      group.ids.push(row.id);
-      group.calls.push(effect);
-      poolCalls.set(poolAddress(effect), group);
+      const address = (row.address as Address | null) ?? addressOf(JSON.parse(row.body) as Effect);
+      parts.set(address, [...(parts.get(address) ?? []), row]);
     }
-    const mirror = async () => {
-      if (statements.length === 0) return;
-      injectFault(this.env, "outbox.d1"); // test/faults: the D1 mirror write fails; the alarm retries it
-      await this.env.DB.batch(compactStatements(statements).map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
-    };
-    const parts = [{ ids: d1Rows, deliver: mirror }, ...[...poolCalls].map(([group, { ids, calls }]) => ({ ids, deliver: () => this.callPool(group, calls) }))];
-    const settled = await Promise.allSettled(parts.map((p) => p.deliver()));
+    const outcomes = await Promise.all([...parts].map(([address, part]) => (address === "d1" ? this.deliverMirror(part) : this.deliverPool(address, part))));
     injectFault(this.env, "outbox.beforeDelete"); // test/faults: dies after delivering, before deleting the rows: they are sent again
-    // A dispatch repeated after its attempt finished would put the attempt back in the pool (its row
-    // there is gone once it completes) and run the node twice, so a delivered part never waits on another.
-    const delivered = parts.filter((_, i) => settled[i]!.status === "fulfilled").flatMap((p) => p.ids);
-    for (let i = 0; i < delivered.length; i += MAX_PARAMS) {
-      const ids = delivered.slice(i, i + MAX_PARAMS);
-      this.storage.sql.exec(`DELETE FROM outbox WHERE id IN (${ids.map(() => "?").join(", ")})`, ...ids);
+    let failed = false;
+    [...parts.keys()].forEach((address, i) => {
+      const { delivered, failures } = outcomes[i]!;
+      this.delete(delivered);
+      for (const { row, error } of failures) this.deliveryFailed(address, row, error, now);
+      failed ||= failures.length > 0;
+    });
+    return failed ? "failed" : "delivered";
+  }
+
+  /** The D1 rows as one batch: all delivered, or all wait (mostly an outage). */
+  private async deliverMirror(rows: OutboxRow[]): Promise<PartOutcome> {
+    const statements = rows.flatMap((r) => (JSON.parse(r.body) as Extract<Effect, { kind: "d1" }>).statements);
+    try {
+      await this.mirror(statements);
+      return { delivered: rows.map((r) => r.id), failures: [] };
+    } catch (err) {
+      return { delivered: [], failures: rows.map((row) => ({ row, error: String(err) })) };
     }
-    const failed = settled.find((r) => r.status === "rejected");
-    if (failed) throw failed.reason;
-    return true;
+  }
+
+  /**
+   * A pool's calls in one go; if that fails, one by one, so a poison call fails alone. After a failed
+   * call that pool's later cancels wait (left as they are); dispatches go on.
+   */
+  private async deliverPool(address: Address, rows: OutboxRow[]): Promise<PartOutcome> {
+    const effects = rows.map((r) => JSON.parse(r.body) as PoolEffect);
+    try {
+      await this.callPool(address, effects);
+      return { delivered: rows.map((r) => r.id), failures: [] };
+    } catch (err) {
+      if (rows.length === 1) return { delivered: [], failures: [{ row: rows[0]!, error: String(err) }] };
+    }
+    const outcome: PartOutcome = { delivered: [], failures: [] };
+    for (const [i, row] of rows.entries()) {
+      if (outcome.failures.length > 0 && effects[i]!.kind === "cancel") continue;
+      try {
+        await this.callPool(address, [effects[i]!]);
+        outcome.delivered.push(row.id);
+      } catch (err) {
+        outcome.failures.push({ row, error: String(err) });
+      }
+    }
+    return outcome;
+  }
+
+  private async mirror(statements: Statement[]): Promise<void> {
+    if (statements.length === 0) return;
+    injectFault(this.env, "outbox.d1"); // test/faults: the D1 mirror write fails; the alarm retries it
+    await this.env.DB.batch(compactStatements(statements).map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
+  }
+
+  /** A failed row waits out a backoff; past its tries it moves to the dead letters (a dispatch's attempts then fail). */
+  private deliveryFailed(address: Address, row: OutboxRow, error: string, now: number): void {
+    console.error(`coordinator outbox: delivery to ${address} failed, retrying later`, error);
+    const tries = row.tries + 1;
+    if (!isDeadLetter(address, tries)) {
+      this.storage.sql.exec(`UPDATE outbox SET tries = ?, next_at = ? WHERE id = ?`, tries, now + retryDelayMs(tries), row.id);
+      return;
+    }
+    this.storage.sql.exec(`INSERT OR REPLACE INTO outbox_dead (id, body, error, at) VALUES (?, ?, ?, ?)`, row.id, row.body, error, now);
+    this.delete([row.id]);
+    const effect = JSON.parse(row.body) as Effect;
+    if (effect.kind === "dispatch") {
+      // A dead letter may be malformed (that may be why it died): take the attempt ids it does name.
+      const attemptIds = (effect.tasks ?? []).flatMap((t) => (typeof t?.task?.attemptId === "string" ? [t.task.attemptId] : []));
+      this.undelivered.push({ attemptIds, error: `could not hand it to resource group ${effect.resourceGroup} after ${tries} tries: ${error}` });
+    }
+  }
+
+  private delete(ids: number[]): void {
+    for (let i = 0; i < ids.length; i += MAX_PARAMS) {
+      const chunk = ids.slice(i, i + MAX_PARAMS);
+      this.storage.sql.exec(`DELETE FROM outbox WHERE id IN (${chunk.map(() => "?").join(", ")})`, ...chunk);
+    }
   }
 
   /** In order; consecutive dispatches go as one enqueue. */
-  private async callPool(address: string, calls: PoolEffect[]): Promise<void> {
-    const [workspaceId, resourceGroup] = JSON.parse(address) as [string, string];
+  private async callPool(address: Address, calls: PoolEffect[]): Promise<void> {
+    const [workspaceId, resourceGroup] = JSON.parse(address.slice("pool:".length)) as [string, string];
     const pool = poolFor(this.env, workspaceId, resourceGroup);
     for (let i = 0; i < calls.length; ) {
       const call = calls[i]!;

@@ -181,16 +181,22 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     // usually follows its effects (a terminate's cancel reaches the pool before "terminated" is answered).
     // Past that, the alarm keeps retrying.
     for (let retry = 1; !(await this.outbox.flush()) && retry <= FLUSH_RETRIES; retry++) await sleep(FLUSH_RETRY_MS * retry);
-    const next = this.engine.nextTimerAt();
+    const next = earliest(this.engine.nextTimerAt(), this.outbox.nextDeliveryAt());
     if (next !== null) {
       const current = await this.ctx.storage.getAlarm();
       if (current === null || current > next) await this.ctx.storage.setAlarm(next);
     }
+    // Dispatches the outbox gave up on fail their attempts (the node's own retries then apply).
+    const undelivered = this.outbox.takeUndelivered();
+    if (undelivered.length > 0) await this.commit(() => this.engine.dispatchFailed(undelivered));
     return result;
   }
 }
 
+const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
+
 /** Weights travel with a definition, so two inputs share a hash only if they share both. */
+
 const definitionHash = (input: StartInstance) => sha256(JSON.stringify(input.definition) + JSON.stringify(input.weights));
 
 async function sha256(text: string): Promise<string> {

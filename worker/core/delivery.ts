@@ -1,0 +1,49 @@
+// When the coordinator's outbox tries an effect again, and when it gives one up as a dead letter (issue 11, item 5).
+
+/** Effects of one address are delivered in order; a failing one holds back only its own address. */
+export type Address = "d1" | `pool:${string}`;
+
+const BASE_DELAY_MS = 2_000;
+const MAX_DELAY_MS = 5 * 60_000;
+/** Failures tried again at once: mostly an object restarting, so a caller's answer can still follow its effects. */
+const IMMEDIATE_TRIES = 2;
+/**
+ * Tries before an effect becomes a dead letter. A pool call that keeps failing (a poison task) gives
+ * up after about two minutes so the group's later calls go on; the D1 mirror waits out an outage of
+ * over an hour before it drops rows.
+ */
+export const MAX_TRIES: Record<"d1" | "pool", number> = { d1: 22, pool: 9 };
+
+/** The delay before try `tries + 1`, after `tries` failed ones: at once twice, then 2 s doubling, at most 5 minutes. */
+export function retryDelayMs(tries: number): number {
+  if (tries <= IMMEDIATE_TRIES) return 0;
+  return Math.min(BASE_DELAY_MS * 2 ** (tries - IMMEDIATE_TRIES - 1), MAX_DELAY_MS);
+}
+
+
+/** Whether an effect that has now failed `tries` times is given up. */
+export function isDeadLetter(address: Address, tries: number): boolean {
+  return tries >= MAX_TRIES[address === "d1" ? "d1" : "pool"];
+}
+
+/** Durable Object SQLite holds values up to 2 MB: an outbox row's body stays well under it. */
+export const MAX_ROW_CHARS = 512 * 1024;
+
+/** Splits items into runs whose JSON stays under `limit` characters (an item larger than that goes alone). */
+export function chunkBySize<T>(items: readonly T[], limit = MAX_ROW_CHARS): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    const length = JSON.stringify(item).length + 1;
+    if (current.length > 0 && size + length > limit) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += length;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
