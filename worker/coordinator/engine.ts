@@ -17,6 +17,9 @@ import type { HttpJob, Started, StartInstance } from "./types.ts";
 export type { HttpJob, Started, StartInstance } from "./types.ts";
 
 
+/** How often an http request without an outcome is checked on: one lost to an eviction is made again. */
+const HTTP_WATCH_MS = 30_000;
+
 /** The response text kept as the node's log and outputs.body. */
 const HTTP_LOG_BYTES = 64 * 1024;
 const HTTP_OUTPUT_BODY_CHARS = 16 * 1024;
@@ -35,7 +38,10 @@ export class Engine {
   private readonly timeoutGraceMs: number;
   /** How long a finished instance's live state stays (a rerun needs it); D1 keeps the history. */
   private readonly retentionMs: number;
+  /** Whether this object has the attempt's http request in flight (set by the Durable Object). */
+  httpInFlight: (attemptId: string) => boolean = () => false;
   /** Parsed immutable definitions by hash, with their DAGs: safe to keep in memory. */
+
   private readonly definitions = new Map<string, { def: WorkflowDefinition; weights: Record<string, number>; dag: Dag; shape: DagShape }>();
 
   constructor(store: CoordinatorStore, outbox: Outbox, timeoutGraceMs: number, retentionMs: number, clock: () => number = Date.now) {
@@ -213,6 +219,7 @@ export class Engine {
 
   /** An http node's response (or why there is none): 2xx succeeds; the response text is its log and outputs. */
   httpFinished(attemptId: string, result: { status: number; body: string } | { error: string }): void {
+    this.store.dropHttpJob(attemptId);
     const run = this.store.nodeRun(attemptId);
     if (!run || run.current !== 1 || run.status !== "running") return;
     if ("error" in result) {
@@ -292,6 +299,10 @@ export class Engine {
         }
         continue;
       }
+      if (timer.kind === "http") {
+        this.watchHttpJob(timer.ref, now);
+        continue;
+      }
       if (timer.kind === "exit") {
         this.processGone([timer.ref]); // two lease periods passed: by protocol its runner killed it
         continue;
@@ -304,6 +315,21 @@ export class Engine {
         this.stop(run.instance_id, [run.id], now);
       }
     }
+  }
+
+  /**
+   * An http request still without an outcome: made again if no request of it is in flight (this
+   * object was evicted mid-request), and watched again either way while its node runs.
+   */
+  private watchHttpJob(attemptId: string, now: number): void {
+    const job = this.store.httpJob<HttpJob>(attemptId);
+    if (!job) return;
+    if (this.store.nodeRun(attemptId)?.status !== "running") return this.store.dropHttpJob(attemptId);
+    if (!this.httpInFlight(attemptId)) {
+      this.mirror([insertLog(attemptId, "[sluice] the coordinator restarted during the request; making it again\n")]);
+      this.httpJobs.push(job);
+    }
+    this.store.addTimer("http", attemptId, now + HTTP_WATCH_MS);
   }
 
   nextTimerAt(): number | null {
@@ -398,7 +424,10 @@ export class Engine {
         } else if (outcome.kind === "http") {
           statements.push(upsertNodeRun(this.store.updateNodeRun(run.id, { status: "running", queued_at: now, started_at: now, runner_id: "worker" })));
           this.store.addTimer("timeout", run.id, now + outcome.timeoutSeconds * 1000 + this.timeoutGraceMs);
-          this.httpJobs.push({ attemptId: run.id, request: outcome.request, timeoutSeconds: outcome.timeoutSeconds });
+          const job: HttpJob = { attemptId: run.id, request: outcome.request, timeoutSeconds: outcome.timeoutSeconds };
+          this.store.saveHttpJob(run.id, job);
+          this.store.addTimer("http", run.id, now + HTTP_WATCH_MS);
+          this.httpJobs.push(job);
         } else {
           statements.push(upsertNodeRun(this.store.updateNodeRun(run.id, { status: "queued", queued_at: now })));
           this.mirror(statements.splice(0));

@@ -24,7 +24,7 @@ export interface LiveNodeRun extends NodeRunRow {
   exiting: number;
 }
 
-export type TimerKind = "retry" | "timeout" | "purge" | "exit";
+export type TimerKind = "retry" | "timeout" | "purge" | "exit" | "http";
 
 type Row<T> = T & Record<string, SqlStorageValue>;
 
@@ -59,6 +59,8 @@ const SCHEMA = [
   // A stopped attempt whose process may still live: its instance keeps its place in maxParallel (DESIGN §2.5).
   `ALTER TABLE node_runs ADD COLUMN exiting INTEGER NOT NULL DEFAULT 0`,
   `CREATE INDEX node_runs_exiting ON node_runs (exiting) WHERE exiting = 1`,
+  // http nodes' requests until their outcome is recorded: one cut off by an eviction is made again.
+  `CREATE TABLE http_jobs (attempt_id TEXT PRIMARY KEY, body TEXT NOT NULL)`,
 ];
 
 export class CoordinatorStore {
@@ -187,7 +189,21 @@ export class CoordinatorStore {
     return row;
   }
 
+  saveHttpJob(attemptId: string, job: object): void {
+    this.sql.exec(`INSERT OR REPLACE INTO http_jobs (attempt_id, body) VALUES (?, ?)`, attemptId, JSON.stringify(job));
+  }
+
+  httpJob<T>(attemptId: string): T | undefined {
+    const row = this.sql.exec<{ body: string }>(`SELECT body FROM http_jobs WHERE attempt_id = ?`, attemptId).toArray()[0];
+    return row ? (JSON.parse(row.body) as T) : undefined;
+  }
+
+  dropHttpJob(attemptId: string): void {
+    this.sql.exec(`DELETE FROM http_jobs WHERE attempt_id = ?`, attemptId);
+  }
+
   /** Forgets a finished instance's live state; D1 keeps (and later purges) its history. */
+
   purgeInstance(id: string): void {
     this.sql.exec(`DELETE FROM node_runs WHERE instance_id = ?`, id);
 

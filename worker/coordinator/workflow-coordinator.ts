@@ -29,6 +29,8 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     // The runner kills a timed-out node itself; the coordinator waits two lease periods more for its report.
     const graceMs = 2 * Number(env.LEASE_SECONDS || "30") * 1000;
     this.engine = new Engine(this.store, this.outbox, graceMs, retentionMs(retentionDays(env.RETENTION_DAYS)));
+    this.engine.httpInFlight = (attemptId) => this.httpInFlight.has(attemptId);
+
   }
 
   async start(input: StartInstance): Promise<Started> {
