@@ -189,14 +189,16 @@ export class Attempt {
 
   /**
    * The process group is gone. After a cancel the server holds the attempt's slot until it hears so: the
-   * kill is reported under the lease (its answer may carry the next tasks). Otherwise nothing is reported.
+   * kill is reported under the lease. The server refuses it as a result (409, expected: the node's fate
+   * is decided) and frees the slot. Otherwise nothing is reported.
    */
   private async abandoned(completion: Completion, fallback: AbandonReason = "lease lost"): Promise<AttemptEnd> {
     const reason = this.abandonReason ?? fallback;
     if (reason !== "cancelled by the server") return { kind: "abandoned", reason, next: [] };
     const killed = { ...completion, outputs: {}, error: "killed: cancelled by the server" };
-    const report = await deliverCompletion(this.task, killed, this.settings, this.settings.stopping ?? new AbortController().signal);
-    return { kind: "abandoned", reason, next: report.next };
+    const settings = { ...this.settings, freeSlotsAfter: () => 0, expectRefusal: true };
+    await deliverCompletion(this.task, killed, settings, this.settings.stopping ?? new AbortController().signal);
+    return { kind: "abandoned", reason, next: [] };
   }
 
   /** (Re)arms the kill for a lease that is not renewed in time (lease-watch.ts). */
@@ -263,7 +265,7 @@ export class Attempt {
 export async function deliverCompletion(
   task: Pick<RunnerTask, "attemptId" | "leaseId" | "nodeName" | "attempt" | "leaseSeconds">,
   completion: Completion,
-  settings: Pick<AttemptSettings, "client" | "warn" | "onUnauthorized" | "freeSlotsAfter">,
+  settings: Pick<AttemptSettings, "client" | "warn" | "onUnauthorized" | "freeSlotsAfter"> & { expectRefusal?: boolean },
   signal: AbortSignal,
 ): Promise<{ delivered: boolean; next: unknown[] }> {
   const label = `${task.nodeName} attempt ${task.attempt}`;
@@ -279,7 +281,7 @@ export async function deliverCompletion(
     } catch (error) {
       if (signal.aborted) return refused;
       if (error instanceof LeaseLostError) {
-        settings.warn(`${label}: result refused, the lease was lost`);
+        if (!settings.expectRefusal) settings.warn(`${label}: result refused, the lease was lost`);
         return refused;
       }
       if (error instanceof RunnerUnauthorizedError) {

@@ -123,11 +123,13 @@ describe("runner control", { timeout: 20_000 }, () => {
       if (attemptId === task.attemptId) aliveAtReport = family.filter((pid) => !processIsGone(pid));
     };
     fake.cancel(task.attemptId);
-    const report = await waitFor(() => fake.completions.get(task.attemptId), "the kill report");
+    const report = await waitFor(() => fake.killReports.get(task.attemptId), "the kill report");
     expect(aliveAtReport).toEqual([]);
     expect(report).toMatchObject({ exitCode: null, error: "killed: cancelled by the server" });
     await finishLine(task, "killed: cancelled by the server");
     expect(runner?.runningAttempts()).toEqual([]);
+    expect(fake.completions.has(task.attemptId)).toBe(false);
+    expect(lines.filter((line) => line.includes("result refused"))).toEqual([]);
   });
 
   test("a lease that cannot be renewed: the runner kills the process group itself before the lease runs out on the server", async () => {

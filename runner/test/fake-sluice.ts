@@ -47,6 +47,8 @@ export class FakeSluice {
   readonly leaseLost = new Set<string>();
   /** Answer heartbeats with 503, as a Worker the runner cannot reach for renewals. */
   failHeartbeats = false;
+  /** Reports of attempts the server had cancelled (refused as results, 409). */
+  readonly killReports = new Map<string, Completion>();
   /** Called as a result arrives, before it is stored. */
   onResult: ((attemptId: string) => void) | null = null;
   /** Reports that carried a lease id other than the one issued with the task (answered 409). */
@@ -206,6 +208,11 @@ export class FakeSluice {
     }
     this.onResult?.(attemptId);
     const { freeSlots = 0, ...completion } = JSON.parse(body.toString()) as Completion & { freeSlots?: number };
+    if (this.toCancel.has(attemptId)) {
+      // As the Worker: a stopped attempt's report is refused as a result, and frees the slot its process held.
+      this.killReports.set(attemptId, completion);
+      return json(response, 409, { error: { code: "lease_lost", message: "the attempt was stopped" } });
+    }
     this.completions.set(attemptId, completion);
     // One hop per node: the answer carries the runner's next tasks, as the Worker leases them in the same call.
     const tasks = this.handOut(freeSlots, "result");

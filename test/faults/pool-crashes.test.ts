@@ -113,7 +113,7 @@ describe("one process per node", () => {
     expect(await next.claim(), "the old process may still run until its next heartbeat").toEqual([]);
     expect((await old.heartbeat([first.attemptId])).json.cancel).toEqual([first.attemptId]);
     expect(await next.claim(), "told to kill is not yet gone").toEqual([]);
-    expect((await old.complete(first.attemptId, null, {}, "killed: cancelled by the server")).status).toBe(200);
+    expect((await old.complete(first.attemptId, null, {}, "killed: cancelled by the server")).status).toBe(409);
     const [second] = await next.claim();
     expect(second).toMatchObject({ nodeName: "work", attempt: 2 });
   });

@@ -103,10 +103,10 @@ describe("slots held until the process is gone", () => {
     expect(await runner.claim(1), "the slot is the terminated process's until it is gone").toEqual([]);
     expect((await runner.heartbeat([held.attemptId])).json.cancel).toEqual([held.attemptId]);
     expect(await runner.claim(1), "told to kill is not gone").toEqual([]);
-    const killed = await runner.complete(held.attemptId, null, {}, "killed: cancelled by the server", 1);
-    expect(killed.status).toBe(200);
-    expect(killed.json.tasks.map((t: { workflowId: string }) => t.workflowId)).toEqual([waiting.id]);
-    expect((await instance(doomedId)).status).toBe("terminated");
+    // Refused as a result (the node is terminated), but the runner reports only once the process is gone.
+    expect((await runner.complete(held.attemptId, null, {}, "killed: cancelled by the server", 1)).status).toBe(409);
+    expect((await runner.claim(1)).map((t) => t.workflowId)).toEqual([waiting.id]);
+    expect((await instance(doomedId)).nodes[0]).toMatchObject({ status: "terminated", error: "terminated by a user" });
   });
 
   it("lists a runner's stopped attempt as running until its process is gone", async () => {

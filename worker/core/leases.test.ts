@@ -71,7 +71,7 @@ describe("which ready task a free slot gets", () => {
     book.cancel(["a1"]);
     host.add("a2", { instanceId: "i", nodeName: "n", attempt: 2 });
     expect(granted("r2", 4)).toEqual([]);
-    expect(book.acceptResult("a1", "r1", leaseOf("a1"))).toMatchObject({ refused: null, kind: "gone" });
+    expect(book.acceptResult("a1", "r1", leaseOf("a1"))).toMatchObject({ refused: "lease_lost", gone: { state: "gone" } });
     expect(granted("r2", 4)).toEqual(["a2"]);
   });
 
@@ -141,7 +141,7 @@ describe("lease ids and fencing", () => {
     expect(book.acceptResult("a", "r1", leaseOf("a"))).toEqual({ refused: "lease_lost" });
     expect(book.acceptResult("a", "r2", "lse_made_up")).toEqual({ refused: "lease_lost" });
     expect(book.acceptLog("a", "r1", stale, 10)).toEqual({ refused: "lease_lost" });
-    expect(book.acceptResult("a", "r2", leaseOf("a"))).toMatchObject({ refused: null, kind: "result" });
+    expect(book.acceptResult("a", "r2", leaseOf("a"))).toMatchObject({ refused: null, task: { attemptId: "a" } });
   });
 
   it("refuses a report for an attempt never in the pool as unknown, and for a finished one as lease lost", () => {
@@ -230,11 +230,11 @@ describe("cancel", () => {
     expect(host.finished.has("never-here")).toBe(true);
   });
 
-  it("a stopped attempt's result confirms its process gone instead of counting as its result", () => {
+  it("a stopped attempt's result is refused as a result but confirms its process gone", () => {
     host.add("a");
     granted("r1", 1);
     book.cancel(["a"]);
-    expect(book.acceptResult("a", "r1", leaseOf("a"))).toMatchObject({ refused: null, kind: "gone" });
+    expect(book.acceptResult("a", "r1", leaseOf("a"))).toMatchObject({ refused: "lease_lost", gone: { attemptId: "a" } });
     expect(book.reportsDue().gone.map((t) => t.attemptId)).toEqual(["a"]);
   });
 });

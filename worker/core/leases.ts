@@ -77,8 +77,11 @@ export interface Grant {
 
 export type Fenced = { task: PoolTask } | { refused: LeaseRefusal };
 
-/** What an accepted result means: a live lease's result for the coordinator, or a stopped attempt's process gone. */
-export type ResultVerdict = { refused: LeaseRefusal } | { refused: null; kind: "result" | "gone"; task: PoolTask };
+/**
+ * A result: a live lease's, for the coordinator; or refused. A stopped attempt's report is refused as a
+ * result too (the coordinator has decided), but says its process is gone: `gone` then.
+ */
+export type ResultVerdict = { refused: LeaseRefusal; gone?: PoolTask } | { refused: null; task: PoolTask };
 
 /** The strict order of a group's ready work (DESIGN §2.4): effective priority, then weight, highest first, then the oldest. */
 export function readyOrder(a: PoolTask, b: PoolTask): number {
@@ -172,18 +175,16 @@ export class LeaseBook {
    * A result under the current lease. From a live lease it is the node's result: the lease is confirmed
    * (should the pool die before forgetting it, its expiry reports it lost, a no-op at the coordinator,
    * instead of offering it again) and the caller forwards it, then calls `forget`. From a stopped
-   * attempt it says its process is gone: its slot is free and the coordinator is told so.
+   * attempt it is refused as a result, but a runner reports only once the process has exited: its slot
+   * is free and the coordinator is told the process is gone.
    */
   acceptResult(attemptId: string, runnerId: string, leaseId: string): ResultVerdict {
     const fenced = this.fence(attemptId, runnerId, leaseId, ["leased", "cancelling"]);
     if ("refused" in fenced) return fenced;
-    if (fenced.task.state === "cancelling") {
-      const gone = this.processGone(fenced.task);
-      return { refused: null, kind: "gone", task: gone };
-    }
+    if (fenced.task.state === "cancelling") return { refused: "lease_lost", gone: this.processGone(fenced.task) };
     const task = { ...fenced.task, acked: true };
     this.host.save(task);
-    return { refused: null, kind: "result", task };
+    return { refused: null, task };
   }
 
   /** The coordinator has the attempt's result: it leaves the pool. */

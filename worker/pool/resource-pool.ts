@@ -112,19 +112,22 @@ export class ResourcePool extends DurableObject<Env> {
 
   /**
    * A runner's result, fenced by its lease id, answered with its next tasks (up to `freeSlots`) leased in
-   * the same call. From an attempt the coordinator stopped, it confirms the process is gone instead.
+   * the same call. From an attempt the coordinator stopped it is refused, but confirms the process is gone.
    */
   async complete(attemptId: string, caller: RunnerCaller, leaseId: string, completion: Completion, freeSlots: number): Promise<ResultAnswer> {
     if (!this.store.registered(caller.runnerId, caller.keyId)) return { refused: "not_registered" };
     const verdict = this.leases.acceptResult(attemptId, caller.runnerId, leaseId);
-    if (verdict.refused !== null) return verdict;
-    if (verdict.kind === "result") {
-      await coordinatorFor(this.env, verdict.task.workflowId).nodeFinished(attemptId, completion);
-      injectFault(this.env, "pool.afterComplete"); // test/faults: dies after the coordinator took the result
-      this.leases.forget(attemptId);
-    } else {
-      this.ctx.waitUntil(this.sendReports());
+    if (verdict.refused !== null) {
+      if (verdict.gone) {
+        void this.armAlarm(); // the report is due now; should this object die first, the alarm sends it
+        this.ctx.waitUntil(this.sendReports());
+        this.serveWaiters();
+      }
+      return { refused: verdict.refused };
     }
+    await coordinatorFor(this.env, verdict.task.workflowId).nodeFinished(attemptId, completion);
+    injectFault(this.env, "pool.afterComplete"); // test/faults: dies after the coordinator took the result
+    this.leases.forget(attemptId);
     const tasks = freeSlots > 0 ? this.lease(caller.runnerId, caller.workspaceId, freeSlots) : [];
     this.serveWaiters();
     return { refused: null, tasks };
