@@ -1,7 +1,8 @@
 // Scheduler semantics in the Workers runtime: admission, priorities, retries, terminate, rerun, dedup, ordering.
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { StartInstance } from "../../worker/coordinator/engine.ts";
+import type { RunSpec } from "../../worker/core/run-starts.ts";
+import { newInstanceId } from "../../worker/core/ids.ts";
 import { api, instance, isolatedGroup, nodeStatus, shellNode, startRun } from "./helpers.ts";
 
 const scope = isolatedGroup();
@@ -219,49 +220,45 @@ describe("rerun", () => {
 });
 
 describe("dedup and ordering keys in the coordinator", () => {
-  async function startInput(workflowId: string, extra: Partial<StartInstance>): Promise<StartInstance> {
-    const wf = (await api("GET", `/api/v1/workflows/${workflowId}`)).json;
+  /** A queue-like start straight to the coordinator (dev: the draft), as trigger deliveries send it. */
+  async function start(workflowId: string, extra: Partial<RunSpec>) {
     const now = Date.now();
-    return {
-      instanceId: `ins_${crypto.randomUUID().replaceAll("-", "")}`,
-      workspaceId: "default",
-      workflowId,
-      workflowName: wf.name,
-      version: null,
-      env: "prod",
-      definition: wf.definition,
-      weights: {},
-      priorityOverride: null,
-      runDate: null,
+    const run: RunSpec = {
+      instanceId: newInstanceId(workflowId, now),
+      env: "dev",
       receivedAt: now,
-      cyctime: now,
+      runDate: null,
+      priorityOverride: null,
       triggerType: "queue",
       triggerMessage: {},
-      params: {},
+      params: null,
       ...extra,
     };
+    const draftRevision = (await api("GET", `/api/v1/workflows/${workflowId}`)).json.draftRevision as number;
+    const started = await coordinator(workflowId).startMany({ workspaceId: "default", workflowId, publishedVersion: null, draftRevision, runs: [run] });
+    if (!started.ok) throw new Error(started.error.message);
+    return started.value[0]!;
   }
 
   it("starts one instance for a dedup key delivered three times, even across an eviction", async () => {
     const wf = await scope.createWorkflow({ name: "dedup", nodes: [shellNode("n", "true")] });
     const stub = coordinator(wf.id);
     const dedup = { key: "q:msg-1", windowSeconds: 3600 };
-    const first = await stub.start(await startInput(wf.id, { dedup }));
+    const first = await start(wf.id, { dedup });
     await evictDurableObject(stub);
-    const again = await Promise.all([stub.start(await startInput(wf.id, { dedup })), stub.start(await startInput(wf.id, { dedup }))]);
+    const again = await Promise.all([start(wf.id, { dedup }), start(wf.id, { dedup })]);
     expect(first.duplicate).toBeUndefined();
     expect(again.map((s) => s.duplicate)).toEqual([true, true]);
     expect(again.map((s) => s.id)).toEqual([first.id, first.id]);
-    const other = await stub.start(await startInput(wf.id, { dedup: { key: "q:msg-2", windowSeconds: 3600 } }));
+    const other = await start(wf.id, { dedup: { key: "q:msg-2", windowSeconds: 3600 } });
     expect(other.id).not.toBe(first.id);
   });
 
   it("runs instances that share an ordering key one at a time, in arrival order", async () => {
     const wf = await scope.createWorkflow({ name: "ordered", nodes: [shellNode("n", "true")] });
-    const stub = coordinator(wf.id);
-    const a1 = await stub.start(await startInput(wf.id, { orderingKey: "user-1" }));
-    const b1 = await stub.start(await startInput(wf.id, { orderingKey: "user-2" }));
-    const a2 = await stub.start(await startInput(wf.id, { orderingKey: "user-1", priorityOverride: 8 }));
+    const a1 = await start(wf.id, { orderingKey: "user-1" });
+    const b1 = await start(wf.id, { orderingKey: "user-2" });
+    const a2 = await start(wf.id, { orderingKey: "user-1", priorityOverride: 8 });
     expect([a1.status, b1.status, a2.status]).toEqual(["running", "running", "waiting"]);
     const runner = await scope.newRunner();
     const first = await runner.claim(10);

@@ -75,7 +75,8 @@ describe("batch admission from a queue batch", () => {
         return new Proxy(real, {
           get: (target, prop) =>
             prop === "startMany"
-              ? async () => {
+              ? async (request: { runs: unknown[] }) => {
+                  if (request.runs.length === 1) return real.startMany(request as never);
                   batchCalls++;
                   throw new Error("refused");
                 }

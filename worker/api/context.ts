@@ -4,7 +4,8 @@ import type { ZodError } from "zod";
 import { SluiceError, type ErrorDetail } from "../core/errors.ts";
 import type { Principal } from "../auth/keys.ts";
 
-export type AppEnv = { Bindings: Env; Variables: { principal: Principal } };
+/** `auditWritten`: the handler had its audit row written with other rows (a run's coordinator mirror), so the middleware writes none. */
+export type AppEnv = { Bindings: Env; Variables: { principal: Principal; auditWritten?: boolean } };
 
 type Issue = ZodError["issues"][number];
 

@@ -3,7 +3,7 @@ import { z, type OpenAPIHono } from "@hono/zod-openapi";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { SluiceError, notFound } from "../core/errors.ts";
-import { derivedId, newId } from "../core/ids.ts";
+import { derivedInstanceId, newId } from "../core/ids.ts";
 import { SecretBox } from "../core/secret-box.ts";
 import { MAX_TRIGGER_MESSAGE_BYTES } from "../core/runs.ts";
 import { replayAction, replayDetail, sha256Hex, verifyWebhook, WEBHOOK_REPLAY_MEMORY_MS, webhookInstanceSeed } from "../core/triggers/index.ts";
@@ -81,7 +81,7 @@ hooksApi.post("/hooks/:triggerId", async (c) => {
       workspaceId: row.workspaceId,
       event: { type: "webhook", message, webhookId, receivedAt: receipt.receivedAt },
       eventId: receipt.eventId,
-      instanceIdFor: async (workflowId) => derivedId("ins", receipt.receivedAt, await sha256Hex(webhookInstanceSeed(id, webhookId, workflowId))),
+      instanceIdFor: async (workflowId) => derivedInstanceId(workflowId, receipt.receivedAt, await sha256Hex(webhookInstanceSeed(id, webhookId, workflowId))),
       source: "webhook",
       sourceId: webhookId,
     },

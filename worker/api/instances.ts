@@ -1,86 +1,15 @@
-// Runs and instances: start a run, list and read instances, read a node's log (DESIGN §4).
+// Instances: list and read them, read a node's log, terminate and rerun (DESIGN §4). Runs start in runs.ts.
 import { createRoute, z } from "@hono/zod-openapi";
-import { downwardWeights } from "../core/dag.ts";
-import type { Priority } from "../core/definition.ts";
-import { unwrap } from "../core/errors.ts";
-import { newId } from "../core/ids.ts";
-import { runClock } from "../core/params/index.ts";
-import { checkTriggerMessageSize, mergeRunParams, RunRequestSchema, versionForRun } from "../core/runs.ts";
-import { requirePermission } from "../auth/keys.ts";
+import { notFound, unwrap } from "../core/errors.ts";
+import { workflowOfInstance } from "../core/ids.ts";
+import { requirePermission, type Principal } from "../auth/keys.ts";
 import { coordinatorFor } from "../coordinator/stub.ts";
 import { InstanceRepo } from "../db/instances.ts";
-import { WorkflowRepo } from "../db/workflows.ts";
 import { router } from "./context.ts";
 import { body, errors, IdParam, json, Page } from "./schemas.ts";
 
 export const instancesApi = router();
-const jsonCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 const tags = ["runs"];
-
-const Started = z.object({ id: z.string(), status: z.enum(["waiting", "running", "succeeded", "failed", "terminated"]) });
-
-instancesApi.openapi(
-  createRoute({
-    method: "post",
-    path: "/workflows/{id}/runs",
-    tags,
-    request: {
-      params: IdParam,
-      headers: z.object({
-        "idempotency-key": z
-          .string()
-          .min(1)
-          .max(255)
-          .optional()
-          .openapi({ description: "A repeated key (within 24 hours) returns the first request's instance and starts nothing" }),
-      }),
-      ...body(RunRequestSchema.openapi("RunRequest")),
-    },
-    responses: {
-      201: json(Started, "The instance was created"),
-      200: json(Started, "The Idempotency-Key was seen before: the instance it started, nothing new"),
-      ...errors,
-    },
-  }),
-  async (c) => {
-    const principal = c.get("principal");
-    const request = c.req.valid("json");
-    const idempotencyKey = c.req.valid("header")["idempotency-key"];
-    requirePermission(principal, request.env === "prod" ? "runProd" : "runDev");
-    const workflows = new WorkflowRepo(c.env.DB, principal.workspaceId);
-    const workflow = await workflows.get(c.req.valid("param").id);
-    const version = versionForRun({ draft: workflow.definition, publishedVersion: workflow.publishedVersion }, request.env);
-    const { definition, weights } = version === null
-      ? { definition: workflow.definition, weights: downwardWeights(workflow.definition) }
-      : await workflows.version(workflow.id, version);
-    const receivedAt = Date.now();
-    const clock = runClock({ runDate: request.runDate, receivedAt: new Date(receivedAt), timezone: definition.policy.timezone });
-    const params = mergeRunParams(definition.params, request.params);
-    const triggerMessage = request.triggerMessage ?? {};
-    checkTriggerMessageSize(triggerMessage);
-    // A JSON round trip: validated objects (e.g. zod records) may not be structured-clonable for RPC.
-    const started = await coordinatorFor(c.env, workflow.id).start(jsonCopy({
-      instanceId: newId("ins", receivedAt),
-      workspaceId: principal.workspaceId,
-      workflowId: workflow.id,
-      workflowName: definition.name,
-      version,
-      env: request.env,
-      definition,
-      weights,
-      priorityOverride: (request.priority ?? null) as Priority | null,
-      runDate: request.runDate ?? null,
-      receivedAt,
-      cyctime: clock.cyctime.getTime(),
-      triggerType: c.req.header("x-sluice-client") === "console" ? "manual" : "api",
-      triggerMessage,
-      params,
-      // The coordinator decides, so two concurrent requests with one key cannot both start (DESIGN §2.7).
-      dedup: idempotencyKey === undefined ? null : { key: `api:${idempotencyKey}`, windowSeconds: 86_400 },
-    }));
-    return c.json(Started.parse(started), started.duplicate ? 200 : 201);
-  },
-);
 
 const Filter = Page.extend({
   workflowId: z.string().optional().openapi({ param: { name: "workflowId", in: "query" } }),
@@ -144,9 +73,23 @@ instancesApi.openapi(
 
 const Control = z.object({ id: z.string(), status: z.enum(["waiting", "running", "succeeded", "failed", "terminated"]) });
 
-/** Operating on an instance needs the right to run in its environment. */
-async function operable(c: { env: Env; get: (k: "principal") => import("../auth/keys.ts").Principal }, id: string) {
+/**
+ * The coordinator of an instance the caller may operate on (the right to run in its environment). An id
+ * that names its workflow is asked of that coordinator first, so an instance D1 has not mirrored yet is
+ * found; other ids, and instances the coordinator has forgotten, are looked up in D1.
+ */
+async function operable(c: { env: Env; get: (k: "principal") => Principal }, id: string) {
   const principal = c.get("principal");
+  const workflowId = workflowOfInstance(id);
+  if (workflowId !== null) {
+    const coordinator = coordinatorFor(c.env, workflowId);
+    const live = await coordinator.instanceScope(id);
+    if (live !== null) {
+      if (live.workspaceId !== principal.workspaceId) throw notFound(`instance ${id}`);
+      requirePermission(principal, live.env === "prod" ? "runProd" : "runDev");
+      return coordinator;
+    }
+  }
   const found = await new InstanceRepo(c.env.DB, principal.workspaceId).get(id);
   requirePermission(principal, found.env === "prod" ? "runProd" : "runDev");
   return coordinatorFor(c.env, found.workflowId);

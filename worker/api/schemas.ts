@@ -15,7 +15,10 @@ export const WorkflowSummary = z
   })
   .openapi("WorkflowSummary");
 
-export const Workflow = WorkflowSummary.extend({ definition: Definition }).openapi("Workflow");
+export const Workflow = WorkflowSummary.extend({
+  draftRevision: z.number().int().openapi({ description: "Bumped by every save of the draft; publish freezes the revision it validated" }),
+  definition: Definition,
+}).openapi("Workflow");
 
 export const IdParam = z.object({ id: z.string().min(1).openapi({ param: { name: "id", in: "path" } }) });
 

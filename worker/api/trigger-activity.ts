@@ -4,7 +4,7 @@ import { badRequest } from "../core/errors.ts";
 import { decide, EVENT_OUTCOMES, explainReferences, noWorkflowVerdict, sampleEvent } from "../core/triggers/index.ts";
 import { requirePermission } from "../auth/keys.ts";
 import { TriggerEventRepo } from "../db/trigger-events.ts";
-import { publishedWorkflowsOf, toSpec, TriggerRepo } from "../db/triggers.ts";
+import { publishedDefinitionsOf, toSpec, TriggerRepo } from "../db/triggers.ts";
 import { WorkflowRepo } from "../db/workflows.ts";
 import { router } from "./context.ts";
 import { body, errors, IdParam, json, Page } from "./schemas.ts";
@@ -95,7 +95,7 @@ triggerActivityApi.openapi(
     const { event } = sample;
     const decision = decide(trigger, event);
     // Published versions are what events start; drafts that select the trigger are shown too, marked.
-    const published = await publishedWorkflowsOf(c.env.DB, id);
+    const published = await publishedDefinitionsOf(c.env.DB, id);
     const users = await new TriggerRepo(c.env.DB, principal.workspaceId).workflowsUsing(id);
     const workflows = new WorkflowRepo(c.env.DB, principal.workspaceId);
     const drafts = await Promise.all(users.filter((u) => u.draft && !published.some((p) => p.id === u.id)).map((u) => workflows.get(u.id)));

@@ -6,7 +6,7 @@ import { parseDefinition } from "../core/validate.ts";
 import { requirePermission } from "../auth/keys.ts";
 import { WorkflowRepo } from "../db/workflows.ts";
 import { router } from "./context.ts";
-import { body, Definition, errors, IdParam, json, Workflow } from "./schemas.ts";
+import { body, Definition, ErrorBody, errors, IdParam, json, Workflow } from "./schemas.ts";
 
 export const versionsApi = router();
 const tags = ["versions"];
@@ -27,15 +27,21 @@ versionsApi.openapi(
     path: "/workflows/{id}/publish",
     tags,
     request: { params: IdParam, body: { content: { "application/json": { schema: z.strictObject({ message: z.string().max(1000).optional() }) } } } },
-    responses: { 200: json(z.object({ version: z.number().int() }), "The draft is now version N and what prod runs"), ...errors },
+    responses: {
+      200: json(z.object({ version: z.number().int() }), "The draft is now version N and what prod runs"),
+      ...errors,
+      409: json(ErrorBody, "The draft was saved again while it was being published: nothing was published"),
+    },
   }),
   async (c) => {
     requirePermission(c.get("principal"), "edit");
     const repo = new WorkflowRepo(c.env.DB, c.get("principal").workspaceId);
     const { id } = c.req.valid("param");
-    // Re-validate: rules may have tightened since the draft was saved.
-    const def = parseDefinition((await repo.get(id)).definition);
-    const version = await repo.publish(id, downwardWeights(def), c.req.valid("json").message ?? "");
+    // Re-validate: rules may have tightened since the draft was saved. What is frozen is exactly this
+    // revision of the draft: a save in between makes publish answer 409 (WorkflowRepo.publish).
+    const draft = await repo.get(id);
+    const def = parseDefinition(draft.definition);
+    const version = await repo.publish(id, def, draft.draftRevision, downwardWeights(def), c.req.valid("json").message ?? "");
     return c.json({ version }, 200);
   },
 );

@@ -2,10 +2,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { newId } from "../core/ids.ts";
 import { parseDefinition } from "../core/validate.ts";
+import { unwrap } from "../core/errors.ts";
 import { requirePermission } from "../auth/keys.ts";
+import { coordinatorFor } from "../coordinator/stub.ts";
 import { WorkflowRepo } from "../db/workflows.ts";
 import { router } from "./context.ts";
-import { body, Definition, errors, IdParam, json, Page, Workflow, WorkflowSummary } from "./schemas.ts";
+import { body, Definition, ErrorBody, errors, IdParam, json, Page, Workflow, WorkflowSummary } from "./schemas.ts";
 
 export const workflowsApi = router();
 const repo = (c: { env: Env; get: (k: "principal") => { workspaceId: string } }) => new WorkflowRepo(c.env.DB, c.get("principal").workspaceId);
@@ -78,10 +80,39 @@ workflowsApi.openapi(
 );
 
 workflowsApi.openapi(
-  createRoute({ method: "delete", path: "/workflows/{id}", tags, request: { params: IdParam }, responses: { 204: { description: "Deleted" }, ...errors } }),
+  createRoute({
+    method: "delete",
+    path: "/workflows/{id}",
+    tags,
+    request: {
+      params: IdParam,
+      query: z.object({
+        terminate: z
+          .enum(["true", "false"])
+          .optional()
+          .openapi({
+            param: { name: "terminate", in: "query" },
+            description: "true: terminate the workflow's waiting and running instances and delete it (needs the right to run in prod as well)",
+          }),
+      }),
+    },
+    responses: {
+      204: { description: "Deleted: its coordinator starts nothing more and writes nothing more; instance history stays" },
+      ...errors,
+      409: json(ErrorBody, "Instances are waiting or running (the message says how many): wait, or delete with ?terminate=true"),
+    },
+  }),
   async (c) => {
-    requirePermission(c.get("principal"), "edit");
-    await repo(c).delete(c.req.valid("param").id);
+    const principal = c.get("principal");
+    requirePermission(principal, "edit");
+    const terminate = c.req.valid("query").terminate === "true";
+    if (terminate) requirePermission(principal, "runProd");
+    const { id } = c.req.valid("param");
+    await repo(c).get(id);
+    // The coordinator first: it refuses while instances are unfinished, and once it agrees it starts nothing
+    // more, so no run of the workflow can begin between this check and the D1 delete.
+    unwrap(await coordinatorFor(c.env, id).retire(terminate));
+    await repo(c).delete(id);
     return c.body(null, 204);
   },
 );

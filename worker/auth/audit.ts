@@ -8,9 +8,9 @@ const CHANGES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** The runner protocol is machine traffic, recorded in instances and logs instead. */
 const UNAUDITED = /^\/api\/v1\/runner\//;
 
-export async function audit(c: Context<{ Bindings: Env; Variables: { principal: Principal } }>, next: Next): Promise<void> {
+export async function audit(c: Context<{ Bindings: Env; Variables: { principal: Principal; auditWritten?: boolean } }>, next: Next): Promise<void> {
   await next();
-  if (!CHANGES.has(c.req.method) || c.res.status >= 400 || UNAUDITED.test(c.req.path)) return;
+  if (!CHANGES.has(c.req.method) || c.res.status >= 400 || UNAUDITED.test(c.req.path) || c.get("auditWritten")) return;
   const principal = c.get("principal");
   if (!principal) return;
   // Awaited: a change whose record could not be written is reported as failed (500), not silently unaudited.

@@ -52,13 +52,6 @@ export class Engine {
     this.clock = clock;
   }
 
-  start(input: StartInstance, defHash: string): Started {
-    const started = this.insertStart(input, defHash);
-    if (started) return started;
-    this.admitWaiting(input.env);
-    return { id: input.instanceId, status: this.store.instance(input.instanceId)!.status as InstanceStatus };
-  }
-
   /** A batch in arrival order: every instance is recorded first, then admission runs once per environment. */
   startMany(inputs: StartInstance[], defHashes: string[]): Started[] {
     const early = inputs.map((input, i) => this.insertStart(input, defHashes[i]!));

@@ -99,6 +99,11 @@ export class CoordinatorStore {
     return changed.one();
   }
 
+  /** Every live instance's id and status (a workflow being deleted terminates and forgets them). */
+  instanceStatuses(): { id: string; status: InstanceStatus }[] {
+    return this.sql.exec<{ id: string; status: InstanceStatus }>(`SELECT id, status FROM instances`).toArray();
+  }
+
   /** Instances holding a place in maxParallel: running, or not running with a stopped process still exiting (core/attempts.ts). */
   countRunning(env: string): number {
     return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM instances WHERE env = ? AND status = 'running'`, env).one().n + this.countExiting(env);

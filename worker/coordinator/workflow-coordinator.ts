@@ -1,17 +1,22 @@
 // WorkflowCoordinator Durable Object: one per workflow; persists and wires the Engine, arms the alarm.
 import { DurableObject } from "cloudflare:workers";
-import { toOutcome, type Outcome } from "../core/errors.ts";
+import { conflict, notFound, SluiceError, toOutcome, type Outcome } from "../core/errors.ts";
 import type { RerunMode } from "../core/lifecycle.ts";
 import { retentionDays, retentionMs } from "../core/retention.ts";
 import type { Completion } from "../core/runner-protocol.ts";
 import { injectFault } from "../faults.ts";
-import { Engine, type HttpJob, type StartInstance, type Started } from "./engine.ts";
+import { insertAudit } from "../db/audit.ts";
+import { Engine, type HttpJob, type Started } from "./engine.ts";
 import { Outbox } from "./outbox.ts";
+import { DefinitionCache, startInputs, type StartRequest } from "./run-requests.ts";
 import { CoordinatorStore } from "./store.ts";
 
 export type { StartInstance, Started } from "./engine.ts";
+export type { StartRequest } from "./run-requests.ts";
 
 const FLUSH_RETRIES = 3;
+/** Storage key set once the workflow is deleted: the coordinator refuses starts and writes nothing more. */
+const RETIRED = "retired";
 const FLUSH_RETRY_MS = 25;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -33,27 +38,32 @@ export class WorkflowCoordinator extends DurableObject<Env> {
 
   }
 
-  async start(input: StartInstance): Promise<Started> {
-    const hash = await definitionHash(input);
-    return this.commit(() => this.engine.start(input, hash));
-  }
+  /** Definitions by published version and draft revision: a run request carries ids, not the definition. */
+  private readonly runDefinitions = new DefinitionCache(this.env.DB);
 
   /**
-   * Starts many instances in one transaction, in the given order (a queue batch): one commit, one D1
-   * mirror batch. All or nothing — the caller falls back to single starts if one input is refused.
+   * Starts the runs of one request (one API request, or a queue batch's starts of this workflow) in one
+   * transaction, in the given order: one commit, one D1 mirror batch, which also carries the request's
+   * audit row. Every run is checked first; a refused request (bad parameters, workflow deleted) starts nothing.
    */
-  async startMany(inputs: StartInstance[]): Promise<Started[]> {
-    // A batch's inputs share their definition and weights objects (RPC keeps the sharing): hash each pair once.
-    const hashes = new Map<object, Map<object, Promise<string>>>();
-    const hashOf = (input: StartInstance) => {
-      const byWeights = hashes.get(input.definition) ?? new Map<object, Promise<string>>();
-      hashes.set(input.definition, byWeights);
-      let hash = byWeights.get(input.weights);
-      if (!hash) byWeights.set(input.weights, (hash = definitionHash(input)));
-      return hash;
-    };
-    const hashed = await Promise.all(inputs.map(hashOf));
-    return this.commit(() => this.engine.startMany(inputs, hashed));
+  async startMany(request: StartRequest): Promise<Outcome<Started[]>> {
+    if (this.retired()) return refused(notFound(`workflow ${request.workflowId}`));
+    let prepared: Awaited<ReturnType<typeof startInputs>>;
+    try {
+      prepared = await startInputs(request, this.runDefinitions);
+    } catch (err) {
+      return refused(err);
+    }
+    const { inputs, hashes } = prepared;
+    const started = await this.commit(() => {
+      const answers = this.engine.startMany(inputs, hashes);
+      if (request.audit) {
+        const status = answers.every((a) => a.duplicate) ? 200 : 201;
+        this.outbox.add({ kind: "d1", statements: [insertAudit({ ...request.audit, status })] });
+      }
+      return answers;
+    });
+    return { ok: true, value: started };
   }
 
   /** The pool handed the attempt to a runner. */
@@ -82,6 +92,43 @@ export class WorkflowCoordinator extends DurableObject<Env> {
 
   async rerun(instanceId: string, mode: RerunMode): Promise<Outcome<Started>> {
     return this.commit(() => toOutcome(() => this.engine.rerun(instanceId, mode)));
+  }
+
+  /** Whose instance this is, from live state: terminate and rerun need not wait for D1 to mirror it. */
+  async instanceScope(instanceId: string): Promise<{ workspaceId: string; env: "dev" | "prod" } | null> {
+    const instance = this.store.instance(instanceId);
+    return instance ? { workspaceId: instance.workspace_id, env: instance.env as "dev" | "prod" } : null;
+  }
+
+  /**
+   * The workflow is being deleted. Refused while instances wait or run, unless `terminate`: then they are
+   * terminated (their D1 rows and pool cancels delivered before this answers). From then on every start is
+   * refused, live state and timers are forgotten and no alarm is armed: nothing more reaches D1 for it.
+   */
+  async retire(terminate: boolean): Promise<Outcome<{ terminated: number }>> {
+    const active = this.store.instanceStatuses().filter((i) => i.status === "waiting" || i.status === "running");
+    if (active.length > 0 && !terminate) {
+      const running = active.filter((i) => i.status === "running").length;
+      return refused(conflict(
+        `workflow has ${active.length} unfinished instance(s) (${running} running, ${active.length - running} waiting): ` +
+          "wait for them, or delete with ?terminate=true to terminate them",
+      ));
+    }
+    this.ctx.storage.kv.put(RETIRED, true);
+    if (active.length > 0) await this.commit(() => { for (const i of active) this.engine.terminate(i.id); });
+    if (this.outbox.pending() > 0 && !(await this.outbox.flush())) {
+      return refused(new SluiceError(500, "internal", "the terminated instances could not be recorded yet (D1 or a pool is unreachable); nothing was deleted: delete again"));
+    }
+    this.ctx.storage.transactionSync(() => {
+      this.store.takeDueTimers(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+      for (const { id } of this.store.instanceStatuses()) this.store.purgeInstance(id);
+    });
+    await this.ctx.storage.deleteAlarm();
+    return { ok: true, value: { terminated: active.length } };
+  }
+
+  private retired(): boolean {
+    return this.ctx.storage.kv.get(RETIRED) === true;
   }
 
   async waitReason(instanceId: string): Promise<string | null> {
@@ -197,11 +244,6 @@ export class WorkflowCoordinator extends DurableObject<Env> {
 
 const earliest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
 
-/** Weights travel with a definition, so two inputs share a hash only if they share both. */
 
-const definitionHash = (input: StartInstance) => sha256(JSON.stringify(input.definition) + JSON.stringify(input.weights));
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
+/** A refusal as an answer (SluiceErrors do not cross RPC intact); anything else still throws. */
+const refused = (err: unknown): Outcome<never> => toOutcome<never>(() => { throw err; });

@@ -38,3 +38,24 @@ export function derivedId(prefix: IdPrefix, ms: number, digestHex: string): stri
 export function newSecret(prefix: "sk" | "rt"): string {
   return `${prefix}_${randomPart(52)}`;
 }
+
+/**
+ * An instance id names its workflow after a dot (`ins_….wf_…`): terminate and rerun find the instance's
+ * coordinator from the id alone, before D1 mirrors the instance.
+ */
+export function newInstanceId(workflowId: string, now = Date.now()): string {
+  return `${newId("ins", now)}.${workflowId}`;
+}
+
+/** The derived (repeatable) form of `newInstanceId`, for redelivered events. */
+export function derivedInstanceId(workflowId: string, ms: number, digestHex: string): string {
+  return `${derivedId("ins", ms, digestHex)}.${workflowId}`;
+}
+
+/** The workflow an instance id names; null for ids made before ids named their workflow. */
+export function workflowOfInstance(instanceId: string): string | null {
+  const dot = instanceId.indexOf(".");
+  if (!instanceId.startsWith("ins_") || dot < 0) return null;
+  const workflowId = instanceId.slice(dot + 1);
+  return /^wf_[0-9a-z]+$/.test(workflowId) ? workflowId : null;
+}

@@ -8,12 +8,12 @@ const def = DefinitionSchema.parse({ name: "w", policy: { priority: 3 }, nodes: 
 
 describe("versionForRun", () => {
   it("runs the draft in dev and the published version in prod", () => {
-    expect(versionForRun({ draft: def, publishedVersion: 4 }, "dev")).toBeNull();
-    expect(versionForRun({ draft: def, publishedVersion: 4 }, "prod")).toBe(4);
+    expect(versionForRun({ publishedVersion: 4 }, "dev")).toBeNull();
+    expect(versionForRun({ publishedVersion: 4 }, "prod")).toBe(4);
   });
 
   it("refuses prod without a published version with 409 not_published", () => {
-    const run = () => versionForRun({ draft: def, publishedVersion: null }, "prod");
+    const run = () => versionForRun({ publishedVersion: null }, "prod");
     expect(run).toThrow(SluiceError);
     expect(run).toThrow(/publish it/);
   });

@@ -25,7 +25,6 @@ export type RunRequest = z.output<typeof RunRequestSchema>;
 export type TriggerType = "manual" | "api" | "r2" | "queue" | "webhook";
 
 export interface WorkflowForRun {
-  draft: WorkflowDefinition;
   publishedVersion: number | null;
 }
 

@@ -43,6 +43,8 @@ export const workflows = sqliteTable(
     triggerId: text("trigger_id"),
     /** The published version's policy.triggerId, set at publish: what a trigger's events start. */
     publishedTriggerId: text("published_trigger_id"),
+    /** Bumped by every save of the draft: publish freezes the revision it validated (compare-and-set); dev runs cache by it. */
+    draftRevision: integer("draft_revision").notNull().default(1),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
   },

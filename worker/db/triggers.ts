@@ -1,5 +1,5 @@
 // Triggers in D1: management within a workspace, and the cross-workspace lookups ingest needs.
-import { and, asc, eq, gt, isNull, ne, or, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, isNull, ne, or, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { WorkflowDefinition } from "../core/definition.ts";
 import { badRequest, conflict, notFound } from "../core/errors.ts";
@@ -211,20 +211,29 @@ export interface PublishedWorkflow {
   name: string;
   workspaceId: string;
   version: number;
-  definition: WorkflowDefinition;
-  weights: Record<string, number>;
 }
 
-/** The published versions that select the trigger: what its events start. */
+/** The workflows whose published version selects the trigger: ids and versions only (their coordinators hold the definitions). */
 export async function publishedWorkflowsOf(d1: D1Database, triggerId: string): Promise<PublishedWorkflow[]> {
   const rows = await drizzle(d1)
-    .select({ id: workflows.id, name: workflows.name, workspaceId: workflows.workspaceId, version: workflowVersions.version, definition: workflowVersions.definition, weights: workflowVersions.weights })
+    .select({ id: workflows.id, name: workflows.name, workspaceId: workflows.workspaceId, version: workflows.publishedVersion })
+    .from(workflows)
+    .where(and(eq(workflows.publishedTriggerId, triggerId), isNotNull(workflows.publishedVersion)))
+    .orderBy(asc(workflows.id))
+    .all();
+  return rows.map((r) => ({ ...r, version: r.version! }));
+}
+
+/** The same workflows with their published definitions, for explaining a sample event (trigger test). */
+export async function publishedDefinitionsOf(d1: D1Database, triggerId: string): Promise<(PublishedWorkflow & { definition: WorkflowDefinition })[]> {
+  const rows = await drizzle(d1)
+    .select({ id: workflows.id, name: workflows.name, workspaceId: workflows.workspaceId, version: workflowVersions.version, definition: workflowVersions.definition })
     .from(workflows)
     .innerJoin(workflowVersions, and(eq(workflowVersions.workflowId, workflows.id), eq(workflowVersions.version, workflows.publishedVersion)))
     .where(eq(workflows.publishedTriggerId, triggerId))
     .orderBy(asc(workflows.id))
     .all();
-  return rows.map((r) => ({ ...r, definition: JSON.parse(r.definition) as WorkflowDefinition, weights: JSON.parse(r.weights) as Record<string, number> }));
+  return rows.map((r) => ({ ...r, definition: JSON.parse(r.definition) as WorkflowDefinition }));
 }
 
 /** Drafts that select the trigger without a published version that does: named in an `unpublished` verdict. */

@@ -12,6 +12,8 @@ export interface WorkflowRecord {
   publishedVersion: number | null;
   createdAt: string;
   updatedAt: string;
+  /** Bumped by every save of the draft (publish compares and sets it). */
+  draftRevision: number;
   definition: WorkflowDefinition;
 }
 
@@ -24,6 +26,7 @@ const toRecord = (row: Row): WorkflowRecord => ({
   publishedVersion: row.publishedVersion,
   createdAt: new Date(row.createdAt).toISOString(),
   updatedAt: new Date(row.updatedAt).toISOString(),
+  draftRevision: row.draftRevision,
   definition: JSON.parse(row.draft) as WorkflowDefinition,
 });
 
@@ -36,7 +39,7 @@ export function isUniqueViolation(err: unknown): boolean {
 }
 
 /** A row of the list: the workflow without its draft, with its trigger and last run. */
-export interface WorkflowListItem extends Omit<WorkflowRecord, "definition"> {
+export interface WorkflowListItem extends Omit<WorkflowRecord, "definition" | "draftRevision"> {
   /** The published version's policy.triggerId; the draft's while the workflow was never published. */
   triggerId: string | null;
   lastRun: { id: string; status: string; env: string; createdAt: string } | null;
@@ -163,7 +166,14 @@ export class WorkflowRepo {
     try {
       const row = await this.db
         .update(workflows)
-        .set({ name: def.name, description: def.description, draft: JSON.stringify(def), triggerId: def.policy.triggerId, updatedAt: Date.now() })
+        .set({
+          name: def.name,
+          description: def.description,
+          draft: JSON.stringify(def),
+          triggerId: def.policy.triggerId,
+          draftRevision: sql`${workflows.draftRevision} + 1`,
+          updatedAt: Date.now(),
+        })
         .where(and(eq(workflows.id, id), eq(workflows.workspaceId, this.workspaceId)))
         .returning()
         .get();
@@ -182,29 +192,47 @@ export class WorkflowRepo {
     ]);
   }
 
-  /** Freezes the draft as the next version and makes it the published one, in one D1 transaction. */
-  async publish(id: string, weights: Record<string, number>, message: string): Promise<number> {
-    const wf = await this.get(id);
-    const next = sql`(SELECT COALESCE(MAX(version), 0) + 1 FROM workflow_versions WHERE workflow_id = ${id})`;
-    await this.db.batch([
-      this.db.insert(workflowVersions).values({
-        workflowId: id,
-        version: next as unknown as number,
-        definition: JSON.stringify(wf.definition),
-        weights: JSON.stringify(weights),
-        message,
-      }),
-      this.db
-        .update(workflows)
-        .set({
-          publishedVersion: sql`(SELECT MAX(version) FROM workflow_versions WHERE workflow_id = ${id})`,
-          // From now on the trigger's events start this version (and a trigger dropped from it stops).
-          publishedTriggerId: wf.definition.policy.triggerId,
-          updatedAt: Date.now(),
-        })
-        .where(eq(workflows.id, id)),
+  /**
+   * Freezes `def` (the draft as read at `draftRevision` and validated) as the next version and makes it
+   * the published one, in one D1 transaction that happens only while the draft is still that revision:
+   * a save in between answers 409 and publishes nothing.
+   */
+  async publish(id: string, def: WorkflowDefinition, draftRevision: number, weights: Record<string, number>, message: string): Promise<number> {
+    // Both statements hold only while the draft is still `draftRevision`; a D1 batch is one transaction.
+    const [frozen] = await this.d1.batch([
+      this.d1
+        .prepare(
+          `INSERT INTO workflow_versions (workflow_id, version, definition, weights, message)
+           SELECT id, (SELECT COALESCE(MAX(version), 0) + 1 FROM workflow_versions WHERE workflow_id = ?1), ?2, ?3, ?4
+           FROM workflows WHERE id = ?1 AND workspace_id = ?5 AND draft_revision = ?6`,
+        )
+        .bind(id, JSON.stringify(def), JSON.stringify(weights), message, this.workspaceId, draftRevision),
+      // From now on the trigger's events start this version (and a trigger dropped from it stops).
+      this.d1
+        .prepare(
+          `UPDATE workflows SET published_version = (SELECT MAX(version) FROM workflow_versions WHERE workflow_id = ?1),
+             published_trigger_id = ?2, updated_at = ?3
+           WHERE id = ?1 AND workspace_id = ?4 AND draft_revision = ?5`,
+        )
+        .bind(id, def.policy.triggerId, Date.now(), this.workspaceId, draftRevision),
     ]);
-    return (await this.get(id)).publishedVersion!;
+    const published = frozen!.meta.changes === 1 ? await this.get(id) : null;
+    if (!published) {
+      await this.get(id); // 404 when it was deleted meanwhile
+      throw conflict(`the draft of workflow ${id} was saved again while it was being published; nothing was published: publish again`);
+    }
+    return published.publishedVersion!;
+  }
+
+  /** What a run request needs of its workflow, without the definition (the coordinator holds that). One D1 read. */
+  async runTarget(id: string): Promise<{ id: string; publishedVersion: number | null; draftRevision: number }> {
+    const row = await this.db
+      .select({ id: workflows.id, publishedVersion: workflows.publishedVersion, draftRevision: workflows.draftRevision })
+      .from(workflows)
+      .where(and(eq(workflows.id, id), eq(workflows.workspaceId, this.workspaceId)))
+      .get();
+    if (!row) throw notFound(`workflow ${id}`);
+    return row;
   }
 
   async versions(id: string) {
@@ -234,4 +262,32 @@ export class WorkflowRepo {
       weights: JSON.parse(row.weights) as Record<string, number>,
     };
   }
+}
+
+/** A definition as a coordinator loads it to start runs: a published version, or the draft at its current revision. */
+export interface StoredDefinition {
+  definition: string;
+  /** JSON weights frozen at publish; null for the draft (computed by the loader). */
+  weights: string | null;
+  /** The draft's revision when the draft was read; null for a version. */
+  draftRevision: number | null;
+}
+
+export async function definitionForRun(d1: D1Database, workspaceId: string, workflowId: string, version: number | null): Promise<StoredDefinition | null> {
+  const db = drizzle(d1);
+  if (version === null) {
+    const row = await db
+      .select({ definition: workflows.draft, draftRevision: workflows.draftRevision })
+      .from(workflows)
+      .where(and(eq(workflows.id, workflowId), eq(workflows.workspaceId, workspaceId)))
+      .get();
+    return row ? { ...row, weights: null } : null;
+  }
+  const row = await db
+    .select({ definition: workflowVersions.definition, weights: workflowVersions.weights })
+    .from(workflowVersions)
+    .innerJoin(workflows, eq(workflows.id, workflowVersions.workflowId))
+    .where(and(eq(workflowVersions.workflowId, workflowId), eq(workflowVersions.version, version), eq(workflows.workspaceId, workspaceId)))
+    .get();
+  return row ? { ...row, draftRevision: null } : null;
 }

@@ -1,5 +1,4 @@
 // One event to one trigger: decide, start the published workflows through their coordinators, write the verdict.
-import { runClock } from "../core/params/index.ts";
 import { checkTriggerMessageSize } from "../core/runs.ts";
 import { SluiceError } from "../core/errors.ts";
 import {
@@ -11,10 +10,10 @@ import {
   type TriggerSpec,
   type WorkflowStart,
 } from "../core/triggers/index.ts";
-import type { Started, StartInstance } from "../coordinator/workflow-coordinator.ts";
+import type { Started } from "../coordinator/workflow-coordinator.ts";
 import { publishedWorkflowsOf, unpublishedWorkflowsOf, type PublishedWorkflow } from "../db/triggers.ts";
 import type { TriggerEventRecord } from "../db/trigger-events.ts";
-import { StartBatch } from "./starts.ts";
+import { StartBatch, type PublishedStart } from "./starts.ts";
 
 export interface Delivery {
   trigger: TriggerSpec;
@@ -58,7 +57,7 @@ export interface PlannedStart {
   workflowId: string;
   workflowName: string;
   requestedId: string;
-  input: StartInstance;
+  input: PublishedStart;
 }
 
 /** A delivery decided up to its starts: either a final verdict, or the starts whose answers complete it. */
@@ -67,29 +66,24 @@ export type PlannedDelivery =
   | { done: false; verdict: Omit<TriggerEventRecord, "outcome" | "detail" | "instanceIds">; starts: PlannedStart[] };
 
 async function plannedStart(d: Delivery, wf: PublishedWorkflow, dedupKey: string, orderingKey: string | null): Promise<PlannedStart> {
-  const { definition } = wf;
-  const receivedAt = d.event.receivedAt;
-  const clock = runClock({ receivedAt: new Date(receivedAt), timezone: definition.policy.timezone });
   const requestedId = await d.instanceIdFor(wf.id);
-  const input: StartInstance = {
-    instanceId: requestedId,
+  // Ids and inputs only: the coordinator resolves parameters and cycle time against the version it holds.
+  const input: PublishedStart = {
     workspaceId: wf.workspaceId,
     workflowId: wf.id,
-    workflowName: definition.name,
     version: wf.version,
-    env: "prod",
-    // Shared by every start of this workflow in a batch: an RPC clones it once.
-    definition,
-    weights: wf.weights,
-    priorityOverride: null,
-    runDate: null,
-    receivedAt,
-    cyctime: clock.cyctime.getTime(),
-    triggerType: d.event.type,
-    triggerMessage: d.event.message,
-    params: definition.params,
-    dedup: { key: await coordinatorDedupKey(d.trigger.id, dedupKey), windowSeconds: d.trigger.dedup.windowSeconds },
-    orderingKey,
+    run: {
+      instanceId: requestedId,
+      env: "prod",
+      receivedAt: d.event.receivedAt,
+      runDate: null,
+      priorityOverride: null,
+      triggerType: d.event.type,
+      triggerMessage: d.event.message,
+      params: null,
+      dedup: { key: await coordinatorDedupKey(d.trigger.id, dedupKey), windowSeconds: d.trigger.dedup.windowSeconds },
+      orderingKey,
+    },
   };
   return { workflowId: wf.id, workflowName: wf.name, requestedId, input };
 }

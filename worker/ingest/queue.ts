@@ -1,5 +1,5 @@
 // Queue consumer: R2 notifications and trigger-queue messages → trigger events → runs → event log → ack.
-import { derivedId } from "../core/ids.ts";
+import { derivedId, derivedInstanceId } from "../core/ids.ts";
 import { revokedSourceDetail } from "../core/tenancy.ts";
 import { cloudEvent, cloudEventId, queueRecord, R2NotificationSchema, sha256Hex, type TriggerEvent, type TriggerSpec } from "../core/triggers/index.ts";
 import { recordEvents, type TriggerEventRecord } from "../db/trigger-events.ts";
@@ -79,7 +79,7 @@ async function planMessage(queue: string, message: Message<unknown>, triggers: T
           workspaceId,
           event,
           eventId: derivedId("evt", event.receivedAt, await seed(trigger)),
-          instanceIdFor: async (workflowId) => derivedId("ins", event.receivedAt, await seed(trigger, workflowId)),
+          instanceIdFor: async (workflowId) => derivedInstanceId(workflowId, event.receivedAt, await seed(trigger, workflowId)),
           source: event.type === "r2" ? `r2 ${source} via ${queue}` : `queue ${queue}`,
           sourceId: message.id,
         },
