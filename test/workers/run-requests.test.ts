@@ -34,6 +34,14 @@ describe("batch runs", () => {
     expect(await instancesOf(wf.id)).toBe(0);
   });
 
+  it("names every bad run of a batch, not a single run's fields", async () => {
+    const wf = await createWorkflow(noop("batch-many-bad"));
+    const res = await api("POST", runsPath(wf.id), { runs: [{ env: "qa" }, { env: "dev" }, { env: "dev", runDate: "2026" }, { env: "dev", extra: 1 }] });
+    expect(res.status).toBe(400);
+    expect(res.json.error.details.map((d: { path: string }) => d.path)).toEqual(["runs[0].env", "runs[2].runDate", "runs[3]"]);
+    expect(await instancesOf(wf.id)).toBe(0);
+  });
+
   it("refuses a batch whose run names an undeclared parameter, starting none of it", async () => {
     const wf = await createWorkflow({ ...noop("batch-bad-param"), params: { a: "1" } });
     const res = await api("POST", runsPath(wf.id), { runs: [{ env: "dev" }, { env: "dev", params: { b: "2" } }] });

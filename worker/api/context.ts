@@ -9,13 +9,17 @@ export type AppEnv = { Bindings: Env; Variables: { principal: Principal; auditWr
 
 type Issue = ZodError["issues"][number];
 
+/** A branch that does not know a key the sender wrote at its top (e.g. `runs`) is not the shape they meant. */
+const refusesSentKeys = (branch: Issue[]) => branch.some((i) => i.code === "unrecognized_keys" && i.path.length === 0);
+
 /**
- * A failed union reports every branch's issues; the branch with the fewest is what the sender most
- * likely meant, so its issues (under the union's path) are the ones named.
+ * A failed union reports every branch's issues; of the branches that know every top-level key sent, the
+ * one with the fewest is what the sender most likely meant, so its issues (under the union's path) are named.
  */
 function closestIssues(issue: Issue): Issue[] {
   if (issue.code !== "invalid_union" || issue.errors.length === 0) return [issue];
-  const branch = issue.errors.reduce((best, next) => (next.length < best.length ? next : best));
+  const candidates = issue.errors.some((b) => !refusesSentKeys(b)) ? issue.errors.filter((b) => !refusesSentKeys(b)) : issue.errors;
+  const branch = candidates.reduce((best, next) => (next.length < best.length ? next : best));
   if (branch.length === 0) return [issue];
   return branch.flatMap((inner) => closestIssues({ ...inner, path: [...issue.path, ...inner.path] } as Issue));
 }
