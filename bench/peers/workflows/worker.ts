@@ -57,7 +57,17 @@ export default {
       if (route === "POST /status") {
         const { workflow, ids } = (await request.json()) as { workflow: "chain" | "single"; ids: string[] };
         const binding = workflow === "chain" ? env.CHAIN : env.SINGLE;
-        const items = await Promise.all(ids.map(async (id) => ({ id, ...(await (await binding.get(id)).status()) })));
+        // An id createBatch just returned can be not_found for a moment (its engine starts in the background): still pending.
+        const items = await Promise.all(
+          ids.map(async (id) => {
+            try {
+              const { status, error, output } = await (await binding.get(id)).status();
+              return { id, status, error, output };
+            } catch {
+              return { id, status: "unknown" };
+            }
+          }),
+        );
         return json({ items });
       }
       return json({ error: `no route ${route}` }, 404);
