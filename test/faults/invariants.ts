@@ -105,6 +105,8 @@ export interface Verdict {
   mirrorMismatches: number;
   verdictMismatches: number;
   unexplainedFailures: number;
+  /** Nodes failed by a lost attempt while infrastructure retries remained (the machine's fault, not the script's). */
+  failedByLostAttempt: number;
   leftovers: number;
   outcomes: Record<string, number>;
   problems: string[];
@@ -122,7 +124,7 @@ export async function judge(
   const note = (p: string) => problems.length < 40 && problems.push(p);
   const v: Verdict = {
     runs: 0, instances: 0, lost: 0, duplicates: 0, stuck: 0, overLimit: sampled.length,
-    mirrorMismatches: 0, verdictMismatches: 0, unexplainedFailures: 0, leftovers: 0, outcomes: {}, problems,
+    mirrorMismatches: 0, verdictMismatches: 0, unexplainedFailures: 0, failedByLostAttempt: 0, leftovers: 0, outcomes: {}, problems,
   };
   const byTag = new Map<string, string[]>();
   const wanted = new Map<string, RunRequest>(requests.map((r) => [r.tag, r]));
@@ -166,7 +168,17 @@ export async function judge(
         v.stuck++;
         note(`${wf.name}: node run ${run.id} still ${run.status} in a ${instance.status} instance`);
       }
+      // A lost attempt is always the machine's: retried as infrastructure (announced), or failed once those are used.
+      const lostError = /^lost: /.test(run.error ?? "") ? run.error! : null;
+      const retriedAsInfrastructure = lostError !== null && / \(infrastructure retry \d+ of \d+ follows\)$/.test(lostError);
+      const retriesUsed = lostError !== null && / \(all \d+ infrastructure retries used\)$/.test(lostError);
+      if (lostError !== null && (!(retriedAsInfrastructure || retriesUsed) || (retriedAsInfrastructure && run.current === 1))) {
+        v.failedByLostAttempt++;
+        note(`${wf.name}: node run ${run.id} (current=${run.current}) lost without its infrastructure retry: ${lostError}`);
+      }
+
       if (run.status === "failed" && !EXPLAINED_FAILURES.some(([error, on]) => error.test(run.error ?? "") && on(run.node_name))) {
+
         v.unexplainedFailures++;
         note(`${wf.name}: node run ${run.id} failed for no injected reason: ${run.error}`);
       }
