@@ -24,7 +24,10 @@ export class WorkflowCoordinator extends DurableObject<Env> {
   private readonly engine: Engine;
   private readonly outbox: Outbox;
   private readonly store: CoordinatorStore;
+  /** Whether a call is already trying a failed delivery again at once (see commit). */
+  private retryingFlush = false;
   /** http requests in flight, by attempt: one whose node stopped running (terminated, timed out) is aborted. */
+
   private readonly httpInFlight = new Map<string, AbortController>();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -228,8 +231,19 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     await armed;
     // A failed delivery is mostly an object restarting: tried again at once, so the answer to this call
     // usually follows its effects (a terminate's cancel reaches the pool before "terminated" is answered).
-    // Past that, the alarm keeps retrying.
-    for (let retry = 1; !(await this.outbox.flush()) && retry <= FLUSH_RETRIES; retry++) await sleep(FLUSH_RETRY_MS * retry);
+    // One call at a time waits for those quick retries (under a storm of calls they would pile up);
+    // past them, the alarm keeps retrying.
+    if (!(await this.outbox.flush()) && !this.retryingFlush) {
+      this.retryingFlush = true;
+      try {
+        for (let retry = 1; retry <= FLUSH_RETRIES; retry++) {
+          await sleep(FLUSH_RETRY_MS * retry);
+          if (await this.outbox.flush()) break;
+        }
+      } finally {
+        this.retryingFlush = false;
+      }
+    }
     const next = earliest(this.engine.nextTimerAt(), this.outbox.nextDeliveryAt());
     if (next !== null) {
       const current = await this.ctx.storage.getAlarm();

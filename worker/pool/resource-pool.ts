@@ -43,6 +43,10 @@ export class ResourcePool extends DurableObject<Env> {
   private readonly leases: LeaseBook;
   /** Runners long-polling for work; in memory only: a lost waiter just makes its runner poll again. */
   private waiters: Waiter[] = [];
+  /** The round of reports to coordinators under way, if any (see sendReports). */
+  private reporting: Promise<void> | null = null;
+  private reportAgain = false;
+
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -82,13 +86,15 @@ export class ResourcePool extends DurableObject<Env> {
     const now = this.lease(runnerId, workspaceId, slots);
     if (now.length > 0 || waitMs === 0) return now;
     return new Promise<RunnerTask[]>((resolve) => {
-      const waiter: Waiter = { runnerId, workspaceId, slots, resolve };
-      this.waiters.push(waiter);
-      setTimeout(() => {
+      const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         resolve([]);
       }, waitMs);
+      // Served early, its timer goes with it: long polls must not pile up timers.
+      const waiter: Waiter = { runnerId, workspaceId, slots, resolve: (tasks) => (clearTimeout(timer), resolve(tasks)) };
+      this.waiters.push(waiter);
     });
+
   }
 
   /** Renews the leases the runner still holds under their ids; answers which of its attempts it must kill (null: not registered). */
@@ -197,7 +203,27 @@ export class ResourcePool extends DurableObject<Env> {
    * Tells coordinators what they wait for: lost attempts (nodeLost), then every process that is gone
    * (processGone), one call per workflow. A failed report is tried again by the alarm.
    */
-  private async sendReports(): Promise<void> {
+  private sendReports(): Promise<void> {
+    // One at a time: every refused result, cancel and alarm asks for a round, and rounds that ran side by
+    // side would each send the same due reports. A request during a round gets one more round after it.
+    if (this.reporting) {
+      this.reportAgain = true;
+      return this.reporting;
+    }
+    this.reporting = (async () => {
+      try {
+        do {
+          this.reportAgain = false;
+          await this.sendDueReports();
+        } while (this.reportAgain);
+      } finally {
+        this.reporting = null;
+      }
+    })();
+    return this.reporting;
+  }
+
+  private async sendDueReports(): Promise<void> {
     const { lost } = this.leases.reportsDue();
     for (const task of lost) {
       try {
