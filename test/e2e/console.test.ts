@@ -224,7 +224,8 @@ async function journey() {
   await dialog.getByRole("button", { name: "Run", exact: true }).click();
   await page.waitForURL(/\/instances\/ins_/);
   const longUrl = page.url();
-  await page.locator("pre.log .ansi-green-fg").filter({ hasText: "tick 2" }).waitFor();
+  // Live log lines cross runner → Worker → D1 → coordinator → socket; on a loaded 2-core machine that can take a while.
+  await page.locator("pre.log .ansi-green-fg").filter({ hasText: "tick 2" }).waitFor({ timeout: 90_000 });
   const second = await api.run(longJob, { env: "prod" });
   await page.goto(`${stack.url}/instances/${second}`);
   await page.getByTestId("wait-reason").filter({ hasText: "maxParallel 1" }).waitFor();
