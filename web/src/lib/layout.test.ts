@@ -26,12 +26,10 @@ describe("layoutGraph", () => {
     expect([...at.keys()]).toEqual(["constructor", "__proto__"]);
   });
 
-  it("lays out 400 nodes quickly", () => {
+  it("lays out 400 nodes", () => {
     const names = Array.from({ length: 400 }, (_, i) => `n${i}`);
     const edges = names.slice(1).map((name, i) => ({ from: `n${Math.floor(i / 3)}`, to: name }));
-    const started = performance.now();
     expect(layoutGraph(names, edges).size).toBe(400);
-    expect(performance.now() - started).toBeLessThan(3000);
   });
 });
 
