@@ -1,6 +1,7 @@
 // http nodes against a fake target in the Workers runtime: a terminate stops the request in flight, so a rerun never overlaps it.
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { api, instance, isolatedGroup, startRun } from "./helpers.ts";
+import { fakeHttpTarget } from "./http-target.ts";
 import { eventually } from "./trigger-helpers.ts";
 
 const scope = isolatedGroup();
@@ -8,29 +9,20 @@ const HOST = "slow-target.sluice.test";
 
 /** Requests to the fake target, open from the moment they arrive until answered or aborted. */
 let calls: { from: number; to: number | null }[] = [];
-let realFetch: typeof fetch;
-
-// The Worker's Durable Objects run in the test's isolate, so this stands in for the network they reach.
 beforeEach(() => {
   calls = [];
-  realFetch = globalThis.fetch;
-  globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-    const request = new Request(input as RequestInfo, init);
-    if (new URL(request.url).host !== HOST) return realFetch(input as RequestInfo, init);
-    const call = { from: Date.now(), to: null as number | null };
-    calls.push(call);
-    // The target never answers: only the caller's abort (its timeout, or a terminate) ends the request.
-    return new Promise<Response>((_, reject) => {
-      request.signal.addEventListener("abort", () => {
-        call.to = Date.now();
-        reject(request.signal.reason);
-      });
-    });
-  }) as typeof fetch;
 });
 
-afterEach(() => {
-  globalThis.fetch = realFetch;
+// The target never answers: only the caller's abort (its timeout, or a terminate) ends the request.
+fakeHttpTarget(HOST, (request) => {
+  const call = { from: Date.now(), to: null as number | null };
+  calls.push(call);
+  return new Promise<Response>((_, reject) => {
+    request.signal.addEventListener("abort", () => {
+      call.to = Date.now();
+      reject(request.signal.reason);
+    });
+  });
 });
 
 describe("http nodes", () => {

@@ -1,31 +1,16 @@
 // An http node whose request was cut off by the coordinator's eviction: the request is made again, once.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { api, instance, isolatedGroup, startRun } from "./helpers.ts";
+import { fakeHttpTarget } from "./http-target.ts";
 import { eventually } from "./trigger-helpers.ts";
 
 const scope = isolatedGroup();
 const HOST = "flaky-target.sluice.test";
 const coordinator = (workflowId: string) => env.COORDINATOR.get(env.COORDINATOR.idFromName(workflowId));
 
-let calls = 0;
-let realFetch: typeof fetch;
-
 // The first request never answers (its caller is evicted); later ones answer 200.
-beforeEach(() => {
-  calls = 0;
-  realFetch = globalThis.fetch;
-  globalThis.fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-    const request = new Request(input as RequestInfo, init);
-    if (new URL(request.url).host !== HOST) return realFetch(input as RequestInfo, init);
-    calls++;
-    return calls === 1 ? new Promise<Response>(() => {}) : Promise.resolve(new Response("done", { status: 200 }));
-  }) as typeof fetch;
-});
-
-afterEach(() => {
-  globalThis.fetch = realFetch;
-});
+const target = fakeHttpTarget(HOST, async (_, n) => (n === 1 ? new Promise<Response>(() => {}) : new Response("done", { status: 200 })));
 
 describe("http nodes across an eviction", () => {
   it("makes a request cut off by an eviction again and records its outcome", async () => {
@@ -34,7 +19,7 @@ describe("http nodes across an eviction", () => {
       nodes: [{ name: "call", type: "http", http: { url: `http://${HOST}/work` }, timeoutSeconds: 600 }],
     });
     const id = await startRun(wf.id);
-    await eventually(async () => calls, (n) => n === 1);
+    await eventually(async () => target.calls, (n) => n === 1);
     // What an eviction leaves: the request's row in storage, and an object that knows of no request in
     // flight. (A real evictDurableObject would wait for the hung request forever.) The watch timer,
     // every 30 s, then finds the request without an outcome and nobody making it.
@@ -44,7 +29,7 @@ describe("http nodes across an eviction", () => {
     });
     await runDurableObjectAlarm(coordinator(wf.id));
     await eventually(async () => (await instance(id)).status, (s) => s === "succeeded");
-    expect(calls).toBe(2);
+    expect(target.calls).toBe(2);
     const log = (await api("GET", `/api/v1/instances/${id}/nodes/call/log`)).text;
     expect(log).toContain("[sluice] the coordinator restarted during the request; making it again");
     expect(log).toContain("HTTP 200");

@@ -1,5 +1,6 @@
 // The workflow definition (DESIGN §5): its schema, limits and defaults, as one zod source of truth.
 import { z } from "zod";
+import { toLf } from "./params/prepare.ts";
 
 export const MAX_NODES = 400;
 export const MAX_PARALLEL = 100_000;
@@ -89,7 +90,7 @@ export const NodeSchema = z.strictObject({
   type: z.string().min(1),
   description: z.string().max(LIMITS.descriptionLength).optional(),
   // Stored with LF line endings (DESIGN §2.3): a CR would hide from bash where a line, and a heredoc, ends.
-  code: z.string().default("").transform((code) => code.replace(/\r\n?/g, "\n")),
+  code: z.string().default("").transform(toLf),
   params: params.default({}),
   priority: priority.optional(),
   timeoutSeconds: z.number().int().min(1).max(LIMITS.maxTimeoutSeconds).default(3600),

@@ -124,9 +124,8 @@ export function commandRefusal(frame: Command, at: WordPosition, facts: ScriptFa
   if (CODE_TAKERS.has(name)) return takesCode(name);
   if (name === "printf" && (frame.args.at(-1) === "-v" || word.startsWith("-v"))) return takesNames("printf -v");
   if ((name === "test" || name === "[") && frame.args.some((a) => a === "-v" || a === "-R")) return TEST_NAME;
-  if ((name === "for" || name === "select") && frame.args.length > 0 && assignmentRefusal(frame.args[0]!, facts)) {
-    return assignmentRefusal(frame.args[0]!, facts);
-  }
+  // `for n in …` assigns each word to n.
+  if ((name === "for" || name === "select") && frame.args.length > 0) return assignmentRefusal(frame.args[0]!, facts);
   return undefined;
 }
 
