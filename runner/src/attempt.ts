@@ -11,10 +11,18 @@ import type { Completion, RunnerTask, SluiceClient } from "./sluice-client.ts";
 import { type AttemptWorkspace, type Interpreters, prepareWorkspace, removeWorkspace } from "./workspace.ts";
 
 /**
- * Why an attempt was killed without its result counting; the server decides its fate instead. After a
- * cancel the runner still reports the kill, so the server frees the slot the process held.
+ * Why an attempt was killed without its result counting; the server decides its fate instead. When the
+ * server said so (a cancel, or a log chunk refused because the attempt was stopped) the runner still
+ * reports the kill, so the server frees the slot the process held.
  */
 export type AbandonReason = "cancelled by the server" | "lease lost" | "lease not renewed" | "runner stopping" | "runner token rejected";
+
+/**
+ * Kills the server may be holding a slot for: it stopped the attempt and waits to hear the process is gone.
+ * A refused log chunk says "lease lost" whether the attempt was stopped or its lease really went elsewhere;
+ * the report costs one refused request in the second case and frees the slot at once in the first.
+ */
+const REPORTED_KILLS: ReadonlySet<AbandonReason> = new Set(["cancelled by the server", "lease lost"]);
 
 /** `next`: the runner's next tasks, leased in the answer to this attempt's report (one hop per node). */
 export type AttemptEnd =
@@ -188,14 +196,14 @@ export class Attempt {
   }
 
   /**
-   * The process group is gone. After a cancel the server holds the attempt's slot until it hears so: the
-   * kill is reported under the lease. The server refuses it as a result (409, expected: the node's fate
-   * is decided) and frees the slot. Otherwise nothing is reported.
+   * The process group is gone. After the server stopped the attempt it holds the attempt's slot until it
+   * hears so: the kill is reported under the lease. The server refuses it as a result (409, expected: the
+   * node's fate is decided) and frees the slot. Otherwise nothing is reported.
    */
   private async abandoned(completion: Completion, fallback: AbandonReason = "lease lost"): Promise<AttemptEnd> {
     const reason = this.abandonReason ?? fallback;
-    if (reason !== "cancelled by the server") return { kind: "abandoned", reason, next: [] };
-    const killed = { ...completion, outputs: {}, error: "killed: cancelled by the server" };
+    if (!REPORTED_KILLS.has(reason)) return { kind: "abandoned", reason, next: [] };
+    const killed = { ...completion, outputs: {}, error: `killed: ${reason}` };
     const settings = { ...this.settings, freeSlotsAfter: () => 0, expectRefusal: true };
     await deliverCompletion(this.task, killed, settings, this.settings.stopping ?? new AbortController().signal);
     return { kind: "abandoned", reason, next: [] };

@@ -132,6 +132,28 @@ describe("runner control", { timeout: 20_000 }, () => {
     expect(lines.filter((line) => line.includes("result refused"))).toEqual([]);
   });
 
+  test("a log chunk refused because the attempt was stopped kills the group and reports the kill, without waiting for a heartbeat", async () => {
+    startRunner({ heartbeatSeconds: 600 });
+    const pidFile = join(scratch, "pid");
+    const task = fake.queue({ script: familyScript(pidFile, "for i in $(seq 1 600); do echo tick $i; sleep 0.1; done &") });
+    const pgid = await leaderPid(pidFile);
+    await waitFor(() => fake.logOf(task.attemptId).includes("tick 2"), "a few ticks logged");
+    const family = liveMembersOf(pgid);
+    const heartbeatsBefore = fake.heartbeats.length;
+    let aliveAtReport: number[] | null = null;
+    fake.onResult = (attemptId) => {
+      if (attemptId === task.attemptId) aliveAtReport = family.filter((pid) => !processIsGone(pid));
+    };
+    fake.cancel(task.attemptId, "log");
+    const report = await waitFor(() => fake.killReports.get(task.attemptId), "the kill report");
+    expect(aliveAtReport).toEqual([]);
+    expect(report).toMatchObject({ exitCode: null, error: "killed: lease lost" });
+    expect(fake.heartbeats.length, "no heartbeat was needed").toBe(heartbeatsBefore);
+    await finishLine(task, "killed: lease lost");
+    expect(fake.completions.has(task.attemptId)).toBe(false);
+    expect(lines.filter((line) => line.includes("result refused"))).toEqual([]);
+  });
+
   test("a lease that cannot be renewed: the runner kills the process group itself before the lease runs out on the server", async () => {
     startRunner({ killGraceSeconds: 0.3 });
     fake.failHeartbeats = true;

@@ -72,6 +72,7 @@ export class FakeSluice {
   /** Seqs stored per attempt: a repeated one is acknowledged and not stored again, as the Worker does. */
   private readonly storedSeqs = new Map<string, Set<number>>();
   private readonly toCancel = new Set<string>();
+  private readonly cancelledByLog = new Set<string>();
   private pending: RunnerTask[] = [];
   private held: HeldClaim[] = [];
   private port = 0;
@@ -118,9 +119,13 @@ export class FakeSluice {
     return full;
   }
 
-  /** The next heartbeat that lists this attempt is told to kill it. */
-  cancel(attemptId: string): void {
+  /**
+   * Stops the attempt as the Worker does: the next heartbeat that lists it is told to kill it, and its
+   * log chunks are refused (409). `seenBy: "log"` leaves heartbeats out, so only the refused log says so.
+   */
+  cancel(attemptId: string, seenBy: "heartbeat" | "log" = "heartbeat"): void {
     this.toCancel.add(attemptId);
+    if (seenBy === "log") this.cancelledByLog.add(attemptId);
   }
 
   logOf(attemptId: string): string {
@@ -182,7 +187,7 @@ export class FakeSluice {
       const heartbeat = JSON.parse(body.toString()) as HeartbeatRequest;
       this.heartbeats.push(heartbeat);
       const cancel = heartbeat.leases
-        .filter((l) => this.toCancel.has(l.attemptId) || this.leaseOf.get(l.attemptId) !== l.leaseId)
+        .filter((l) => (this.toCancel.has(l.attemptId) && !this.cancelledByLog.has(l.attemptId)) || this.leaseOf.get(l.attemptId) !== l.leaseId)
         .map((l) => l.attemptId);
       return json(response, 200, { cancel });
     }
@@ -195,6 +200,7 @@ export class FakeSluice {
       return json(response, 409, { error: { code: "lease_lost", message: "not this attempt's lease" } });
     }
     if (match[2] === "log") {
+      if (this.cancelledByLog.has(attemptId)) return json(response, 409, { error: { code: "lease_lost", message: "the attempt was stopped" } });
       if (this.logDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.logDelayMs));
       const seqParam = new URLSearchParams(query).get("seq");
       this.recordLog(attemptId, body, seqParam === null ? null : Number(seqParam));
