@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
+import { groupGone } from "../runner/src/process-group.ts";
 
 export const ROOT = `${join(import.meta.dirname, "..")}/`;
 const BIN = `${ROOT}node_modules/.bin`;
@@ -29,6 +30,14 @@ export interface Stack {
   output: string[];
   startRunner(name: string, slots: number): ChildProcess;
   stop(): Promise<void>;
+  /**
+   * SIGKILL, at once, every process group this stack started (wrangler with its workerd, each runner), as a crash
+   * would; resolves when they are gone. Node processes lead groups of their own: each runner's orphan guard
+   * (runner/src/orphan-guard.ts) kills them when it sees its runner die.
+   */
+  kill(): Promise<void>;
+  /** A new stack on the same port, admin token, state directory and runners; call it after kill() or stop(). */
+  restart(): Promise<Stack>;
 }
 
 export async function freePort(): Promise<number> {
@@ -59,6 +68,18 @@ async function exec(cmd: string, args: string[], quiet: boolean): Promise<void> 
   const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
   if (code !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${code}):\n${output.join("")}`);
   if (!quiet) process.stdout.write(output.join(""));
+}
+
+/** SIGKILL the child's whole process group; resolves when the child has exited and no member of its group lives. */
+export async function killGroup(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined) return;
+  const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {} // ESRCH: the group is already gone
+  await exited;
+  // The leader's exit comes first; the others (workerd under wrangler) die a moment later.
+  await groupGone(child.pid, 5_000);
 }
 
 export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
@@ -146,7 +167,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return child;
     };
     for (const r of options.runners ?? [{ name: "local-runner", slots: 4 }]) startRunner(r.name, r.slots);
-    return { url, adminToken, runnerToken, worker, runners, output, startRunner, stop };
+    const kill = async () => {
+      await Promise.all([worker, ...runners].map(killGroup));
+    };
+    const restart = () => startStack({ ...options, port, adminToken });
+    return { url, adminToken, runnerToken, worker, runners, output, startRunner, stop, kill, restart };
   } catch (err) {
     await stop();
     throw err;

@@ -6,7 +6,8 @@ import { LeaseLostError, RequestRejectedError, RunnerUnauthorizedError } from ".
 import { killPlan } from "./lease-watch.ts";
 import { LogStream } from "./log-stream.ts";
 import { readOutputFile } from "./outputs.ts";
-import { groupGone, outputClosed, processExited, signalGroup, startInGroup, terminateGroup } from "./process-group.ts";
+import { releaseGroup } from "./orphan-guard.ts";
+import { groupGone, groupIsAlive, outputClosed, processExited, signalGroup, startInGroup, terminateGroup } from "./process-group.ts";
 import type { Completion, RunnerTask, SluiceClient } from "./sluice-client.ts";
 import { type AttemptWorkspace, type Interpreters, prepareWorkspace, removeWorkspace } from "./workspace.ts";
 
@@ -184,6 +185,7 @@ export class Attempt {
     await terminateGroup(child.pid, this.killGraceMs);
     // Only once every process of the group is gone may the server hear so (a cancelled attempt's report).
     await groupGone(child.pid, GONE_WAIT_MS);
+    if (!groupIsAlive(child.pid)) releaseGroup(child.pid);
     await outputClosed(child, this.settings.killGraceMs + 1000);
 
     if (timedOut) {

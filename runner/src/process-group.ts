@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { sleep } from "./backoff.ts";
+import { guardGroup } from "./orphan-guard.ts";
 
 export interface ProcessExit {
   exitCode: number | null;
@@ -18,6 +19,7 @@ export type StartResult = { child: ChildProcess & { pid: number } } | { error: E
 /**
  * Spawns with `detached` so the child gets a fresh process group (pgid = its pid): one signal to
  * -pgid then reaches everything the script started, including `sleep &` and `bash -c` children.
+ * The group is guarded: it is killed if the runner dies first; release it once it is gone.
  */
 export function startInGroup(command: string, args: string[], options: StartOptions): Promise<StartResult> {
   return new Promise((resolve) => {
@@ -37,6 +39,7 @@ export function startInGroup(command: string, args: string[], options: StartOpti
     child.once("error", onError);
     child.once("spawn", () => {
       child.off("error", onError);
+      guardGroup(child.pid!);
       child.on("error", () => {}); // later errors (a failed signal) are handled through the group
       resolve({ child: child as ChildProcess & { pid: number } });
     });
