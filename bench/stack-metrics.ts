@@ -71,7 +71,7 @@ function readStat(pid: number): ProcStat | null {
   }
 }
 
-function rssKiB(pid: number): number {
+export function rssKiB(pid: number): number {
   try {
     return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
   } catch {
@@ -86,7 +86,7 @@ function machineTicks(): { busy: number; total: number } {
 }
 
 /** Live members of the given process groups. */
-function groupMembers(pgids: Set<number>): ProcStat[] {
+export function groupMembers(pgids: Set<number>): ProcStat[] {
   const found: ProcStat[] = [];
   for (const entry of readdirSync("/proc")) {
     if (entry.charCodeAt(0) > 57) continue;

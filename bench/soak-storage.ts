@@ -1,0 +1,131 @@
+// What the soak reads off the local stack each window: instance counts and sizes from wrangler's state files, memory from /proc.
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import type { Load, LoadSample, Sample } from "./soak-report.ts";
+import { groupMembers, rssKiB } from "./stack-metrics.ts";
+
+const MiB = 2 ** 20;
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+/** The SQLite files of one kind of local state (D1 databases, a Durable Object class), without miniflare's metadata. */
+function sqliteFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite")
+    .map((f) => join(dir, f));
+}
+
+/** Bytes in use, as the database itself counts them (the write-ahead log included): what `ctx.storage.sql.databaseSize` reports. */
+function databaseBytes(db: DatabaseSync): number {
+  const pages = db.prepare("PRAGMA page_count").get() as { page_count: number };
+  const size = db.prepare("PRAGMA page_size").get() as { page_size: number };
+  return pages.page_count * size.page_size;
+}
+
+function withDatabase<T>(file: string, read: (db: DatabaseSync) => T, fallback: T): T {
+  let db: DatabaseSync | null = null;
+  try {
+    db = new DatabaseSync(file, { readOnly: true });
+    return read(db);
+  } catch {
+    return fallback; // being created or checkpointed this instant: the next window reads it
+  } finally {
+    db?.close();
+  }
+}
+
+/**
+ * Reads the stack's state while it runs. The instance counts come from D1 (the mirror), which is what the
+ * API lists; sizes are the local D1 database and every Durable Object's SQLite database.
+ */
+export class StorageProbe {
+  private readonly v3: string;
+  private readonly wranglerPgid: number;
+  private readonly runnerPids: number[];
+  private last: { at: number; completed: Map<string, number> } | null = null;
+  private d1: DatabaseSync | null = null;
+
+  constructor(persistTo: string, wranglerPgid: number, runnerPids: number[]) {
+    this.v3 = join(persistTo, "v3");
+    this.wranglerPgid = wranglerPgid;
+    this.runnerPids = runnerPids;
+  }
+
+  private database(): DatabaseSync | null {
+    if (this.d1) return this.d1;
+    const [file] = sqliteFiles(join(this.v3, "d1", "miniflare-D1DatabaseObject"));
+    if (file) this.d1 = new DatabaseSync(file, { readOnly: true });
+    return this.d1;
+  }
+
+  /** Instances of a workflow by status, as D1 has them now. */
+  private statuses(workflowId: string): Record<string, number> {
+    const db = this.database();
+    if (!db) return {};
+    const rows = db.prepare("SELECT status, COUNT(*) AS n FROM instances WHERE workflow_id = ? GROUP BY status").all(workflowId) as { status: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
+  /** Events accepted whose runs have not finished, over every load. */
+  backlog(loads: Load[]): number {
+    return loads.reduce((sum, load) => sum + this.loadSample(load, Date.now(), false).unfinished, 0);
+  }
+
+  private loadSample(load: Load, now: number, remember: boolean): LoadSample {
+    const byStatus = this.statuses(load.workflowId);
+    const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
+    const completed = (byStatus.succeeded ?? 0) + (byStatus.failed ?? 0) + (byStatus.terminated ?? 0);
+    const started = total - (byStatus.waiting ?? 0);
+    const before = this.last?.completed.get(load.workflowId) ?? 0;
+    const seconds = this.last ? (now - this.last.at) / 1000 : 0;
+    if (remember) this.last?.completed.set(load.workflowId, completed);
+    return {
+      kind: load.kind,
+      accepted: load.accepted,
+      failedSends: load.failed + load.refused,
+      started,
+      completed,
+      failed: byStatus.failed ?? 0,
+      completedPerSecond: seconds > 0 ? (completed - before) / seconds : 0,
+      lag: Math.max(0, load.accepted - started),
+      unfinished: Math.max(0, load.accepted - completed),
+    };
+  }
+
+  sample(startedAt: number, phase: Sample["phase"], loads: Load[]): Sample {
+    const now = Date.now();
+    const loadSamples = loads.map((load) => this.loadSample(load, now, true));
+    this.last = { at: now, completed: new Map(loads.map((l, i) => [l.workflowId, loadSamples[i]!.completed])) };
+    const doSizes = (cls: string) => sqliteFiles(join(this.v3, "do", `sluice-${cls}`)).map((f) => withDatabase(f, databaseBytes, 0));
+    const coordinators = doSizes("WorkflowCoordinator");
+    const pools = doSizes("ResourcePool");
+    const d1 = this.database();
+    const workerd = groupMembers(new Set([this.wranglerPgid])).filter((m) => m.comm === "workerd");
+    return {
+      seconds: (now - startedAt) / 1000,
+      phase,
+      loads: loadSamples,
+      workerdRssMiB: round1(workerd.reduce((sum, m) => sum + rssKiB(m.pid), 0) / 1024),
+      runnerRssMiB: round1(this.runnerPids.reduce((sum, pid) => sum + rssKiB(pid), 0) / 1024),
+      d1MiB: round1(d1 ? databaseBytes(d1) / MiB : 0),
+      largestDoMiB: round1(Math.max(0, ...coordinators, ...pools) / MiB),
+      coordinatorsMiB: round1(coordinators.reduce((a, b) => a + b, 0) / MiB),
+      poolsMiB: round1(pools.reduce((a, b) => a + b, 0) / MiB),
+      r2Objects: this.r2Objects(),
+    };
+  }
+
+  private r2Objects(): number {
+    const r2 = join(this.v3, "r2");
+    if (!existsSync(r2)) return 0;
+    return readdirSync(r2)
+      .filter((bucket) => existsSync(join(r2, bucket, "blobs")))
+      .reduce((sum, bucket) => sum + readdirSync(join(r2, bucket, "blobs")).length, 0);
+  }
+
+  close(): void {
+    this.d1?.close();
+    this.d1 = null;
+  }
+}
