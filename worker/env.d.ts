@@ -15,6 +15,8 @@ declare global {
     LEASE_SECONDS: string;
     /** Days finished instances, logs and trigger events are kept (at least 14). */
     RETENTION_DAYS?: string;
+    /** Days audit rows are kept (default 365, never fewer than RETENTION_DAYS). */
+    AUDIT_RETENTION_DAYS?: string;
     /** Bootstrap admin API key (a secret in production; `npm start` passes one). */
     SLUICE_ADMIN_TOKEN?: string;
     /** 32 random bytes, base64: seals webhook secrets at rest (a secret in production; `npm start` keeps a local one). */

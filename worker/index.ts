@@ -1,6 +1,6 @@
 // The Worker: HTTP (API, webhooks, console assets), queue consumers and the Durable Object classes.
 import { createApp } from "./api/app.ts";
-import { retentionDays } from "./core/retention.ts";
+import { auditRetentionDays, retentionDays } from "./core/retention.ts";
 import { purgeHistory } from "./db/retention.ts";
 import { sealPlaintextSecrets, sealPlaintextSecretsOnce } from "./db/secret-migration.ts";
 import { purgeExpiredReceipts } from "./db/webhook-receipts.ts";
@@ -19,11 +19,13 @@ export default {
     return app.fetch(request, env, ctx);
   },
   queue: (batch, env) => consumeBatch(batch, env),
-  // Cron (wrangler.toml [triggers]): history past RETENTION_DAYS goes, in bounded batches; expired webhook
-  // receipts go; plaintext webhook secrets left from before encryption are sealed.
+  // Cron (wrangler.toml [triggers], every minute): history past RETENTION_DAYS and audit rows past
+  // AUDIT_RETENTION_DAYS go, batch after batch within the run's budget; expired webhook receipts go;
+  // plaintext webhook secrets left from before encryption are sealed.
   scheduled: async (_controller, env) => {
-    const purged = await purgeHistory(env.DB, retentionDays(env.RETENTION_DAYS));
-    if (purged.instances || purged.triggerEvents) console.log("sluice retention: purged", purged);
+    const days = retentionDays(env.RETENTION_DAYS);
+    const purged = await purgeHistory(env.DB, days, Date.now(), { auditDays: auditRetentionDays(env.AUDIT_RETENTION_DAYS, days) });
+    if (purged.instances || purged.triggerEvents || purged.auditEvents) console.log("sluice retention: purged", purged);
     await purgeExpiredReceipts(env.DB, Date.now());
     const sealed = await sealPlaintextSecrets(env.DB, SecretBox.fromEnv(env)).catch((err: unknown) => {
       console.error(`sluice: webhook secrets stored in plaintext could not be sealed: ${err instanceof Error ? err.message : String(err)}`);

@@ -94,6 +94,8 @@ export const instances = sqliteTable(
   (t) => [
     index("instances_ws_created").on(t.workspaceId, t.createdAt),
     index("instances_wf_created").on(t.workflowId, t.createdAt),
+    // Retention takes the oldest finished instances first (db/retention.ts).
+    index("instances_finished").on(t.finishedAt),
   ],
 );
 
@@ -195,7 +197,7 @@ export const triggerEvents = sqliteTable(
     message: text("message").notNull(),
     messageTruncated: integer("message_truncated", { mode: "boolean" }).notNull().default(false),
   },
-  (t) => [index("trigger_events_by_trigger").on(t.triggerId, t.receivedAt, t.id)],
+  (t) => [index("trigger_events_by_trigger").on(t.triggerId, t.receivedAt, t.id), index("trigger_events_received").on(t.receivedAt)],
 );
 
 /** Who created, changed, published, ran, reran, terminated or deleted what (issue 6). */
@@ -213,7 +215,7 @@ export const auditEvents = sqliteTable(
     target: text("target").notNull(),
     status: integer("status").notNull(),
   },
-  (t) => [index("audit_ws_at").on(t.workspaceId, t.at)],
+  (t) => [index("audit_ws_at").on(t.workspaceId, t.at), index("audit_at").on(t.at)],
 );
 
 /**

@@ -1,0 +1,91 @@
+// Retention in D1: the purge deletes everything past its age, batch after batch, and nothing younger.
+import { env } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { PURGE_BATCH, PURGE_TIME_BUDGET_MS, retentionMs } from "../../worker/core/retention.ts";
+import { purgeHistory } from "../../worker/db/retention.ts";
+
+const NOW = Date.UTC(2026, 11, 6);
+const DAY = 24 * 3600 * 1000;
+
+/**
+ * `count` finished instances of workflow `wf`, finished at `finishedAt`, each with two node runs, a log
+ * chunk per run, a trigger event and an audit row of the same age. Generated inside D1 (no bound ids).
+ */
+async function history(wf: string, count: number, finishedAt: number): Promise<void> {
+  const n = `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1)`;
+  await env.DB.batch([
+    env.DB.prepare(
+      `${n} INSERT INTO instances (id, workspace_id, workflow_id, workflow_name, version, env, status, priority, run_date, trigger_type, trigger_message, params, created_at, started_at, finished_at)
+       SELECT 'ins_' || ?2 || '_' || i, 'default', ?2, 'old', NULL, 'dev', 'succeeded', 3, NULL, 'api', '{}', '{}', ?3, ?3, ?3 FROM n`,
+    ).bind(count, wf, finishedAt),
+    env.DB.prepare(
+      `${n}, k(j) AS (SELECT 0 UNION ALL SELECT 1)
+       INSERT INTO node_runs (id, instance_id, node_name, node_type, attempt, status, finished_at)
+       SELECT 'att_' || ?2 || '_' || i || '_' || j, 'ins_' || ?2 || '_' || i, 'node' || j, 'shell', 1, 'succeeded', ?3 FROM n, k`,
+    ).bind(count, wf, finishedAt),
+    env.DB.prepare(
+      `INSERT INTO node_logs (node_run_id, text, seq, created_at) SELECT id, 'a line', 0, ?2 FROM node_runs WHERE id LIKE 'att_' || ?1 || '_%'`,
+    ).bind(wf, finishedAt),
+    env.DB.prepare(
+      `${n} INSERT INTO trigger_events (id, trigger_id, workspace_id, received_at, last_received_at, source, outcome, detail, message)
+       SELECT 'evt_' || ?2 || '_' || i, 'trg_' || ?2, 'default', ?3, ?3, 'webhook', 'started', '', '{}' FROM n`,
+    ).bind(count, wf, finishedAt),
+    env.DB.prepare(
+      `${n} INSERT INTO audit_events (workspace_id, at, actor_key_id, actor_role, action, target, status)
+       SELECT 'default', ?3, 'key_' || ?2, 'admin', 'POST /api/v1/workflows/:id/runs', '{}', 201 FROM n`,
+    ).bind(count, wf, finishedAt),
+  ]);
+}
+
+async function left(wf: string) {
+  const count = async (sql: string) => (await env.DB.prepare(sql).bind(wf).first<{ n: number }>())!.n;
+  return {
+    instances: await count(`SELECT COUNT(*) AS n FROM instances WHERE workflow_id = ?1`),
+    nodeRuns: await count(`SELECT COUNT(*) AS n FROM node_runs WHERE id LIKE 'att_' || ?1 || '_%'`),
+    logs: await count(`SELECT COUNT(*) AS n FROM node_logs WHERE node_run_id LIKE 'att_' || ?1 || '_%'`),
+    triggerEvents: await count(`SELECT COUNT(*) AS n FROM trigger_events WHERE trigger_id = 'trg_' || ?1`),
+    auditEvents: await count(`SELECT COUNT(*) AS n FROM audit_events WHERE actor_key_id = 'key_' || ?1`),
+  };
+}
+
+describe("the retention purge", () => {
+  it("deletes every instance past its age with its node runs and logs, and its trigger events, batch after batch; keeps the younger", async () => {
+    const old = `wf_old_${crypto.randomUUID().slice(0, 8)}`;
+    const young = `wf_young_${crypto.randomUUID().slice(0, 8)}`;
+    const count = 2 * PURGE_BATCH + 7;
+    await history(old, count, NOW - retentionMs(30) - DAY);
+    await history(young, 20, NOW - retentionMs(30) + DAY);
+
+    const purged = await purgeHistory(env.DB, 30, NOW);
+
+    expect(purged).toMatchObject({ complete: true, auditEvents: 0 });
+    expect(purged.instances).toBeGreaterThanOrEqual(count);
+    expect(purged.triggerEvents).toBeGreaterThanOrEqual(count);
+    expect(await left(old)).toEqual({ instances: 0, nodeRuns: 0, logs: 0, triggerEvents: 0, auditEvents: count });
+    expect(await left(young)).toEqual({ instances: 20, nodeRuns: 40, logs: 40, triggerEvents: 20, auditEvents: 20 });
+  });
+
+  it("keeps audit rows for their own, longer retention", async () => {
+    const wf = `wf_audit_${crypto.randomUUID().slice(0, 8)}`;
+    await history(wf, 10, NOW - retentionMs(100));
+    await purgeHistory(env.DB, 30, NOW, { auditDays: 365 });
+    expect(await left(wf)).toMatchObject({ instances: 0, auditEvents: 10 });
+    const purged = await purgeHistory(env.DB, 30, NOW + retentionMs(300), { auditDays: 365 });
+    expect(purged.auditEvents).toBeGreaterThanOrEqual(10);
+    expect(await left(wf)).toMatchObject({ auditEvents: 0 });
+  });
+
+  it("stops when its time budget is spent, says it is not complete, and the next run goes on where it stopped", async () => {
+    const wf = `wf_budget_${crypto.randomUUID().slice(0, 8)}`;
+    await history(wf, PURGE_BATCH + 50, NOW - retentionMs(60));
+    // The clock passes the budget once the first batch is under way.
+    let reads = 0;
+    const clock = () => (reads++ < 2 ? 0 : PURGE_TIME_BUDGET_MS);
+    const first = await purgeHistory(env.DB, 30, NOW, { clock });
+    expect(first).toMatchObject({ complete: false, instances: PURGE_BATCH, triggerEvents: 0 });
+    expect(await left(wf)).toMatchObject({ instances: 50, nodeRuns: 100, logs: 100 });
+    const second = await purgeHistory(env.DB, 30, NOW);
+    expect(second.complete).toBe(true);
+    expect(await left(wf)).toMatchObject({ instances: 0, nodeRuns: 0, logs: 0, triggerEvents: 0 });
+  });
+});
