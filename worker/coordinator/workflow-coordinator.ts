@@ -6,6 +6,7 @@ import { retentionDays, retentionMs } from "../core/retention.ts";
 import type { Completion } from "../core/runner-protocol.ts";
 import { injectFault } from "../faults.ts";
 import { insertAudit } from "../db/audit.ts";
+import type { InstanceView } from "../db/views.ts";
 import { Engine, type HttpJob, type Started } from "./engine.ts";
 import { Outbox } from "./outbox.ts";
 import { DefinitionCache, startInputs, type StartRequest } from "./run-requests.ts";
@@ -101,6 +102,18 @@ export class WorkflowCoordinator extends DurableObject<Env> {
   async instanceScope(instanceId: string): Promise<{ workspaceId: string; env: "dev" | "prod" } | null> {
     const instance = this.store.instance(instanceId);
     return instance ? { workspaceId: instance.workspace_id, env: instance.env as "dev" | "prod" } : null;
+  }
+
+  /** The instance as this coordinator holds it, and whose it is: the API answers from it until D1 mirrors the instance. */
+  async liveInstance(instanceId: string): Promise<{ workspaceId: string; view: InstanceView } | null> {
+    const instance = this.store.instance(instanceId);
+    const view = instance ? this.engine.view(instanceId) : null;
+    return instance && view ? { workspaceId: instance.workspace_id, view } : null;
+  }
+
+  /** Delivers the D1 mirror rows committed so far (for a reader that needs them now); false while D1 refuses them. */
+  async mirrored(): Promise<boolean> {
+    return (await this.outbox.flushMirror()) && this.outbox.mirrorPending() === 0;
   }
 
   /**
@@ -208,9 +221,9 @@ export class WorkflowCoordinator extends DurableObject<Env> {
   }
 
   /**
-   * One transaction per change: state and its effects (D1 mirror rows, pool calls) commit together,
-   * then the outbox delivers the effects (an alarm armed with the commit delivers them should this
-   * object die first) and the alarm is re-armed for the next timer.
+   * One transaction per change: state and its effects (D1 mirror rows, pool calls) commit together. The
+   * caller waits for the pool calls only; the D1 mirror is delivered in the background (an alarm armed
+   * with the commit delivers either should this object die first), and the alarm is re-armed for the next timer.
    */
   private async commit<T>(change: () => T): Promise<T> {
     let result: T;
@@ -229,30 +242,41 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     for (const job of this.engine.takeHttpJobs()) this.ctx.waitUntil(this.runHttp(job));
     this.broadcast(this.engine.takeTouched());
     await armed;
+    this.ctx.waitUntil(this.mirrorInBackground());
     // A failed delivery is mostly an object restarting: tried again at once, so the answer to this call
     // usually follows its effects (a terminate's cancel reaches the pool before "terminated" is answered).
     // One call at a time waits for those quick retries (under a storm of calls they would pile up);
     // past them, the alarm keeps retrying.
-    if (!(await this.outbox.flush()) && !this.retryingFlush) {
+    if (!(await this.outbox.flushPools()) && !this.retryingFlush) {
       this.retryingFlush = true;
       try {
         for (let retry = 1; retry <= FLUSH_RETRIES; retry++) {
           await sleep(FLUSH_RETRY_MS * retry);
-          if (await this.outbox.flush()) break;
+          if (await this.outbox.flushPools()) break;
         }
       } finally {
         this.retryingFlush = false;
       }
     }
-    const next = earliest(this.engine.nextTimerAt(), this.outbox.nextDeliveryAt());
-    if (next !== null) {
-      const current = await this.ctx.storage.getAlarm();
-      if (current === null || current > next) await this.ctx.storage.setAlarm(next);
-    }
+    await this.armNextAlarm();
     // Dispatches the outbox gave up on fail their attempts (the node's own retries then apply).
     const undelivered = this.outbox.takeUndelivered();
     if (undelivered.length > 0) await this.commit(() => this.engine.dispatchFailed(undelivered));
     return result;
+  }
+
+  /** The D1 mirror rows of this and concurrent commits, in one batch while no other is in flight; a failed one waits out its backoff under the alarm. */
+  private async mirrorInBackground(): Promise<void> {
+    await this.outbox.flushMirror();
+    await this.armNextAlarm();
+  }
+
+  /** The alarm at the next timer or backoff, unless it is armed earlier. */
+  private async armNextAlarm(): Promise<void> {
+    const next = earliest(this.engine.nextTimerAt(), this.outbox.nextDeliveryAt());
+    if (next === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
   }
 }
 
