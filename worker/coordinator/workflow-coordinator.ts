@@ -8,7 +8,9 @@ import { injectFault } from "../faults.ts";
 import { insertAudit } from "../db/audit.ts";
 import type { InstanceView } from "../db/views.ts";
 import { Engine, type HttpJob, type Started } from "./engine.ts";
+import { LiveWatches } from "./live-watches.ts";
 import { Outbox } from "./outbox.ts";
+import { poolFor } from "./stub.ts";
 import { DefinitionCache, startInputs, type StartRequest } from "./run-requests.ts";
 import { CoordinatorStore } from "./store.ts";
 
@@ -44,6 +46,9 @@ export class WorkflowCoordinator extends DurableObject<Env> {
 
   /** Definitions by published version and draft revision: a run request carries ids, not the definition. */
   private readonly runDefinitions = new DefinitionCache(this.env.DB);
+
+  /** Which instances someone follows live, as the pools are told (their log chunks come here only then). */
+  private readonly watches = new LiveWatches(this.ctx, (instanceId) => this.poolOfInstance(instanceId));
 
   /**
    * Starts the runs of one request (one API request, or a queue batch's starts of this workflow) in one
@@ -157,11 +162,14 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !instanceId) {
       return new Response("expected a WebSocket upgrade for an instance", { status: 426 });
     }
-    const view = this.engine.view(instanceId);
-    if (!view) return new Response("no such instance here", { status: 404 });
+    if (!this.engine.view(instanceId)) return new Response("no such instance here", { status: 404 });
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server, [instanceId]);
-    server.send(JSON.stringify({ type: "instance", instance: view }));
+    // The pool sends this instance's log chunks here from now on, before the follower reads the log (after
+    // the first message): it misses no line.
+    await this.watches.reconcile();
+    await this.armNextAlarm();
+    server.send(JSON.stringify({ type: "instance", instance: this.engine.view(instanceId) }));
     return new Response(null, { status: 101, webSocket: client, headers: { "sec-websocket-protocol": "sluice.v1" } });
   }
 
@@ -170,9 +178,21 @@ export class WorkflowCoordinator extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     ws.close(code === 1005 ? 1000 : code, "closing");
+    await this.watches.reconcile(ws);
   }
 
-  /** A log chunk reached D1; followers of the instance see it at once. */
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.watches.reconcile(ws);
+  }
+
+  /** The pool that fences an instance's log chunks: its workspace's group of the workflow's policy. */
+  private poolOfInstance(instanceId: string) {
+    const instance = this.store.instance(instanceId);
+    if (!instance) return null;
+    return poolFor(this.env, instance.workspace_id, this.store.definition(instance.def_hash).def.policy.resourceGroup);
+  }
+
+  /** A log chunk reached D1 while the instance is watched (the pool sends only those); its followers see it at once. */
   async logAppended(instanceId: string, node: string, attempt: number, text: string): Promise<void> {
     this.send(instanceId, JSON.stringify({ type: "log", node, attempt, text }));
   }
@@ -196,6 +216,8 @@ export class WorkflowCoordinator extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     await this.commit(() => this.engine.fireTimers());
+    await this.watches.reconcile();
+    await this.armNextAlarm();
   }
 
   /** Makes an http node's request outside any transaction and reports the outcome in a new one. */
@@ -271,9 +293,9 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     await this.armNextAlarm();
   }
 
-  /** The alarm at the next timer or backoff, unless it is armed earlier. */
+  /** The alarm at the next timer, backoff or watch renewal, unless it is armed earlier. */
   private async armNextAlarm(): Promise<void> {
-    const next = earliest(this.engine.nextTimerAt(), this.outbox.nextDeliveryAt());
+    const next = earliest(earliest(this.engine.nextTimerAt(), this.outbox.nextDeliveryAt()), this.watches.nextAt());
     if (next === null) return;
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > next) await this.ctx.storage.setAlarm(next);
