@@ -1,4 +1,4 @@
-// The coordinator's outbox: effects written in the same transaction as the state, delivered in order.
+// The coordinator's outbox: effects written in the same transaction as the state; pool calls delivered on the caller's path, D1 mirror rows in the background, each in order.
 import { chunkBySize, dueEffects, isDeadLetter, retryDelayMs, type Address, type Lane, type PendingEffect } from "../core/delivery.ts";
 import type { QueuedTask } from "../core/runner-protocol.ts";
 import { coalesceUpserts, compactStatements, type Statement } from "../db/mirror.ts";
