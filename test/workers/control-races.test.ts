@@ -1,8 +1,9 @@
 // Races around publish, terminate, rerun and delete: publish freezes the draft it validated, control works before D1 mirrors, delete stops the coordinator.
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { env, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { WorkflowRepo } from "../../worker/db/workflows.ts";
-import { api, instance, isolatedGroup, shellNode, startRun } from "./helpers.ts";
+import { ADMIN, api, instance, isolatedGroup, mirrored, shellNode, startRun } from "./helpers.ts";
+import { otherWorkspace } from "./tenancy-helpers.ts";
 
 const scope = isolatedGroup();
 const { createWorkflow, newRunner } = scope;
@@ -10,6 +11,7 @@ const coordinator = (workflowId: string) => env.COORDINATOR.get(env.COORDINATOR.
 
 /** As if D1 had not received the instance yet: its mirror rows are taken away, the coordinator's live state stays. */
 async function unmirror(instanceId: string): Promise<void> {
+  await mirrored(instanceId.slice(instanceId.indexOf(".") + 1));
   await env.DB.batch([
     env.DB.prepare("DELETE FROM node_runs WHERE instance_id = ?").bind(instanceId),
     env.DB.prepare("DELETE FROM instances WHERE id = ?").bind(instanceId),
@@ -40,7 +42,7 @@ describe("terminate and rerun before D1 mirrors the instance", () => {
     const wf = await createWorkflow({ name: "early-terminate", nodes: [shellNode("n", "sleep 60")] });
     const id = await startRun(wf.id);
     await unmirror(id);
-    expect((await api("GET", `/api/v1/instances/${id}`)).status).toBe(404);
+    expect((await api("GET", `/api/v1/instances/${id}`)).json).toMatchObject({ id, status: "running" });
     const res = await api("POST", `/api/v1/instances/${id}/terminate`);
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ id, status: "terminated" });
@@ -61,6 +63,28 @@ describe("terminate and rerun before D1 mirrors the instance", () => {
   it("still answers 404 for an id no coordinator knows", async () => {
     const wf = await createWorkflow({ name: "unknown-instance", nodes: [shellNode("n", "true")] });
     expect((await api("POST", `/api/v1/instances/ins_00000000000000000000zz.${wf.id}/terminate`)).status).toBe(404);
+  });
+});
+
+describe("reading an instance before D1 mirrors it", () => {
+  const follow = (id: string, key: string) =>
+    SELF.fetch(`http://sluice.test/api/v1/instances/${id}/live`, { headers: { upgrade: "websocket", "sec-websocket-protocol": `sluice.v1, bearer.${key}` } });
+
+  it("answers from the coordinator's live state, and 404 to another workspace's key", async () => {
+    const wf = await createWorkflow({ name: "early-read", nodes: [shellNode("n", "sleep 60")] });
+    const id = await startRun(wf.id);
+    await unmirror(id);
+    const read = await api("GET", `/api/v1/instances/${id}`);
+    expect(read.status).toBe(200);
+    expect(read.json).toMatchObject({ id, workflowId: wf.id, status: "running", nodes: [{ name: "n", status: "queued", attempt: 1 }] });
+    const live = await follow(id, ADMIN);
+    expect(live.status).toBe(101);
+    live.webSocket?.accept();
+    live.webSocket?.close();
+
+    const other = await otherWorkspace(`early-read-${scope.name()}`);
+    expect((await api("GET", `/api/v1/instances/${id}`, undefined, other.admin)).status).toBe(404);
+    expect((await follow(id, other.admin)).status).toBe(404);
   });
 });
 

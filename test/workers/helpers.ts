@@ -133,3 +133,17 @@ export async function startRun(workflowId: string, body: Record<string, unknown>
   if (res.status !== 201) throw new Error(`run: ${res.status} ${res.text}`);
   return res.json.id as string;
 }
+
+/**
+ * Waits until the workflow's coordinator has delivered every D1 mirror row it committed: lists, events and the
+ * audit log read D1, which follows each commit in the background. Asks again (up to a deadline) while a
+ * failed mirror batch waits out its backoff.
+ */
+export async function mirrored(workflowId: string, timeoutMs = 10_000): Promise<void> {
+  const coordinator = env.COORDINATOR.get(env.COORDINATOR.idFromName(workflowId));
+  const deadline = Date.now() + timeoutMs;
+  while (!(await coordinator.mirrored())) {
+    if (Date.now() > deadline) throw new Error(`the D1 mirror of ${workflowId} did not catch up within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

@@ -2,7 +2,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { MAX_TRIES } from "../../worker/core/delivery.ts";
-import { instance, isolatedGroup, shellNode, startRun } from "./helpers.ts";
+import { instance, isolatedGroup, mirrored, shellNode, startRun } from "./helpers.ts";
 
 const scope = isolatedGroup();
 const coordinator = (workflowId: string) => env.COORDINATOR.get(env.COORDINATOR.idFromName(workflowId));
@@ -24,6 +24,7 @@ describe("a poison pool call", () => {
     });
 
     const b = await startRun(wf.id);
+    await mirrored(wf.id);
     const left = await inCoordinator(wf.id, (sql) => sql.exec<{ body: string; tries: number; next_at: number }>(`SELECT body, tries, next_at FROM outbox`).toArray());
     expect(left).toHaveLength(1); // b's dispatch and mirror rows went out past it
     expect(left[0]!.body).toContain(poisoned);
@@ -35,6 +36,7 @@ describe("a poison pool call", () => {
     await runDurableObjectAlarm(coordinator(wf.id));
     const dead = await inCoordinator(wf.id, (sql) => sql.exec<{ error: string }>(`SELECT error FROM outbox_dead`).toArray());
     expect(dead).toHaveLength(1);
+    await mirrored(wf.id); // the failed attempt's own mirror rows
     expect(await inCoordinator(wf.id, (sql) => sql.exec(`SELECT 1 FROM outbox`).toArray().length)).toBe(0);
     const failed = await instance(a);
     expect(failed.status).toBe("failed");

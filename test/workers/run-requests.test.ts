@@ -1,7 +1,7 @@
 // Run requests: batches of runs, definitions the coordinator caches per version and draft revision, the audit row sent with the mirror.
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, instance, isolatedGroup, shellNode } from "./helpers.ts";
+import { api, instance, isolatedGroup, mirrored, shellNode } from "./helpers.ts";
 
 const scope = isolatedGroup();
 const { createWorkflow, newRunner } = scope;
@@ -9,6 +9,7 @@ const noop = (name: string) => ({ name, nodes: [{ name: "n", type: "noop" }] });
 const runsPath = (id: string) => `/api/v1/workflows/${id}/runs`;
 
 async function instancesOf(workflowId: string): Promise<number> {
+  await mirrored(workflowId);
   const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM instances WHERE workflow_id = ?").bind(workflowId).first<{ n: number }>();
   return row!.n;
 }
@@ -105,6 +106,7 @@ describe("definitions in the coordinator", () => {
     const wf = await createWorkflow(noop("audited-run"));
     const id = (await api("POST", runsPath(wf.id), { runs: [{ env: "dev" }] })).json.items[0].id;
     await instance(id);
+    await mirrored(wf.id);
     const log = (await api("GET", "/api/v1/audit?limit=500")).json.items as { action: string; target: Record<string, string>; status: number }[];
     const rows = log.filter((e) => e.action === "POST /api/v1/workflows/:id/runs" && e.target.id === wf.id);
     expect(rows).toEqual([expect.objectContaining({ status: 201, actorRole: "admin" })]);

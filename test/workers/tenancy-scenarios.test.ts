@@ -2,7 +2,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { QueuedTask } from "../../worker/core/runner-protocol.ts";
-import { api, createWorkflow, FakeRunner, runnerToken, shellNode, startRun } from "./helpers.ts";
+import { api, createWorkflow, FakeRunner, mirrored, runnerToken, shellNode, startRun } from "./helpers.ts";
 import { otherWorkspace } from "./tenancy-helpers.ts";
 import { deliverBatch, eventsOf, instancesOf, message, publish, unique } from "./trigger-helpers.ts";
 
@@ -139,11 +139,13 @@ describe("source grants", () => {
     await publish(myWf.id);
 
     await deliverBatch("user-behavior", [message(unique("m"), { key, value: "while granted" })]);
+    await mirrored(theirWf.id);
     expect((await api("GET", `/api/v1/instances?workflowId=${theirWf.id}`, undefined, other.admin)).json.items).toHaveLength(1);
 
     await api("PUT", sourcesPath, { buckets: [], queues: [] });
     await deliverBatch("user-behavior", [message(unique("m"), { key, value: "secret of the first workspace" })]);
     expect(await instancesOf(myWf.id)).toHaveLength(2);
+    await mirrored(theirWf.id);
     expect((await api("GET", `/api/v1/instances?workflowId=${theirWf.id}`, undefined, other.admin)).json.items).toHaveLength(1);
     const events = (await api("GET", `/api/v1/triggers/${theirTrigger.id}/events`, undefined, other.admin)).json.items;
     expect(events.map((e: { outcome: string }) => e.outcome)).toEqual(["not_granted", "started"]);

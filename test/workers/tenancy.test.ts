@@ -1,6 +1,6 @@
 // Cross-workspace table: every route and every runner-protocol call made with another workspace's key or token answers 403/404 and changes nothing.
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, createWorkflow, FakeRunner, runnerToken, shellNode, startRun } from "./helpers.ts";
+import { api, createWorkflow, FakeRunner, mirrored, runnerToken, shellNode, startRun } from "./helpers.ts";
 import { otherWorkspace, poolState, workspaceSnapshot, type OtherWorkspace } from "./tenancy-helpers.ts";
 
 /** The same group name in both workspaces: they must still be two pools. */
@@ -15,6 +15,7 @@ beforeAll(async () => {
   ids.wf = wf.id;
   ids.prod = await startRun(wf.id, { env: "prod" });
   ids.dev = await startRun(wf.id, { env: "dev" });
+  await mirrored(wf.id); // the snapshots compare lists, which D1 answers
   ids.trigger = (await api("POST", "/api/v1/triggers", { name: "tenancy-q", type: "queue", config: { queue: "user-behavior", key: "tenancy" } })).json.id;
   ids.hook = (await api("POST", "/api/v1/triggers", { name: "tenancy-hook", type: "webhook", config: {} })).json.id;
   ids.key = (await api("POST", "/api/v1/keys", { name: "tenancy-viewer", role: "viewer" })).json.id;

@@ -1,7 +1,7 @@
 // Helpers for trigger tests: create triggers and published workflows, deliver queue batches to the Worker, read logs.
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import worker from "../../worker/index.ts";
-import { api } from "./helpers.ts";
+import { api, mirrored } from "./helpers.ts";
 
 // The sample events of test/fixtures, inlined: the Workers runtime has no file system.
 export const FIXTURES = {
@@ -89,7 +89,9 @@ export async function deliverBatch(queue: string, messages: QueuedMessage[]) {
 /** A fixed time per message: a redelivery carries its message's original timestamp. */
 export const message = (id: string, body: unknown, timestamp = new Date()): QueuedMessage => ({ id, body, timestamp });
 
+/** The workflow's instances as listed (from D1), once its coordinator's mirror has caught up. */
 export async function instancesOf(workflowId: string): Promise<{ id: string; status: string; triggerType: string }[]> {
+  await mirrored(workflowId);
   const res = await api("GET", `/api/v1/instances?workflowId=${workflowId}&limit=200`);
   if (res.status !== 200) throw new Error(`instances: ${res.status} ${res.text}`);
   return res.json.items;

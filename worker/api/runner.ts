@@ -138,10 +138,13 @@ runnerApi.openapi(
         if (verdict.truncatedNow) await run(c.env.DB, insertLog(attemptId, TRUNCATED.trimStart()));
         return c.body(null, 204);
       }
-      // Live followers get the chunk too; best effort, the log itself is already stored.
-      c.executionCtx.waitUntil(
-        coordinatorFor(c.env, verdict.workflowId).logAppended(verdict.instanceId, verdict.nodeName, verdict.attempt, kept).catch(() => {}),
-      );
+      // Live followers, if any, get the chunk too; best effort, the log itself is already stored. Nobody
+      // watching (the pool knows): no call to the coordinator.
+      if (verdict.watched) {
+        c.executionCtx.waitUntil(
+          coordinatorFor(c.env, verdict.workflowId).logAppended(verdict.instanceId, verdict.nodeName, verdict.attempt, kept).catch(() => {}),
+        );
+      }
     }
     return c.body(null, 204);
   },

@@ -1,5 +1,5 @@
-// The coordinator's outbox: effects written in the same transaction as the state, delivered in order.
-import { chunkBySize, isDeadLetter, retryDelayMs, type Address } from "../core/delivery.ts";
+// The coordinator's outbox: effects written in the same transaction as the state; pool calls delivered on the caller's path, D1 mirror rows in the background, each in order.
+import { chunkBySize, dueEffects, isDeadLetter, retryDelayMs, type Address, type Lane, type PendingEffect } from "../core/delivery.ts";
 import type { QueuedTask } from "../core/runner-protocol.ts";
 import { coalesceUpserts, compactStatements, type Statement } from "../db/mirror.ts";
 import { DEFAULT_WORKSPACE } from "../core/tenancy.ts";
@@ -43,12 +43,57 @@ const BATCH = 50;
 /** Durable Object SQL takes at most 100 bound parameters per statement. */
 const MAX_PARAMS = 100;
 
-export class Outbox {
+/** Delivers one lane's due effects; one delivery at a time, and a call during one gets one more round after it. */
+class LaneFlush {
   private flushing: Promise<boolean> | null = null;
   private again = false;
+
+  private readonly deliverBatch: () => Promise<"empty" | "delivered" | "failed">;
+  private readonly interrupted: (err: unknown) => Promise<void>;
+
+  constructor(deliverBatch: () => Promise<"empty" | "delivered" | "failed">, interrupted: (err: unknown) => Promise<void>) {
+    this.deliverBatch = deliverBatch;
+    this.interrupted = interrupted;
+  }
+
+  /** True when nothing due is left undelivered. */
+  run(): Promise<boolean> {
+    if (this.flushing) {
+      this.again = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      try {
+        let clean = true;
+        do {
+          this.again = false;
+          for (;;) {
+            const batch = await this.deliverBatch();
+            if (batch === "empty") break;
+            if (batch === "failed") clean = false;
+          }
+        } while (this.again);
+        return clean;
+      } catch (err) {
+        await this.interrupted(err);
+        return false;
+      } finally {
+        this.flushing = null;
+      }
+    })();
+    return this.flushing;
+  }
+}
+
+/** Pool rows read per delivery to find the due ones: those that back off are among them, so the due ones behind them are seen. */
+const POOL_WINDOW = 1_000;
+
+export class Outbox {
   /** The current transaction's D1 statements, written as one row (or a few, if large) when it seals. */
   private statements: Statement[] = [];
   private readonly undelivered: UndeliveredDispatch[] = [];
+  private readonly pools: LaneFlush;
+  private readonly mirrorLane: LaneFlush;
 
   private readonly storage: DurableObjectStorage;
   private readonly env: Env;
@@ -59,13 +104,29 @@ export class Outbox {
     storage.sql.exec(`CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)`);
     const columns = new Set(storage.sql.exec<{ name: string }>(`PRAGMA table_info(outbox)`).toArray().map((c) => c.name));
     if (!columns.has("address")) {
-      // Rows from before delivery tries were counted: d1 or pool, read from the body when they are delivered.
       storage.sql.exec(`ALTER TABLE outbox ADD COLUMN address TEXT`);
       storage.sql.exec(`ALTER TABLE outbox ADD COLUMN kind TEXT`);
       storage.sql.exec(`ALTER TABLE outbox ADD COLUMN tries INTEGER NOT NULL DEFAULT 0`);
       storage.sql.exec(`ALTER TABLE outbox ADD COLUMN next_at INTEGER NOT NULL DEFAULT 0`);
     }
     storage.sql.exec(`CREATE TABLE IF NOT EXISTS outbox_dead (id INTEGER PRIMARY KEY, body TEXT NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL)`);
+    // Rows from before delivery tries were counted name their address and kind only in their body.
+    for (const row of storage.sql.exec<{ id: number; body: string }>(`SELECT id, body FROM outbox WHERE address IS NULL OR kind IS NULL`).toArray()) {
+      try {
+        const effect = JSON.parse(row.body) as Effect;
+        storage.sql.exec(`UPDATE outbox SET address = ?, kind = ? WHERE id = ?`, addressOf(effect), effect.kind, row.id);
+      } catch (err) {
+        storage.sql.exec(`INSERT OR REPLACE INTO outbox_dead (id, body, error, at) VALUES (?, ?, ?, ?)`, row.id, row.body, String(err), Date.now());
+        storage.sql.exec(`DELETE FROM outbox WHERE id = ?`, row.id);
+      }
+    }
+    // Not a failed delivery (those are counted) but this object failing mid-way: the alarm takes over.
+    const interrupted = async (err: unknown) => {
+      console.error("coordinator outbox: delivery interrupted, retrying later", err);
+      await this.storage.setAlarm(Date.now() + RETRY_MS);
+    };
+    this.pools = new LaneFlush(() => this.deliverPoolBatch(), interrupted);
+    this.mirrorLane = new LaneFlush(() => this.deliverMirrorBatch(), interrupted);
   }
 
   /** Dispatches given up since the last call, to be failed by the engine. */
@@ -108,37 +169,26 @@ export class Outbox {
   }
 
   /**
-   * Delivers the effects that are due, in order per address. A failed one waits out its backoff and
-   * holds back only the later effects of its own address; past its tries it becomes a dead letter.
+   * Delivers the due pool calls (what a commit's caller waits for), in order per pool. A failed one waits
+   * out its backoff and holds back only that pool's later cancels; past its tries it becomes a dead letter.
    * True when nothing due is left undelivered.
    */
-  flush(): Promise<boolean> {
-    if (this.flushing) {
-      this.again = true;
-      return this.flushing;
-    }
-    this.flushing = (async () => {
-      try {
-        let clean = true;
-        do {
-          this.again = false;
-          for (;;) {
-            const batch = await this.deliverBatch();
-            if (batch === "empty") break;
-            if (batch === "failed") clean = false;
-          }
-        } while (this.again);
-        return clean;
-      } catch (err) {
-        // Not a failed delivery (those are counted) but this object failing mid-way: the alarm takes over.
-        console.error("coordinator outbox: delivery interrupted, retrying later", err);
-        await this.storage.setAlarm(Date.now() + RETRY_MS);
-        return false;
-      } finally {
-        this.flushing = null;
-      }
-    })();
-    return this.flushing;
+  flushPools(): Promise<boolean> {
+    return this.pools.run();
+  }
+
+  /**
+   * Delivers the due D1 mirror rows, in order, as few D1 batches as the rows allow: rows of the commits made
+   * while one batch is in flight go together in the next. A failed batch holds back every later row.
+   */
+  flushMirror(): Promise<boolean> {
+    return this.mirrorLane.run();
+  }
+
+  /** Both: everything due, pool calls and mirror rows. */
+  async flush(): Promise<boolean> {
+    const [pools, mirror] = await Promise.all([this.flushPools(), this.flushMirror()]);
+    return pools && mirror;
   }
 
   /**
@@ -153,36 +203,65 @@ export class Outbox {
     return this.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n;
   }
 
-  /**
-   * Delivers up to BATCH due effects: the D1 mirror rows as one D1 batch (one transaction), beside the
-   * pool calls, so dispatching the next node never waits for the mirror. A row that waits out a backoff
-   * holds back the later D1 rows (an older mirror row must not land after a newer one) and the later
-   * cancels of its pool (a cancel must not overtake its dispatch); dispatches, each its own attempts,
-   * never wait. Each part that was delivered is deleted even if another failed, so a retry repeats
-   * only what failed (D1 rows are idempotent but log lines).
-   */
-  private async deliverBatch(): Promise<"empty" | "delivered" | "failed"> {
-    const now = Date.now();
-    const rows = this.storage.sql
-      .exec<OutboxRow & Record<string, SqlStorageValue>>(
-        `SELECT id, body, address, tries FROM outbox o WHERE next_at <= ?
-           AND (o.kind = 'dispatch' OR NOT EXISTS (SELECT 1 FROM outbox w WHERE w.id < o.id AND w.next_at > ? AND w.address IS o.address))
-         ORDER BY id LIMIT ?`,
-        now,
-        now,
-        BATCH,
+  mirrorPending(): number {
+    return this.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox WHERE address = 'd1'`).one().n;
+  }
+
+  /** The oldest rows of a lane, without their bodies, for the delivery rules (core/delivery.ts). */
+  private oldest(lane: Lane, limit: number): PendingEffect[] {
+    return this.storage.sql
+      .exec<{ id: number; address: string; kind: string; next_at: number }>(
+        `SELECT id, address, kind, next_at FROM outbox WHERE ${lane === "mirror" ? "address = 'd1'" : "address <> 'd1'"} ORDER BY id LIMIT ?`,
+        limit,
       )
-      .toArray();
-    if (rows.length === 0) return "empty";
+      .toArray()
+      .map((r) => ({ id: r.id, address: r.address as Address, kind: r.kind as PendingEffect["kind"], nextAt: r.next_at }));
+  }
+
+  private rows(ids: number[]): OutboxRow[] {
+    const out: OutboxRow[] = [];
+    for (let i = 0; i < ids.length; i += MAX_PARAMS) {
+      const chunk = ids.slice(i, i + MAX_PARAMS);
+      out.push(
+        ...this.storage.sql
+          .exec<OutboxRow & Record<string, SqlStorageValue>>(`SELECT id, body, address, tries FROM outbox WHERE id IN (${chunk.map(() => "?").join(", ")}) ORDER BY id`, ...chunk)
+          .toArray(),
+      );
+    }
+    return out;
+  }
+
+  /** Up to BATCH due pool calls, each pool's in one go, the pools side by side. */
+  private async deliverPoolBatch(): Promise<"empty" | "delivered" | "failed"> {
+    const now = Date.now();
+    const due = dueEffects(this.oldest("pools", POOL_WINDOW), now).slice(0, BATCH);
+    if (due.length === 0) return "empty";
     const parts = new Map<Address, OutboxRow[]>();
-    for (const row of rows) {
-      const address = (row.address as Address | null) ?? addressOf(JSON.parse(row.body) as Effect);
+    for (const row of this.rows(due.map((e) => e.id))) {
+      const address = row.address as Address;
       parts.set(address, [...(parts.get(address) ?? []), row]);
     }
-    const outcomes = await Promise.all([...parts].map(([address, part]) => (address === "d1" ? this.deliverMirror(part) : this.deliverPool(address, part))));
+    const outcomes = await Promise.all([...parts].map(([address, part]) => this.deliverPool(address, part)));
+    return this.settle([...parts.keys()], outcomes, now);
+  }
+
+  /** Up to BATCH due mirror rows as one D1 batch (one transaction). */
+  private async deliverMirrorBatch(): Promise<"empty" | "delivered" | "failed"> {
+    const now = Date.now();
+    const due = dueEffects(this.oldest("mirror", BATCH), now);
+    if (due.length === 0) return "empty";
+    const outcome = await this.deliverMirror(this.rows(due.map((e) => e.id)));
+    return this.settle(["d1"], [outcome], now);
+  }
+
+  /**
+   * Each part that was delivered is deleted even if another failed, so a retry repeats only what failed
+   * (D1 rows are idempotent but log lines); a failed row waits out its backoff.
+   */
+  private settle(addresses: Address[], outcomes: PartOutcome[], now: number): "delivered" | "failed" {
     injectFault(this.env, "outbox.beforeDelete"); // test/faults: dies after delivering, before deleting the rows: they are sent again
     let failed = false;
-    [...parts.keys()].forEach((address, i) => {
+    addresses.forEach((address, i) => {
       const { delivered, failures } = outcomes[i]!;
       this.delete(delivered);
       for (const { row, error } of failures) this.deliveryFailed(address, row, error, now);

@@ -6,8 +6,11 @@ import { retentionDays, retentionMs } from "../core/retention.ts";
 import type { Completion } from "../core/runner-protocol.ts";
 import { injectFault } from "../faults.ts";
 import { insertAudit } from "../db/audit.ts";
+import type { InstanceView } from "../db/views.ts";
 import { Engine, type HttpJob, type Started } from "./engine.ts";
+import { LiveWatches } from "./live-watches.ts";
 import { Outbox } from "./outbox.ts";
+import { poolFor } from "./stub.ts";
 import { DefinitionCache, startInputs, type StartRequest } from "./run-requests.ts";
 import { CoordinatorStore } from "./store.ts";
 
@@ -43,6 +46,9 @@ export class WorkflowCoordinator extends DurableObject<Env> {
 
   /** Definitions by published version and draft revision: a run request carries ids, not the definition. */
   private readonly runDefinitions = new DefinitionCache(this.env.DB);
+
+  /** Which instances someone follows live, as the pools are told (their log chunks come here only then). */
+  private readonly watches = new LiveWatches(this.ctx, (instanceId) => this.poolOfInstance(instanceId));
 
   /**
    * Starts the runs of one request (one API request, or a queue batch's starts of this workflow) in one
@@ -103,6 +109,18 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     return instance ? { workspaceId: instance.workspace_id, env: instance.env as "dev" | "prod" } : null;
   }
 
+  /** The instance as this coordinator holds it, and whose it is: the API answers from it until D1 mirrors the instance. */
+  async liveInstance(instanceId: string): Promise<{ workspaceId: string; view: InstanceView } | null> {
+    const instance = this.store.instance(instanceId);
+    const view = instance ? this.engine.view(instanceId) : null;
+    return instance && view ? { workspaceId: instance.workspace_id, view } : null;
+  }
+
+  /** Delivers the D1 mirror rows committed so far (for a reader that needs them now); false while D1 refuses them. */
+  async mirrored(): Promise<boolean> {
+    return (await this.outbox.flushMirror()) && this.outbox.mirrorPending() === 0;
+  }
+
   /**
    * The workflow is being deleted. Refused while instances wait or run, unless `terminate`: then they are
    * terminated (their D1 rows and pool cancels delivered before this answers). From then on every start is
@@ -144,11 +162,14 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !instanceId) {
       return new Response("expected a WebSocket upgrade for an instance", { status: 426 });
     }
-    const view = this.engine.view(instanceId);
-    if (!view) return new Response("no such instance here", { status: 404 });
+    if (!this.engine.view(instanceId)) return new Response("no such instance here", { status: 404 });
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server, [instanceId]);
-    server.send(JSON.stringify({ type: "instance", instance: view }));
+    // The pool sends this instance's log chunks here from now on, before the follower reads the log (after
+    // the first message): it misses no line.
+    await this.watches.reconcile();
+    await this.armNextAlarm();
+    server.send(JSON.stringify({ type: "instance", instance: this.engine.view(instanceId) }));
     return new Response(null, { status: 101, webSocket: client, headers: { "sec-websocket-protocol": "sluice.v1" } });
   }
 
@@ -157,9 +178,21 @@ export class WorkflowCoordinator extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     ws.close(code === 1005 ? 1000 : code, "closing");
+    await this.watches.reconcile(ws);
   }
 
-  /** A log chunk reached D1; followers of the instance see it at once. */
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.watches.reconcile(ws);
+  }
+
+  /** The pool that fences an instance's log chunks: its workspace's group of the workflow's policy. */
+  private poolOfInstance(instanceId: string) {
+    const instance = this.store.instance(instanceId);
+    if (!instance) return null;
+    return poolFor(this.env, instance.workspace_id, this.store.definition(instance.def_hash).def.policy.resourceGroup);
+  }
+
+  /** A log chunk reached D1 while the instance is watched (the pool sends only those); its followers see it at once. */
   async logAppended(instanceId: string, node: string, attempt: number, text: string): Promise<void> {
     this.send(instanceId, JSON.stringify({ type: "log", node, attempt, text }));
   }
@@ -183,6 +216,8 @@ export class WorkflowCoordinator extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     await this.commit(() => this.engine.fireTimers());
+    await this.watches.reconcile();
+    await this.armNextAlarm();
   }
 
   /** Makes an http node's request outside any transaction and reports the outcome in a new one. */
@@ -208,9 +243,9 @@ export class WorkflowCoordinator extends DurableObject<Env> {
   }
 
   /**
-   * One transaction per change: state and its effects (D1 mirror rows, pool calls) commit together,
-   * then the outbox delivers the effects (an alarm armed with the commit delivers them should this
-   * object die first) and the alarm is re-armed for the next timer.
+   * One transaction per change: state and its effects (D1 mirror rows, pool calls) commit together. The
+   * caller waits for the pool calls only; the D1 mirror is delivered in the background (an alarm armed
+   * with the commit delivers either should this object die first), and the alarm is re-armed for the next timer.
    */
   private async commit<T>(change: () => T): Promise<T> {
     let result: T;
@@ -229,30 +264,41 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     for (const job of this.engine.takeHttpJobs()) this.ctx.waitUntil(this.runHttp(job));
     this.broadcast(this.engine.takeTouched());
     await armed;
+    this.ctx.waitUntil(this.mirrorInBackground());
     // A failed delivery is mostly an object restarting: tried again at once, so the answer to this call
     // usually follows its effects (a terminate's cancel reaches the pool before "terminated" is answered).
     // One call at a time waits for those quick retries (under a storm of calls they would pile up);
     // past them, the alarm keeps retrying.
-    if (!(await this.outbox.flush()) && !this.retryingFlush) {
+    if (!(await this.outbox.flushPools()) && !this.retryingFlush) {
       this.retryingFlush = true;
       try {
         for (let retry = 1; retry <= FLUSH_RETRIES; retry++) {
           await sleep(FLUSH_RETRY_MS * retry);
-          if (await this.outbox.flush()) break;
+          if (await this.outbox.flushPools()) break;
         }
       } finally {
         this.retryingFlush = false;
       }
     }
-    const next = earliest(this.engine.nextTimerAt(), this.outbox.nextDeliveryAt());
-    if (next !== null) {
-      const current = await this.ctx.storage.getAlarm();
-      if (current === null || current > next) await this.ctx.storage.setAlarm(next);
-    }
+    await this.armNextAlarm();
     // Dispatches the outbox gave up on fail their attempts (the node's own retries then apply).
     const undelivered = this.outbox.takeUndelivered();
     if (undelivered.length > 0) await this.commit(() => this.engine.dispatchFailed(undelivered));
     return result;
+  }
+
+  /** The D1 mirror rows of this and concurrent commits, in one batch while no other is in flight; a failed one waits out its backoff under the alarm. */
+  private async mirrorInBackground(): Promise<void> {
+    await this.outbox.flushMirror();
+    await this.armNextAlarm();
+  }
+
+  /** The alarm at the next timer, backoff or watch renewal, unless it is armed earlier. */
+  private async armNextAlarm(): Promise<void> {
+    const next = earliest(earliest(this.engine.nextTimerAt(), this.outbox.nextDeliveryAt()), this.watches.nextAt());
+    if (next === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > next) await this.ctx.storage.setAlarm(next);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chunkBySize, isDeadLetter, MAX_TRIES, retryDelayMs } from "./delivery.ts";
+import { chunkBySize, dueEffects, isDeadLetter, laneOf, MAX_TRIES, retryDelayMs, type PendingEffect } from "./delivery.ts";
 
 describe("outbox deliveries", () => {
   it("are tried again at once twice, then back off from 2 s, doubling, to at most 5 minutes", () => {
@@ -32,5 +32,46 @@ describe("outbox rows", () => {
 
   it("put an item larger than the limit in a row of its own", () => {
     expect(chunkBySize([{ a: "x".repeat(200) }, { b: 1 }], 100)).toEqual([[{ a: "x".repeat(200) }], [{ b: 1 }]]);
+  });
+});
+
+describe("which outbox effects are due", () => {
+  const pool = 'pool:["ws","g"]' as const;
+  const other = 'pool:["ws","h"]' as const;
+  const ids = (effects: PendingEffect[]) => effects.map((e) => e.id);
+
+  it("sends pool calls on the caller's path and the D1 mirror in the background", () => {
+    expect(laneOf(pool)).toBe("pools");
+    expect(laneOf("d1")).toBe("mirror");
+  });
+
+  it("holds every later mirror row behind one that waits out a backoff, so an older row never lands after a newer one", () => {
+    const rows: PendingEffect[] = [
+      { id: 1, address: "d1", kind: "d1", nextAt: 5_000 },
+      { id: 2, address: "d1", kind: "d1", nextAt: 0 },
+      { id: 3, address: "d1", kind: "d1", nextAt: 0 },
+    ];
+    expect(ids(dueEffects(rows, 1_000))).toEqual([]);
+    expect(ids(dueEffects(rows, 5_000))).toEqual([1, 2, 3]);
+  });
+
+  it("lets dispatches pass a pool call that backs off, but never a cancel of that pool", () => {
+    const rows: PendingEffect[] = [
+      { id: 1, address: pool, kind: "dispatch", nextAt: 5_000 },
+      { id: 2, address: pool, kind: "dispatch", nextAt: 0 },
+      { id: 3, address: pool, kind: "cancel", nextAt: 0 },
+      { id: 4, address: other, kind: "cancel", nextAt: 0 },
+    ];
+    expect(ids(dueEffects(rows, 1_000))).toEqual([2, 4]);
+    expect(ids(dueEffects(rows, 5_000))).toEqual([1, 2, 3, 4]);
+  });
+
+  it("holds back only what comes after the effect that backs off", () => {
+    const rows: PendingEffect[] = [
+      { id: 1, address: pool, kind: "cancel", nextAt: 0 },
+      { id: 2, address: pool, kind: "cancel", nextAt: 9_000 },
+      { id: 3, address: pool, kind: "cancel", nextAt: 0 },
+    ];
+    expect(ids(dueEffects(rows, 1_000))).toEqual([1]);
   });
 });

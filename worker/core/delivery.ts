@@ -3,6 +3,38 @@
 /** Effects of one address are delivered in order; a failing one holds back only its own address. */
 export type Address = "d1" | `pool:${string}`;
 
+/**
+ * Who waits for a delivery. A commit answers its caller (a runner's result, a run request, a terminate)
+ * once its pool calls are delivered; the D1 mirror follows in the background, many commits in one batch.
+ */
+export type Lane = "pools" | "mirror";
+export const laneOf = (address: Address): Lane => (address === "d1" ? "mirror" : "pools");
+
+/** An outbox row as the delivery rules see it. */
+export interface PendingEffect {
+  id: number;
+  address: Address;
+  kind: "d1" | "dispatch" | "cancel";
+  /** When its backoff is over (0: due at once). */
+  nextAt: number;
+}
+
+/**
+ * The effects due at `now`, in order, from the oldest pending ones of a lane (in id order, from the first:
+ * an effect's elders are always among them). An effect is due once its backoff is over, unless an older
+ * effect of its address still waits one out: an older mirror row never lands after a newer one, and a
+ * cancel never overtakes its dispatch. Dispatches, each its own attempts, wait for nothing.
+ */
+export function dueEffects<T extends PendingEffect>(oldest: readonly T[], now: number): T[] {
+  const backingOff = new Set<Address>();
+  const due: T[] = [];
+  for (const effect of oldest) {
+    if (effect.nextAt > now) backingOff.add(effect.address);
+    else if (effect.kind === "dispatch" || !backingOff.has(effect.address)) due.push(effect);
+  }
+  return due;
+}
+
 const BASE_DELAY_MS = 2_000;
 const MAX_DELAY_MS = 5 * 60_000;
 /** Failures tried again at once: mostly an object restarting, so a caller's answer can still follow its effects. */

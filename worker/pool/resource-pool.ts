@@ -5,6 +5,7 @@ import { LeaseBook, type Grant, type LeaseRefusal, type PoolTask } from "../core
 import type { Completion, QueuedTask, RunnerTask } from "../core/runner-protocol.ts";
 import { MAX_LOG_BYTES_PER_RUN } from "../core/runner-protocol.ts";
 import { DEFAULT_WORKSPACE } from "../core/tenancy.ts";
+import { isWatched } from "../core/watch.ts";
 import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
 import { injectFault } from "../faults.ts";
 import { TaskStore, type RunnerRow } from "./task-store.ts";
@@ -26,7 +27,9 @@ export interface RunnerCaller {
 
 /** Why a runner's report is refused, or what the pool needs to store an accepted log chunk. */
 export type Refusal = { refused: LeaseRefusal };
-export type LogVerdict = Refusal | { refused: null; keep: number; truncatedNow: boolean; workflowId: string; instanceId: string; nodeName: string; attempt: number };
+export type LogVerdict =
+  | Refusal
+  | { refused: null; keep: number; truncatedNow: boolean; watched: boolean; workflowId: string; instanceId: string; nodeName: string; attempt: number };
 /** An accepted result, with the runner's next tasks leased in the same call. */
 export type ResultAnswer = Refusal | { refused: null; tasks: RunnerTask[] };
 
@@ -105,7 +108,15 @@ export class ResourcePool extends DurableObject<Env> {
     return this.leases.renew(runnerId, leases);
   }
 
-  /** Accepts a log chunk of a live lease; answers how much of it to keep (the per-run cap). */
+  /**
+   * The instance's coordinator says someone follows it live until `until` (null: nobody does any more): its
+   * log chunks are then sent on to the coordinator (see acceptLog).
+   */
+  async watch(instanceId: string, until: number | null): Promise<void> {
+    this.store.setWatch(instanceId, until, Date.now());
+  }
+
+  /** Accepts a log chunk of a live lease; answers how much of it to keep (the per-run cap) and whether someone follows it live. */
   async acceptLog(attemptId: string, caller: RunnerCaller, leaseId: string, bytes: number): Promise<LogVerdict> {
     if (!this.store.registered(caller.runnerId, caller.keyId)) return { refused: "not_registered" };
     const fenced = this.leases.acceptLog(attemptId, caller.runnerId, leaseId, bytes);
@@ -113,7 +124,8 @@ export class ResourcePool extends DurableObject<Env> {
     const task = fenced.task;
     const room = Math.max(0, MAX_LOG_BYTES_PER_RUN - task.logBytes);
     const keep = Math.min(room, bytes);
-    return { refused: null, keep, truncatedNow: room > 0 && keep < bytes, ...pick(task) };
+    const watched = isWatched(this.store.watchedUntil(task.instanceId), Date.now());
+    return { refused: null, keep, truncatedNow: room > 0 && keep < bytes, watched, ...pick(task) };
   }
 
   /**

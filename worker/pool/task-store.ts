@@ -63,6 +63,8 @@ const SCHEMA = [
   // Every lease has its own random id (DESIGN §2.6): heartbeats, logs and results must carry it.
   `ALTER TABLE tasks ADD COLUMN lease_id TEXT`,
   `CREATE INDEX tasks_runner ON tasks (runner_id, state)`,
+  // Instances someone follows live, until when (core/watch.ts): only their log chunks go on to the coordinator.
+  `CREATE TABLE watches (instance_id TEXT PRIMARY KEY, until INTEGER NOT NULL)`,
 ];
 
 /** The columns core/leases.ts decides on (the payload stays here). */
@@ -124,6 +126,17 @@ export class TaskStore implements LeaseHost {
   constructor(sql: SqlStorage) {
     this.sql = sql;
     applySchema(sql, SCHEMA);
+  }
+
+  /** Until when the instance is watched, as its coordinator last said (null: not watched). */
+  watchedUntil(instanceId: string): number | null {
+    return this.sql.exec<{ until: number }>(`SELECT until FROM watches WHERE instance_id = ?`, instanceId).toArray()[0]?.until ?? null;
+  }
+
+  /** Sets or ends an instance's watch; lapsed ones go with it. */
+  setWatch(instanceId: string, until: number | null, now: number): void {
+    this.sql.exec(`DELETE FROM watches WHERE until <= ? OR instance_id = ?`, now, instanceId);
+    if (until !== null) this.sql.exec(`INSERT INTO watches (instance_id, until) VALUES (?, ?)`, instanceId, until);
   }
 
   /** Adds tasks that are neither in the pool nor finished; a repeated call changes nothing. */

@@ -36,6 +36,8 @@ export class LiveInstance {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #clock: ReturnType<typeof setInterval> | undefined;
   #running = false;
+  /** Set while a new socket has not sent its first message (see #receive). */
+  #resync = false;
 
   constructor(api: Api, initial: Instance, options: LiveOptions) {
     this.#api = api;
@@ -112,6 +114,7 @@ export class LiveInstance {
       return this.#poll();
     }
     this.mode = "connecting";
+    this.#resync = true;
     this.#socket.onopen = () => {
       this.mode = "socket";
     };
@@ -136,6 +139,12 @@ export class LiveInstance {
 
   #receive(message: ServerMessage): void {
     if (message.type === "instance") {
+      // The server streams this instance's log chunks from its socket's first message on: the open logs are
+      // read again then, so a line written between an earlier read and that moment is not missed.
+      if (this.#resync) {
+        this.#resync = false;
+        this.#versions.clear();
+      }
       this.#setInstance(message.instance);
       if (!this.live) {
         this.mode = "stopped";

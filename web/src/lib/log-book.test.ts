@@ -25,6 +25,16 @@ describe("LogBook", () => {
     expect(book.read("a", 1, "early\n")).toBe("early\nlate\n");
   });
 
+  it("keeps a chunk that arrives while a loaded log is read again", () => {
+    const book = new LogBook();
+    book.beginRead("a", 1);
+    book.read("a", 1, "one\n");
+    expect(book.beginRead("a", 1)).toBe(true);
+    expect(book.chunk("a", 1, "three\n")).toBe("held");
+    expect(book.read("a", 1, "one\ntwo\n")).toBe("one\ntwo\nthree\n");
+    expect(book.chunk("a", 1, "four\n")).toBe("appended");
+  });
+
   it("keeps attempts apart and allows one read at a time", () => {
     const book = new LogBook();
     expect(book.beginRead("a", 1)).toBe(true);

@@ -39,10 +39,13 @@ export class LogBook {
     return this.#entries.get(logKey(node, attempt))?.loaded ?? false;
   }
 
-  /** A streamed chunk. Returns "read" when the log must be read in full first (the caller starts the read). */
+  /**
+   * A streamed chunk. Returns "read" when the log must be read in full first (the caller starts the read).
+   * During a read, even of a log already loaded, it is held and merged with the read, which replaces the text.
+   */
   chunk(node: string, attempt: number, text: string): "appended" | "held" | "read" {
     const entry = this.#entry(logKey(node, attempt));
-    if (entry.loaded) {
+    if (entry.loaded && !entry.fetching) {
       entry.text += text;
       return "appended";
     }
