@@ -16,7 +16,8 @@ describe("maxParallel", () => {
   it("never runs more than maxParallel instances under bursts, failures, retries, terminations, lost attempts and exits", () => {
     for (let seed = 1; seed <= 12; seed++) {
       const random = prng(seed);
-      const w = new World();
+      // Odd seeds keep almost nothing in memory, so state is reloaded from storage all the time.
+      const w = new World(seed % 2 === 1 ? 2 : undefined);
       const def = { ...limited(3, [shell("work", { retry: { count: 1 } }), shell("after")]), edges: [{ from: "work", to: "after" }] };
       const started: string[] = [];
       const queued: string[] = [];

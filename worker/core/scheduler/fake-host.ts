@@ -90,10 +90,22 @@ const copy = <T extends object>(row: T | undefined): T | undefined => (row ? { .
 /** A scheduler over a fake host, driven the way the coordinator drives it: one transaction per call. */
 export class World {
   readonly host = new FakeHost();
-  scheduler = new Scheduler(this.host, { timeoutGraceMs: GRACE_MS, retentionMs: RETENTION_MS });
+  scheduler: Scheduler;
   private ids = 0;
   /** Effects already looked at by `take`. */
   private seen = 0;
+
+  /** `maxCachedRuns`: how many node runs the scheduler keeps in memory (small ones make it reload often). */
+  private readonly maxCachedRuns: number | undefined;
+
+  constructor(maxCachedRuns?: number) {
+    this.maxCachedRuns = maxCachedRuns;
+    this.scheduler = this.newScheduler();
+  }
+
+  private newScheduler(): Scheduler {
+    return new Scheduler(this.host, { timeoutGraceMs: GRACE_MS, retentionMs: RETENTION_MS, maxCachedRuns: this.maxCachedRuns });
+  }
 
   /** Runs a change as a transaction: on a throw the tables go back to where they were and the scheduler forgets it. */
   tx<T>(change: (s: Scheduler) => T): T {
@@ -115,7 +127,7 @@ export class World {
 
   /** The Durable Object was evicted: a new scheduler over the same storage, with nothing in memory. */
   evict(): void {
-    this.scheduler = new Scheduler(this.host, { timeoutGraceMs: GRACE_MS, retentionMs: RETENTION_MS });
+    this.scheduler = this.newScheduler();
   }
 
   start(input: WorkflowDefinitionInput, extra: Partial<StartInstance> = {}): { id: string; status: InstanceStatus; duplicate?: boolean } {

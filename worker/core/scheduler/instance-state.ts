@@ -38,6 +38,11 @@ export class InstanceState {
     this.plan = new InstancePlan(dag, status, chosen);
   }
 
+  /** How many nodes it holds (the cache's bound counts these). */
+  get size(): number {
+    return this.runs.size;
+  }
+
   /** The node's current attempt. */
   run(name: string): NodeRunRecord {
     return this.runs.get(name)!;

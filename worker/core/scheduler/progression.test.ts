@@ -72,6 +72,21 @@ describe("DAG progression", () => {
   });
 });
 
+describe("memory", () => {
+  it("keeps a bounded number of node runs in memory and reloads what it let go", () => {
+    const w = new World(4);
+    const def = { name: "w", nodes: [shell("a"), shell("b"), shell("c")], edges: [edge("a", "b"), edge("b", "c")] };
+    const ids = [w.start(def).id, w.start(def).id, w.start(def).id];
+    let reads = 0;
+    const currentRuns = w.host.currentRuns;
+    w.host.currentRuns = (instanceId) => (reads++, currentRuns(instanceId));
+    for (const node of ["a", "b", "c"]) for (const id of ids) w.run(attemptOf(w, id, node).id);
+    expect(ids.map((id) => w.status(id))).toEqual(["succeeded", "succeeded", "succeeded"]);
+    // Only one instance of three nodes fits: every switch between instances reloads.
+    expect(reads).toBeGreaterThanOrEqual(6);
+  });
+});
+
 describe("rollback", () => {
   it("forgets in memory what a transaction that threw had changed", () => {
     const w = new World();

@@ -13,14 +13,16 @@ import { pendingRun, type HttpJob, type InstanceRecord, type NodeRunRecord } fro
 
 /** How often an http request without an outcome is checked on: one lost to an eviction is made again. */
 export const HTTP_WATCH_MS = 30_000;
-/** Instances whose state stays in memory at most; the least recently loaded goes first. */
-export const MAX_CACHED_INSTANCES = 2_000;
+/** Node runs whose instances' state stays in memory at most; the least recently used instance goes first. */
+export const MAX_CACHED_RUNS = 50_000;
 
 export interface SchedulerTimings {
   /** Grace beyond a node's timeout before the coordinator stops waiting for its runner's report (two lease periods). */
   timeoutGraceMs: number;
   /** How long a finished instance's live state stays (a rerun needs it); D1 keeps the history. */
   retentionMs: number;
+  /** Bound on the node runs kept in memory (default MAX_CACHED_RUNS). */
+  maxCachedRuns?: number;
 }
 
 interface ParsedDefinition {
@@ -40,8 +42,9 @@ export class Progression {
   protected readonly timings: SchedulerTimings;
   /** Parsed immutable definitions by hash, with their DAGs: safe to keep in memory. */
   protected readonly definitions = new Map<string, ParsedDefinition>();
-  /** Per-instance state, loaded from the host on first touch after a wake. */
+  /** Per-instance state, loaded from the host on first touch after a wake; in order of last use. */
   private readonly states = new Map<string, InstanceState>();
+  private cachedRuns = 0;
   /** Instances whose state the current transaction used or changed: dropped if it rolls back. */
   private readonly inTransaction = new Set<string>();
   /** Environments whose admission loop is running (see admitWaiting). */
@@ -54,7 +57,7 @@ export class Progression {
 
   /** The transaction rolled back: what it changed in memory goes, to be loaded again from storage. */
   discardUncommitted(): void {
-    for (const id of this.inTransaction) this.states.delete(id);
+    for (const id of this.inTransaction) this.dropState(id);
     this.inTransaction.clear();
   }
 
@@ -92,16 +95,26 @@ export class Progression {
   protected stateOf(instance: InstanceRecord): InstanceState {
     this.inTransaction.add(instance.id);
     let state = this.states.get(instance.id);
-    if (!state) {
+    if (state) {
+      this.states.delete(instance.id); // to the back: most recently used
+    } else {
       state = new InstanceState(this.definitionOf(instance).indexed, instance, this.host.currentRuns(instance.id));
-      this.states.set(instance.id, state);
-      if (this.states.size > MAX_CACHED_INSTANCES) this.states.delete(this.states.keys().next().value!);
+      this.cachedRuns += state.size;
+      const budget = this.timings.maxCachedRuns ?? MAX_CACHED_RUNS;
+      for (const [id] of this.states) {
+        if (this.cachedRuns <= budget) break;
+        this.dropState(id);
+      }
     }
+    this.states.set(instance.id, state);
     return state;
   }
 
-  /** Forgets an instance's state (it finished, was terminated or rerun): loaded again when next needed. */
+  /** Forgets an instance's state (it finished, was terminated or rerun, or others were used since): loaded again when next needed. */
   protected dropState(instanceId: string): void {
+    const state = this.states.get(instanceId);
+    if (!state) return;
+    this.cachedRuns -= state.size;
     this.states.delete(instanceId);
   }
 
