@@ -5,7 +5,7 @@ import { api, instance, isolatedGroup, shellNode, startRun } from "./helpers.ts"
 
 const scope = isolatedGroup();
 const coordinator = (workflowId: string) => env.COORDINATOR.get(env.COORDINATOR.idFromName(workflowId));
-/** Attempt ids are derived from the instance, node and attempt number (coordinator/rows.ts). */
+/** Attempt ids are derived from the instance, node and attempt number (core/scheduler/records.ts). */
 const attemptId = (instanceId: string, node: string, attempt: number) => `${instanceId.replace(/^ins_/, "run_")}_${node}_${attempt}`;
 const failedRun = (exitCode: number) => ({ exitCode, signal: null, outputs: {}, error: null });
 

@@ -5,7 +5,7 @@ import { notFound, SluiceError } from "../core/errors.ts";
 import { resolveRuns, type RunSpec } from "../core/run-starts.ts";
 import type { AuditRecord } from "../db/audit.ts";
 import { definitionForRun } from "../db/workflows.ts";
-import type { StartInstance } from "./types.ts";
+import type { StartInstance } from "../core/scheduler/records.ts";
 
 /** What the Worker sends to start runs: ids and run inputs, never the definition. */
 export interface StartRequest {

@@ -1,30 +1,11 @@
 // The coordinator's SQLite tables: definitions, instances, node runs, timers and dedup keys of one workflow.
 import type { WorkflowDefinition } from "../core/definition.ts";
-import type { InstanceStatus, NodeStatus } from "../core/progress.ts";
+import type { InstanceChanges, NodeRunChanges } from "../core/scheduler/host.ts";
+import type { HttpJob, InstanceRecord, NodeRunRecord, TimerKind } from "../core/scheduler/records.ts";
 import { applySchema } from "../db/durable-schema.ts";
-import type { InstanceRow, NodeRunRow } from "../db/mirror.ts";
 
-export interface LiveInstance extends InstanceRow {
-  seq: number;
-  def_hash: string;
-  priority_override: number | null;
-  max_parallel: number | null;
-  ordering_key: string | null;
-  cyctime: number;
-}
-
-export interface LiveNodeRun extends NodeRunRow {
-  current: number;
-  /** A retry waits for its delay: not dispatched before this time. */
-  not_before: number | null;
-  chosen: string | null;
-  /** Earlier attempts of this node lost to the machine (infrastructure retries used). */
-  lost: number;
-  /** 1 while a stopped attempt's process may still live. */
-  exiting: number;
-}
-
-export type TimerKind = "retry" | "timeout" | "purge" | "exit" | "http";
+export type LiveInstance = InstanceRecord;
+export type LiveNodeRun = NodeRunRecord;
 
 type Row<T> = T & Record<string, SqlStorageValue>;
 
@@ -63,6 +44,10 @@ const SCHEMA = [
   `CREATE TABLE http_jobs (attempt_id TEXT PRIMARY KEY, body TEXT NOT NULL)`,
 ];
 
+/**
+ * Plain reads and writes over the workflow's tables, each one indexed lookup or scan: the scheduler
+ * (core/scheduler/) decides, this only stores.
+ */
 export class CoordinatorStore {
   private readonly sql: SqlStorage;
 
@@ -80,91 +65,65 @@ export class CoordinatorStore {
     return { def: JSON.parse(row.json) as WorkflowDefinition, weights: JSON.parse(row.weights) as Record<string, number> };
   }
 
-  insertInstance(row: Omit<LiveInstance, "seq">): void {
-    this.insert("instances", row);
+  insertInstance(row: Omit<LiveInstance, "seq">): LiveInstance {
+    return this.insert<LiveInstance>("instances", row);
   }
 
   instance(id: string): LiveInstance | undefined {
     return this.sql.exec<Row<LiveInstance>>(`SELECT * FROM instances WHERE id = ?`, id).toArray()[0];
   }
 
-  /** Changes the status and returns the row as changed (one statement: `RETURNING`, no re-read). */
-  setInstanceStatus(id: string, status: InstanceStatus, at: number): LiveInstance {
-    const changed =
-      status === "running"
-        ? this.sql.exec<Row<LiveInstance>>(`UPDATE instances SET status = ?, started_at = ?, finished_at = NULL WHERE id = ? RETURNING *`, status, at, id)
-        : status === "waiting"
-          ? this.sql.exec<Row<LiveInstance>>(`UPDATE instances SET status = ?, finished_at = NULL WHERE id = ? RETURNING *`, status, id)
-          : this.sql.exec<Row<LiveInstance>>(`UPDATE instances SET status = ?, finished_at = ? WHERE id = ? RETURNING *`, status, at, id);
-    return changed.one();
+  updateInstance(id: string, changes: InstanceChanges): LiveInstance {
+    return this.update<LiveInstance>("instances", id, changes);
   }
 
   /** Every live instance's id and status (a workflow being deleted terminates and forgets them). */
-  instanceStatuses(): { id: string; status: InstanceStatus }[] {
-    return this.sql.exec<{ id: string; status: InstanceStatus }>(`SELECT id, status FROM instances`).toArray();
+  instanceStatuses(): { id: string; status: LiveInstance["status"] }[] {
+    return this.sql.exec<{ id: string; status: string }>(`SELECT id, status FROM instances`).toArray();
   }
 
-  /** Instances holding a place in maxParallel: running, or not running with a stopped process still exiting (core/attempts.ts). */
   countRunning(env: string): number {
-    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM instances WHERE env = ? AND status = 'running'`, env).one().n + this.countExiting(env);
-  }
-
-  /** Instances not running whose place is held by a stopped process still exiting. */
-  countExiting(env: string): number {
-    return this.sql
-      .exec<{ n: number }>(
-        `SELECT COUNT(DISTINCT n.instance_id) AS n FROM node_runs n JOIN instances i ON i.id = n.instance_id
-         WHERE n.exiting = 1 AND i.env = ? AND i.status != 'running'`,
-        env,
-      )
-      .one().n;
-  }
-
-
-  /** Marks stopped attempts as exiting (true) or their processes as gone (false); returns the rows that changed. */
-  setExiting(runIds: readonly string[], exiting: boolean): LiveNodeRun[] {
-    const changed: LiveNodeRun[] = [];
-    for (const id of runIds) {
-      changed.push(...this.sql.exec<Row<LiveNodeRun>>(`UPDATE node_runs SET exiting = ? WHERE id = ? AND exiting = ? RETURNING *`, exiting ? 1 : 0, id, exiting ? 0 : 1).toArray());
-    }
-    return changed;
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM instances WHERE env = ? AND status = 'running'`, env).one().n;
   }
 
   /**
-   * The next waiting instance in (priority, arrival) order whose ordering key is free: no instance
-   * with that key is running, and none with that key arrived earlier and still waits.
+   * Waiting instances in (priority, arrival) order through the index, in pages that grow: the first
+   * one usually starts, and the reader stops there; never all in memory.
    */
-  nextWaiting(env: string): LiveInstance | undefined {
-    return this.sql
-      .exec<Row<LiveInstance>>(
-        `SELECT * FROM instances i WHERE i.env = ? AND i.status = 'waiting' AND (i.ordering_key IS NULL OR (
-           NOT EXISTS (SELECT 1 FROM instances r WHERE r.ordering_key = i.ordering_key AND r.env = i.env AND r.status = 'running')
-           AND NOT EXISTS (SELECT 1 FROM instances e WHERE e.ordering_key = i.ordering_key AND e.env = i.env AND e.status = 'waiting' AND e.seq < i.seq)))
-         ORDER BY i.priority DESC, i.seq LIMIT 1`,
-        env,
-      )
-      .toArray()[0];
+  *waitingInstances(env: string): Generator<LiveInstance> {
+    for (let offset = 0, page = 4; ; offset += page, page = Math.min(page * 2, 256)) {
+      const rows = this.sql
+        .exec<Row<LiveInstance>>(`SELECT * FROM instances WHERE env = ? AND status = 'waiting' ORDER BY priority DESC, seq LIMIT ? OFFSET ?`, env, page, offset)
+        .toArray();
+      yield* rows;
+      if (rows.length < page) return;
+    }
   }
 
-  waitingAhead(instance: LiveInstance): number {
+  countWaitingAhead(env: string, priority: number, seq: number): number {
     return this.sql
       .exec<{ n: number }>(
         `SELECT COUNT(*) AS n FROM instances WHERE env = ? AND status = 'waiting' AND (priority > ? OR (priority = ? AND seq < ?))`,
-        instance.env,
-        instance.priority,
-        instance.priority,
-        instance.seq,
+        env,
+        priority,
+        priority,
+        seq,
       )
       .one().n;
   }
 
-  /** `lost`: attempts of this node lost to the machine before this one. */
-  insertNodeRun(row: NodeRunRow, notBefore: number | null = null, lost = 0): void {
-    this.insert("node_runs", { ...row, current: 1, not_before: notBefore, chosen: null, lost, exiting: 0 });
+  firstWithOrderingKey(env: string, key: string, status: "waiting" | "running"): LiveInstance | undefined {
+    return this.sql
+      .exec<Row<LiveInstance>>(`SELECT * FROM instances WHERE ordering_key = ? AND env = ? AND status = ? ORDER BY seq LIMIT 1`, key, env, status)
+      .toArray()[0];
   }
 
-  setChosen(runId: string, chosen: string[]): void {
-    this.sql.exec(`UPDATE node_runs SET chosen = ? WHERE id = ?`, JSON.stringify(chosen), runId);
+  instancesWithExitingRuns(): string[] {
+    return this.sql.exec<{ id: string }>(`SELECT DISTINCT instance_id AS id FROM node_runs WHERE exiting = 1`).toArray().map((r) => r.id);
+  }
+
+  insertNodeRun(run: LiveNodeRun): void {
+    this.insert("node_runs", run);
   }
 
   nodeRun(id: string): LiveNodeRun | undefined {
@@ -176,31 +135,17 @@ export class CoordinatorStore {
     return this.sql.exec<Row<LiveNodeRun>>(`SELECT * FROM node_runs WHERE instance_id = ? AND current = 1`, instanceId).toArray();
   }
 
-  /** Retires the current attempt of a node so a new one can take its place. */
-  retire(runId: string): void {
-    this.sql.exec(`UPDATE node_runs SET current = 0 WHERE id = ?`, runId);
+  updateNodeRun(id: string, changes: NodeRunChanges): LiveNodeRun {
+    return this.update<LiveNodeRun>("node_runs", id, changes);
   }
 
-  updateNodeRun(id: string, changes: Partial<Omit<NodeRunRow, "id">> & { status: NodeStatus }): NodeRunRow {
-    const cols = Object.keys(changes);
-    const changed = this.sql
-      .exec<Row<LiveNodeRun>>(
-        `UPDATE node_runs SET ${cols.map((c) => `${c} = ?`).join(", ")} WHERE id = ? RETURNING *`,
-        ...cols.map((c) => changes[c as keyof typeof changes] ?? null),
-        id,
-      )
-      .one();
-    const { current: _c, not_before: _n, chosen: _ch, lost: _l, exiting: _e, ...row } = changed;
-    return row;
+  saveHttpJob(job: HttpJob): void {
+    this.sql.exec(`INSERT OR REPLACE INTO http_jobs (attempt_id, body) VALUES (?, ?)`, job.attemptId, JSON.stringify(job));
   }
 
-  saveHttpJob(attemptId: string, job: object): void {
-    this.sql.exec(`INSERT OR REPLACE INTO http_jobs (attempt_id, body) VALUES (?, ?)`, attemptId, JSON.stringify(job));
-  }
-
-  httpJob<T>(attemptId: string): T | undefined {
+  httpJob(attemptId: string): HttpJob | undefined {
     const row = this.sql.exec<{ body: string }>(`SELECT body FROM http_jobs WHERE attempt_id = ?`, attemptId).toArray()[0];
-    return row ? (JSON.parse(row.body) as T) : undefined;
+    return row ? (JSON.parse(row.body) as HttpJob) : undefined;
   }
 
   dropHttpJob(attemptId: string): void {
@@ -208,10 +153,8 @@ export class CoordinatorStore {
   }
 
   /** Forgets a finished instance's live state; D1 keeps (and later purges) its history. */
-
   purgeInstance(id: string): void {
     this.sql.exec(`DELETE FROM node_runs WHERE instance_id = ?`, id);
-
     this.sql.exec(`DELETE FROM instances WHERE id = ? AND status IN ('succeeded', 'failed', 'terminated')`, id);
   }
 
@@ -230,23 +173,39 @@ export class CoordinatorStore {
     return this.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM timers`).one().t;
   }
 
-  /** The instance a dedup key already started inside its window, if any. */
-  dedupHit(key: string, now: number): string | null {
-    // Amortized clean-up: a few expired keys go with every lookup.
-    this.sql.exec(`DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT 20)`, now);
+  dedupEntry(key: string): { instanceId: string; expiresAt: number } | undefined {
     const row = this.sql.exec<{ instance_id: string; expires_at: number }>(`SELECT instance_id, expires_at FROM dedup WHERE key = ?`, key).toArray()[0];
-    return row && row.expires_at > now ? row.instance_id : null;
+    return row && { instanceId: row.instance_id, expiresAt: row.expires_at };
+  }
+
+  /** A few expired keys at a time: the clean-up rides along with lookups. */
+  forgetExpiredDedup(now: number): void {
+    this.sql.exec(`DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT 20)`, now);
   }
 
   rememberDedup(key: string, instanceId: string, expiresAt: number): void {
     this.sql.exec(`INSERT OR REPLACE INTO dedup (key, instance_id, expires_at) VALUES (?, ?, ?)`, key, instanceId, expiresAt);
   }
 
-  private insert(table: string, row: object): void {
+  private insert<T>(table: string, row: object): T {
     const cols = Object.keys(row);
-    this.sql.exec(
-      `INSERT INTO ${table} (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`,
-      ...cols.map((c) => (row as Record<string, SqlStorageValue>)[c] ?? null),
-    );
+    return this.sql
+      .exec<Row<T>>(
+        `INSERT INTO ${table} (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")}) RETURNING *`,
+        ...cols.map((c) => (row as Record<string, SqlStorageValue>)[c] ?? null),
+      )
+      .one();
+  }
+
+  /** Changes the given columns and returns the row as changed (one statement: `RETURNING`, no re-read). */
+  private update<T>(table: string, id: string, changes: object): T {
+    const cols = Object.keys(changes);
+    return this.sql
+      .exec<Row<T>>(
+        `UPDATE ${table} SET ${cols.map((c) => `${c} = ?`).join(", ")} WHERE id = ? RETURNING *`,
+        ...cols.map((c) => (changes as Record<string, SqlStorageValue>)[c] ?? null),
+        id,
+      )
+      .one();
   }
 }

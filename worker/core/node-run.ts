@@ -19,8 +19,10 @@ export interface ReadyNode {
   };
   def: WorkflowDefinition;
   node: NodeDefinition;
-  /** Current attempts of the instance's nodes, for upstream outputs. */
-  runs: readonly { node_name: string; status: string; outputs: string | null }[];
+  /** Current attempts of the instance's nodes, for upstream outputs (or `parsed` instead). */
+  runs?: readonly { node_name: string; status: string; outputs: string | null }[];
+  /** The instance's parameters, trigger message and node outputs already parsed (the scheduler keeps them). */
+  parsed?: Pick<ResolveContext, "workflowParams" | "triggerMessage" | "nodeOutputs">;
   attemptId: string;
   attempt: number;
   weight: number;
@@ -42,7 +44,9 @@ export function prepareNodeRun(ready: ReadyNode): NodeRunOutcome {
   return prepareRunnerTask(ready, ctx);
 }
 
-function resolveContext({ instance, def, node, runs }: ReadyNode): ResolveContext {
+function resolveContext({ instance, def, node, runs = [], parsed }: ReadyNode): ResolveContext {
+  const clock = { cyctime: new Date(instance.cyctime), timezone: def.policy.timezone };
+  if (parsed) return { ...parsed, nodeParams: node.params, clock };
   const nodeOutputs: Record<string, Record<string, string>> = {};
   for (const r of runs) {
     if (r.status === "succeeded" && r.outputs) nodeOutputs[r.node_name] = JSON.parse(r.outputs) as Record<string, string>;
@@ -52,7 +56,7 @@ function resolveContext({ instance, def, node, runs }: ReadyNode): ResolveContex
     nodeParams: node.params,
     triggerMessage: JSON.parse(instance.trigger_message) as unknown,
     nodeOutputs,
-    clock: { cyctime: new Date(instance.cyctime), timezone: def.policy.timezone },
+    clock,
   };
 }
 

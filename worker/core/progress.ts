@@ -28,10 +28,46 @@ export interface Progress {
 /** What an upstream edge carries: delivered (run me), blocked (the upstream did not succeed or chose another path) or open. */
 type EdgeState = "delivered" | "failed" | "not-chosen" | "open";
 
+/** What becomes of one pending node given its upstream nodes' statuses now. */
+export type PendingVerdict = { kind: "ready" } | { kind: "skip"; reason: string } | { kind: "wait" };
+
+/**
+ * The rule for one pending node (DESIGN §2.6): a merge runs once no upstream is open and one delivered;
+ * any other node runs once every upstream delivered, and is skipped by the first blocked one.
+ */
+export function decidePending(
+  dag: DagShape,
+  name: string,
+  statusOf: (node: string) => NodeStatus,
+  chosenOf: (branch: string) => readonly string[] | undefined,
+): PendingVerdict {
+  const edge = (from: string): EdgeState => {
+    const s = statusOf(from);
+    if (s === "succeeded") return dag.branch.has(from) && !(chosenOf(from) ?? []).includes(name) ? "not-chosen" : "delivered";
+    return FINISHED_NODE.has(s) ? "failed" : "open";
+  };
+  const states = (dag.upstream[name] ?? []).map((u) => ({ from: u, state: edge(u) }));
+  if (dag.merge.has(name)) {
+    if (states.some((e) => e.state === "open")) return { kind: "wait" };
+    if (states.length === 0 || states.some((e) => e.state === "delivered")) return { kind: "ready" };
+    return { kind: "skip", reason: "no upstream node of this merge succeeded" };
+  }
+  const blocked = states.find((e) => e.state === "failed" || e.state === "not-chosen");
+  if (blocked) return { kind: "skip", reason: blocked.state === "not-chosen" ? `branch '${blocked.from}' chose another path` : `upstream node '${blocked.from}' did not succeed` };
+  return states.every((e) => e.state === "delivered") ? { kind: "ready" } : { kind: "wait" };
+}
+
+/** The instance's final status once every node is finished. */
+export function finalStatus(statuses: Iterable<NodeStatus>): Exclude<InstanceStatus, "waiting" | "running"> {
+  const all = new Set(statuses);
+  return all.has("terminated") ? "terminated" : all.has("failed") ? "failed" : "succeeded";
+}
+
 /**
  * Decides the next step of an instance from its node statuses and its branch choices (branch node →
  * the downstream nodes it chose). Pure: the caller applies the result and calls again until nothing
- * changes (a node that completes inline can make more ready).
+ * changes (a node that completes inline can make more ready). The scheduler keeps the same decisions
+ * incrementally (core/scheduler/instance-plan.ts); this whole-DAG form is their reference.
  */
 export function planProgress(
   dag: DagShape,
@@ -41,34 +77,18 @@ export function planProgress(
   const now: Record<string, NodeStatus> = { ...status };
   const ready: string[] = [];
   const skipped: Progress["skipped"] = [];
-  const edge = (from: string, to: string): EdgeState => {
-    const s = now[from]!;
-    if (s === "succeeded") return dag.branch.has(from) && !(chosen[from] ?? []).includes(to) ? "not-chosen" : "delivered";
-    return FINISHED_NODE.has(s) ? "failed" : "open";
-  };
   // Topological order lets one pass cascade skips all the way down.
   for (const name of dag.order) {
     if (now[name] !== "pending") continue;
-    const states = (dag.upstream[name] ?? []).map((u) => ({ from: u, state: edge(u, name) }));
-    const skip = (reason: string) => {
+    const verdict = decidePending(dag, name, (n) => now[n]!, (b) => chosen[b]);
+    if (verdict.kind === "ready") ready.push(name);
+    else if (verdict.kind === "skip") {
       now[name] = "skipped";
-      skipped.push({ name, reason });
-    };
-    if (dag.merge.has(name)) {
-      if (states.some((e) => e.state === "open")) continue;
-      if (states.length === 0 || states.some((e) => e.state === "delivered")) ready.push(name);
-      else skip("no upstream node of this merge succeeded");
-      continue;
+      skipped.push({ name, reason: verdict.reason });
     }
-    const blocked = states.find((e) => e.state === "failed" || e.state === "not-chosen");
-    if (blocked) skip(blocked.state === "not-chosen" ? `branch '${blocked.from}' chose another path` : `upstream node '${blocked.from}' did not succeed`);
-    else if (states.every((e) => e.state === "delivered")) ready.push(name);
   }
   const progress: Progress = { ready, skipped };
-  if (ready.length === 0 && dag.order.every((n) => FINISHED_NODE.has(now[n]!))) {
-    const all = dag.order.map((n) => now[n]);
-    progress.finished = all.includes("terminated") ? "terminated" : all.includes("failed") ? "failed" : "succeeded";
-  }
+  if (ready.length === 0 && dag.order.every((n) => FINISHED_NODE.has(now[n]!))) progress.finished = finalStatus(dag.order.map((n) => now[n]!));
   return progress;
 }
 

@@ -1,0 +1,184 @@
+// An in-memory SchedulerHost with a clock the test moves and transactions that roll back, for the scheduler's unit tests.
+import { DefinitionSchema, type WorkflowDefinition, type WorkflowDefinitionInput } from "../definition.ts";
+import type { InstanceStatus } from "../progress.ts";
+import type { QueuedTask } from "../runner-protocol.ts";
+import type { InstanceChanges, NodeRunChanges, SchedulerEffect, SchedulerHost } from "./host.ts";
+import type { HttpJob, InstanceRecord, NodeRunRecord, StartInstance, TimerKind } from "./records.ts";
+import { Scheduler } from "./scheduler.ts";
+
+export const GRACE_MS = 4_000;
+export const RETENTION_MS = 14 * 24 * 3600 * 1000;
+
+interface Tables {
+  definitions: Map<string, { def: WorkflowDefinition; weights: Record<string, number> }>;
+  instances: Map<string, InstanceRecord>;
+  runs: Map<string, NodeRunRecord>;
+  timers: { id: number; dueAt: number; kind: TimerKind; ref: string }[];
+  dedup: Map<string, { instanceId: string; expiresAt: number }>;
+  httpJobs: Map<string, HttpJob>;
+  effects: SchedulerEffect[];
+  seq: number;
+}
+
+const emptyTables = (): Tables => ({
+  definitions: new Map(), instances: new Map(), runs: new Map(), timers: [], dedup: new Map(), httpJobs: new Map(), effects: [], seq: 0,
+});
+
+/** The coordinator's tables as maps; every answer is a copy, as a database's would be. */
+export class FakeHost implements SchedulerHost {
+  clock = 1_000_000;
+  t: Tables = emptyTables();
+  inFlight = new Set<string>();
+  /** Set to make the next emit of this kind throw (a transaction failing mid-way). */
+  failOn: SchedulerEffect["kind"] | null = null;
+  private timerIds = 0;
+
+  now = () => this.clock;
+  saveDefinition = (hash: string, def: WorkflowDefinition, weights: Record<string, number>) => void this.t.definitions.set(hash, { def, weights });
+  definition = (hash: string) => this.t.definitions.get(hash)!;
+  instance = (id: string) => copy(this.t.instances.get(id));
+  insertInstance = (row: Omit<InstanceRecord, "seq">) => {
+    const instance = { ...row, seq: ++this.t.seq };
+    this.t.instances.set(row.id, instance);
+    return { ...instance };
+  };
+  updateInstance = (id: string, changes: InstanceChanges) => ({ ...Object.assign(this.t.instances.get(id)!, changes) });
+  purgeInstance = (id: string) => {
+    for (const [runId, run] of this.t.runs) if (run.instance_id === id) this.t.runs.delete(runId);
+    this.t.instances.delete(id);
+  };
+  private instancesOf = (env: string, status: string) => [...this.t.instances.values()].filter((i) => i.env === env && i.status === status);
+  waitingInstances = (env: string) => this.instancesOf(env, "waiting").sort((a, b) => b.priority - a.priority || a.seq - b.seq).map((i) => ({ ...i }));
+  countWaitingAhead = (env: string, priority: number, seq: number) =>
+    this.instancesOf(env, "waiting").filter((i) => i.priority > priority || (i.priority === priority && i.seq < seq)).length;
+  countRunning = (env: string) => this.instancesOf(env, "running").length;
+  firstWithOrderingKey = (env: string, key: string, status: "waiting" | "running") =>
+    copy(this.instancesOf(env, status).filter((i) => i.ordering_key === key).sort((a, b) => a.seq - b.seq)[0]);
+  instancesWithExitingRuns = () => [...new Set([...this.t.runs.values()].filter((r) => r.exiting === 1).map((r) => r.instance_id))];
+  nodeRun = (id: string) => copy(this.t.runs.get(id));
+  currentRuns = (instanceId: string) => [...this.t.runs.values()].filter((r) => r.instance_id === instanceId && r.current === 1).map((r) => ({ ...r }));
+  insertNodeRun = (run: NodeRunRecord) => void this.t.runs.set(run.id, { ...run });
+  updateNodeRun = (id: string, changes: NodeRunChanges) => ({ ...Object.assign(this.t.runs.get(id)!, changes) });
+  addTimer = (kind: TimerKind, ref: string, dueAt: number) => void this.t.timers.push({ id: ++this.timerIds, dueAt, kind, ref });
+  takeDueTimers = (now: number) => {
+    const due = this.t.timers.filter((t) => t.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt || a.id - b.id);
+    this.t.timers = this.t.timers.filter((t) => t.dueAt > now);
+    return due.map(({ kind, ref }) => ({ kind, ref }));
+  };
+  nextTimerAt = () => (this.t.timers.length ? Math.min(...this.t.timers.map((t) => t.dueAt)) : null);
+  dedupEntry = (key: string) => copy(this.t.dedup.get(key));
+  rememberDedup = (key: string, instanceId: string, expiresAt: number) => void this.t.dedup.set(key, { instanceId, expiresAt });
+  forgetExpiredDedup = (now: number) => {
+    for (const [key, entry] of this.t.dedup) if (entry.expiresAt <= now) this.t.dedup.delete(key);
+  };
+  saveHttpJob = (job: HttpJob) => void this.t.httpJobs.set(job.attemptId, job);
+  httpJob = (attemptId: string) => this.t.httpJobs.get(attemptId);
+  dropHttpJob = (attemptId: string) => void this.t.httpJobs.delete(attemptId);
+  httpInFlight = (attemptId: string) => this.inFlight.has(attemptId);
+
+  emit(effect: SchedulerEffect): void {
+    if (this.failOn === effect.kind) {
+      this.failOn = null;
+      throw new Error(`injected failure at ${effect.kind}`);
+    }
+    this.t.effects.push(effect);
+  }
+}
+
+const copy = <T extends object>(row: T | undefined): T | undefined => (row ? { ...row } : undefined);
+
+/** A scheduler over a fake host, driven the way the coordinator drives it: one transaction per call. */
+export class World {
+  readonly host = new FakeHost();
+  scheduler: Scheduler;
+  private ids = 0;
+  /** Effects already looked at by `take`. */
+  private seen = 0;
+
+  /** `maxCachedRuns`: how many node runs the scheduler keeps in memory (small ones make it reload often). */
+  private readonly maxCachedRuns: number | undefined;
+
+  constructor(maxCachedRuns?: number) {
+    this.maxCachedRuns = maxCachedRuns;
+    this.scheduler = this.newScheduler();
+  }
+
+  private newScheduler(): Scheduler {
+    return new Scheduler(this.host, { timeoutGraceMs: GRACE_MS, retentionMs: RETENTION_MS, maxCachedRuns: this.maxCachedRuns });
+  }
+
+  /** Runs a change as a transaction: on a throw the tables go back to where they were and the scheduler forgets it. */
+  tx<T>(change: (s: Scheduler) => T): T {
+    const { effects, ...tables } = this.host.t;
+    const before = { ...structuredClone(tables), effects };
+    const emitted = effects.length;
+    try {
+      const result = change(this.scheduler);
+      this.scheduler.committed();
+      return result;
+    } catch (err) {
+      effects.length = emitted;
+      this.host.t = before;
+      this.seen = Math.min(this.seen, emitted);
+      this.scheduler.discardUncommitted();
+      throw err;
+    }
+  }
+
+  /** The Durable Object was evicted: a new scheduler over the same storage, with nothing in memory. */
+  evict(): void {
+    this.scheduler = this.newScheduler();
+  }
+
+  start(input: WorkflowDefinitionInput, extra: Partial<StartInstance> = {}): { id: string; status: InstanceStatus; duplicate?: boolean } {
+    const definition = DefinitionSchema.parse(input);
+    const instanceId = extra.instanceId ?? `ins_${++this.ids}`;
+    const start: StartInstance = {
+      instanceId, workspaceId: "ws", workflowId: "wf", workflowName: definition.name, version: null, env: "dev", definition, weights: {},
+      priorityOverride: null, runDate: null, receivedAt: this.host.clock, cyctime: this.host.clock, triggerType: "manual", triggerMessage: {}, params: {},
+      ...extra,
+    };
+    return this.tx((s) => s.startMany([start], [`hash_${JSON.stringify(input)}`]))[0]!;
+  }
+
+  /** Effects emitted since the last call. */
+  take(): SchedulerEffect[] {
+    const fresh = this.host.t.effects.slice(this.seen);
+    this.seen = this.host.t.effects.length;
+    return fresh;
+  }
+
+  /** Tasks dispatched to the pool since the last call (other effects are passed over). */
+  dispatched(): QueuedTask[] {
+    return this.take().flatMap((e) => (e.kind === "dispatch" ? e.tasks : []));
+  }
+
+  /** The pool handed the attempt to a runner and the runner reported `exitCode`. */
+  run(attemptId: string, exitCode = 0, outputs: Record<string, string> = {}): void {
+    this.tx((s) => s.nodeStarted(attemptId, "runner-1", this.host.clock));
+    this.tx((s) => s.nodeFinished(attemptId, { exitCode, signal: null, outputs, error: null }));
+  }
+
+  /** Moves the clock and fires the timers due, as the alarm does. */
+  advance(ms: number): void {
+    this.host.clock += ms;
+    this.tx((s) => s.fireTimers());
+  }
+
+  status(instanceId: string): string | undefined {
+    return this.host.t.instances.get(instanceId)?.status;
+  }
+
+  nodes(instanceId: string): Record<string, string> {
+    return Object.fromEntries(this.host.currentRuns(instanceId).map((r) => [r.node_name, r.status]).sort());
+  }
+
+  /** Instances holding a place in maxParallel: running, or with a stopped process still exiting. */
+  placesHeld(env = "dev"): number {
+    const exiting = new Set(this.host.instancesWithExitingRuns());
+    return [...this.host.t.instances.values()].filter((i) => i.env === env && (i.status === "running" || exiting.has(i.id))).length;
+  }
+}
+
+export const shell = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: "shell", code: "true", ...extra });
+export const edge = (from: string, to: string) => ({ from, to });

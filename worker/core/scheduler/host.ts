@@ -1,0 +1,75 @@
+// What the scheduler needs from its Durable Object: records, timers, dedup keys, a clock, and a way to emit effects.
+import type { WorkflowDefinition } from "../definition.ts";
+import type { QueuedTask } from "../runner-protocol.ts";
+import type { HttpJob, InstanceRecord, NodeRunRecord, TimerKind } from "./records.ts";
+
+/**
+ * What a transition asks of the world, in order. The host delivers them only if the transaction that
+ * emitted them commits: row changes become D1 mirror statements, pool calls go through the outbox.
+ */
+export type SchedulerEffect =
+  | { kind: "instance-changed"; instance: InstanceRecord }
+  | { kind: "node-run-changed"; run: NodeRunRecord }
+  | { kind: "log"; attemptId: string; text: string }
+  | { kind: "dispatch"; workspaceId: string; resourceGroup: string; tasks: QueuedTask[] }
+  | { kind: "cancel"; workspaceId: string; resourceGroup: string; attemptIds: string[] }
+  | { kind: "http"; job: HttpJob }
+  /** The instance changed: live subscribers are sent its new view. */
+  | { kind: "touched"; instanceId: string };
+
+export type InstanceChanges = Partial<Pick<InstanceRecord, "status" | "started_at" | "finished_at">>;
+export type NodeRunChanges = Partial<Omit<NodeRunRecord, "id" | "instance_id" | "node_name" | "node_type" | "attempt">>;
+
+/**
+ * The scheduler's storage and effects. Every method answers from one indexed lookup or scan; the
+ * scheduler makes the decisions. Writes happen inside the caller's transaction.
+ */
+export interface SchedulerHost {
+  now(): number;
+
+  saveDefinition(hash: string, def: WorkflowDefinition, weights: Record<string, number>): void;
+  definition(hash: string): { def: WorkflowDefinition; weights: Record<string, number> };
+
+  instance(id: string): InstanceRecord | undefined;
+  /** Records a new instance; the host numbers its arrival (`seq`). */
+  insertInstance(row: Omit<InstanceRecord, "seq">): InstanceRecord;
+  /** Changes an instance and returns it as changed. */
+  updateInstance(id: string, changes: InstanceChanges): InstanceRecord;
+  /** Forgets an instance and its node runs. */
+  purgeInstance(id: string): void;
+  /** Waiting instances of an environment in (priority descending, arrival) order, read lazily. */
+  waitingInstances(env: string): Iterable<InstanceRecord>;
+  /** Waiting instances of an environment ahead of (priority, seq) in that order. */
+  countWaitingAhead(env: string, priority: number, seq: number): number;
+  countRunning(env: string): number;
+  /** The earliest arrival with this ordering key and status in the environment. */
+  firstWithOrderingKey(env: string, key: string, status: "waiting" | "running"): InstanceRecord | undefined;
+  /** Instances with at least one stopped attempt whose process may still live. */
+  instancesWithExitingRuns(): string[];
+
+  nodeRun(id: string): NodeRunRecord | undefined;
+  /** The current attempt of every node of an instance. */
+  currentRuns(instanceId: string): NodeRunRecord[];
+  insertNodeRun(run: NodeRunRecord): void;
+  /** Changes a node run and returns it as changed. */
+  updateNodeRun(id: string, changes: NodeRunChanges): NodeRunRecord;
+
+  addTimer(kind: TimerKind, ref: string, dueAt: number): void;
+  /** Takes (removes and returns) the timers due by `now`, earliest first. */
+  takeDueTimers(now: number): { kind: TimerKind; ref: string }[];
+  nextTimerAt(): number | null;
+
+  /** The instance a dedup key started and until when the key holds, if it is still stored. */
+  dedupEntry(key: string): { instanceId: string; expiresAt: number } | undefined;
+  rememberDedup(key: string, instanceId: string, expiresAt: number): void;
+  /** Forgets a few keys whose windows closed by `now` (amortized clean-up). */
+  forgetExpiredDedup(now: number): void;
+
+  saveHttpJob(job: HttpJob): void;
+  httpJob(attemptId: string): HttpJob | undefined;
+  dropHttpJob(attemptId: string): void;
+  /** Whether this object has the attempt's http request in flight (an evicted object has none). */
+  httpInFlight(attemptId: string): boolean;
+
+  emit(effect: SchedulerEffect): void;
+}

@@ -1,0 +1,259 @@
+// The scheduler of one workflow: the events it answers (starts, reports, terminate, rerun, timers) over its host.
+import { lostAttempt } from "../attempts.ts";
+import { conflict } from "../errors.ts";
+import { nodesToRerun, STOPPABLE, type RerunMode } from "../lifecycle.ts";
+import { FINISHED_INSTANCE, FINISHED_NODE, type InstanceStatus, type NodeStatus } from "../progress.ts";
+import type { Completion } from "../runner-protocol.ts";
+import { waitReason } from "./admission.ts";
+import { HTTP_WATCH_MS, Progression } from "./progression.ts";
+import { pendingRun, type Started, type StartInstance } from "./records.ts";
+
+/** The response text kept as the node's log and outputs.body. */
+const HTTP_LOG_BYTES = 64 * 1024;
+const HTTP_OUTPUT_BODY_CHARS = 16 * 1024;
+
+export class Scheduler extends Progression {
+  /** A batch in arrival order: every instance is recorded first, then admission runs once per environment. */
+  startMany(inputs: StartInstance[], defHashes: string[]): Started[] {
+    const early = inputs.map((input, i) => this.insertStart(input, defHashes[i]!));
+    for (const env of new Set(inputs.map((i) => i.env))) this.admitWaiting(env);
+    return inputs.map((input, i) => early[i] ?? { id: input.instanceId, status: this.host.instance(input.instanceId)!.status as InstanceStatus });
+  }
+
+  /** Records a new waiting instance; or, for one already started (same id or dedup key), the answer. */
+  private insertStart(input: StartInstance, defHash: string): Started | null {
+    const now = this.host.now();
+    const existing = this.host.instance(input.instanceId);
+    if (existing) return { id: existing.id, status: existing.status as InstanceStatus };
+    if (input.dedup) {
+      this.host.forgetExpiredDedup(now);
+      const first = this.host.dedupEntry(input.dedup.key);
+      // Dedup windows never outlast retention, but a purged instance must not break the answer.
+      if (first && first.expiresAt > now) {
+        return { id: first.instanceId, status: (this.host.instance(first.instanceId)?.status ?? "succeeded") as InstanceStatus, duplicate: true };
+      }
+      this.host.rememberDedup(input.dedup.key, input.instanceId, now + input.dedup.windowSeconds * 1000);
+    }
+    // A definition parsed here before is stored already (a batch of starts saves it once).
+    if (!this.definitions.has(defHash)) this.host.saveDefinition(defHash, input.definition, input.weights);
+    const instance = this.host.insertInstance({
+      id: input.instanceId,
+      workspace_id: input.workspaceId,
+      workflow_id: input.workflowId,
+      workflow_name: input.workflowName,
+      version: input.version,
+      env: input.env,
+      status: "waiting",
+      priority: input.priorityOverride ?? input.definition.policy.priority,
+      priority_override: input.priorityOverride,
+      max_parallel: input.definition.policy.maxParallel,
+      ordering_key: input.orderingKey ?? null,
+      run_date: input.runDate,
+      trigger_type: input.triggerType,
+      trigger_message: JSON.stringify(input.triggerMessage ?? {}),
+      params: JSON.stringify(input.params),
+      def_hash: defHash,
+      cyctime: input.cyctime,
+      created_at: input.receivedAt,
+      started_at: null,
+      finished_at: null,
+    });
+    this.touch(input.instanceId);
+    this.host.emit({ kind: "instance-changed", instance });
+    for (const node of input.definition.nodes) {
+      const run = pendingRun(input.instanceId, node.name, node.type, 1);
+      this.insertRun(run);
+      this.mirrorRun(run);
+    }
+    return null;
+  }
+
+  nodeStarted(attemptId: string, runnerId: string, at: number): void {
+    const run = this.host.nodeRun(attemptId);
+    if (!run || run.current !== 1 || run.status !== "queued") return;
+    this.touch(run.instance_id);
+    const updated = this.updateRun(attemptId, { status: "running", runner_id: runnerId, started_at: at });
+    // A backstop for a runner that never reports: the runner enforces the timeout itself.
+    this.host.addTimer("timeout", attemptId, at + this.nodeOf(run).timeoutSeconds * 1000 + this.timings.timeoutGraceMs);
+    this.mirrorRun(updated);
+  }
+
+  /** A runner's result. Idempotent: a repeated or stale report changes nothing. */
+  nodeFinished(attemptId: string, completion: Completion): void {
+    const run = this.host.nodeRun(attemptId);
+    // The process reported, so it is gone: a stopped attempt no longer holds its instance's place.
+    if (run?.exiting) this.processGone([attemptId]);
+    if (!run || run.current !== 1 || FINISHED_NODE.has(run.status as NodeStatus)) return;
+    const now = this.host.now();
+    this.touch(run.instance_id);
+    const ok = completion.exitCode === 0;
+    const error = ok
+      ? null
+      : (completion.error ?? (completion.exitCode === null ? `killed by signal ${completion.signal ?? "unknown"}` : `exit code ${completion.exitCode}`));
+    this.mirrorRun(
+      this.updateRun(attemptId, {
+        status: ok ? "succeeded" : "failed",
+        started_at: run.started_at ?? now,
+        finished_at: now,
+        exit_code: completion.exitCode,
+        error,
+        outputs: JSON.stringify(completion.outputs),
+      }),
+    );
+    if (!ok) this.scheduleRetry(run, now);
+    this.advance(run.instance_id);
+  }
+
+  /**
+   * An attempt its runner lost (the lease expired, so by protocol the process was killed): another
+   * attempt at once while infrastructure retries remain, not counted against the node's own retries.
+   */
+  nodeLost(attemptId: string, reason: string): void {
+    const run = this.host.nodeRun(attemptId);
+    if (!run || run.current !== 1 || FINISHED_NODE.has(run.status as NodeStatus)) return;
+    const verdict = lostAttempt(reason, run.lost);
+    this.log(attemptId, verdict.log);
+    if (verdict.retry === "none") return this.nodeFinished(attemptId, { exitCode: null, signal: null, outputs: {}, error: verdict.error });
+    const now = this.host.now();
+    this.touch(run.instance_id);
+    const lost = this.updateRun(attemptId, { status: "failed", started_at: run.started_at ?? now, finished_at: now, error: verdict.error, current: 0 });
+    const fresh = pendingRun(run.instance_id, run.node_name, run.node_type, run.attempt + 1, null, run.lost + 1);
+    this.insertRun(fresh);
+    this.mirrorRun(lost);
+    this.mirrorRun(fresh);
+    this.advance(run.instance_id);
+  }
+
+  /** Attempts whose dispatch the outbox gave up (their pool never took them): they fail with why. */
+  dispatchFailed(undelivered: readonly { attemptIds: string[]; error: string }[]): void {
+    for (const { attemptIds, error } of undelivered) {
+      for (const attemptId of attemptIds) {
+        if (this.host.nodeRun(attemptId)?.status !== "queued") continue;
+        this.log(attemptId, `[sluice] ${error}\n`);
+        this.nodeFinished(attemptId, { exitCode: null, signal: null, outputs: {}, error });
+      }
+    }
+  }
+
+  /** An http node's response (or why there is none): 2xx succeeds; the response text is its log and outputs. */
+  httpFinished(attemptId: string, result: { status: number; body: string } | { error: string }): void {
+    this.host.dropHttpJob(attemptId);
+    const run = this.host.nodeRun(attemptId);
+    if (!run || run.current !== 1 || run.status !== "running") return;
+    if ("error" in result) {
+      this.log(attemptId, `[sluice] ${result.error}\n`);
+      this.nodeFinished(attemptId, { exitCode: null, signal: null, outputs: {}, error: result.error });
+      return;
+    }
+    const ok = result.status >= 200 && result.status < 300;
+    const truncated = result.body.length > HTTP_LOG_BYTES ? `${result.body.slice(0, HTTP_LOG_BYTES)}\n[sluice] response truncated\n` : result.body;
+    this.log(attemptId, `[sluice] HTTP ${result.status}\n${truncated}`);
+    this.nodeFinished(attemptId, {
+      exitCode: ok ? 0 : 1,
+      signal: null,
+      outputs: { status: String(result.status), body: result.body.slice(0, HTTP_OUTPUT_BODY_CHARS) },
+      error: ok ? null : `HTTP ${result.status}`,
+    });
+  }
+
+  /** Stops an instance: queued work is dropped, running processes are killed by their runners. */
+  terminate(instanceId: string): Started {
+    const instance = this.live(instanceId);
+    if (FINISHED_INSTANCE.has(instance.status as InstanceStatus)) {
+      throw conflict(`instance ${instanceId} already ${instance.status}; nothing to terminate`);
+    }
+    const now = this.host.now();
+    this.touch(instanceId);
+    const cancel: string[] = [];
+    for (const run of this.host.currentRuns(instanceId)) {
+      if (!STOPPABLE.has(run.status as NodeStatus)) continue;
+      if (run.status !== "pending") cancel.push(run.id);
+      this.mirrorRun(this.updateRun(run.id, { status: "terminated", finished_at: now, error: "terminated by a user" }));
+    }
+    this.finish(instanceId, "terminated", now);
+    if (cancel.length > 0) this.stop(instance, cancel, now);
+    this.admitWaiting(instance.env);
+    return { id: instanceId, status: "terminated" };
+  }
+
+  /** Gives the chosen nodes a new attempt with the instance's version, parameters and message. */
+  rerun(instanceId: string, mode: RerunMode): Started {
+    const instance = this.live(instanceId);
+    if (!FINISHED_INSTANCE.has(instance.status as InstanceStatus)) {
+      throw conflict(`instance ${instanceId} is ${instance.status}; only a finished instance can be rerun`);
+    }
+    this.touch(instanceId);
+    const { dag } = this.definitionOf(instance);
+    const runs = this.host.currentRuns(instanceId);
+    const chosen = nodesToRerun(mode, Object.fromEntries(runs.map((r) => [r.node_name, r.status as NodeStatus])), (n) => dag.descendants(n));
+    if (chosen.length === 0) throw conflict(`instance ${instanceId} has no failed or terminated node to rerun`);
+    // A rerun rewrites many nodes at once: the state is loaded afresh when the instance next moves.
+    this.dropState(instanceId);
+    for (const name of chosen) {
+      const old = runs.find((r) => r.node_name === name)!;
+      this.host.updateNodeRun(old.id, { current: 0 });
+      const fresh = pendingRun(instanceId, name, old.node_type, old.attempt + 1);
+      this.host.insertNodeRun(fresh);
+      this.mirrorRun(fresh);
+    }
+    this.setInstanceStatus(instanceId, "waiting", this.host.now());
+    this.admitWaiting(instance.env);
+    return { id: instanceId, status: this.host.instance(instanceId)!.status as InstanceStatus };
+  }
+
+  /** Runs the timers that are due: delayed retries, timeout backstops, exits, http watches and purges. */
+  fireTimers(): void {
+    const now = this.host.now();
+    for (const timer of this.host.takeDueTimers(now)) {
+      if (timer.kind === "purge") {
+        const instance = this.host.instance(timer.ref);
+        // A rerun since the timer was set finished later: its own timer purges it.
+        if (instance && FINISHED_INSTANCE.has(instance.status as InstanceStatus) && instance.finished_at! + this.timings.retentionMs <= now) {
+          this.dropState(timer.ref);
+          this.host.purgeInstance(timer.ref);
+        }
+        continue;
+      }
+      if (timer.kind === "http") {
+        this.watchHttpJob(timer.ref, now);
+        continue;
+      }
+      if (timer.kind === "exit") {
+        this.processGone([timer.ref]); // two lease periods passed: by protocol its runner killed it
+        continue;
+      }
+      const run = this.host.nodeRun(timer.ref);
+      if (!run || run.current !== 1) continue;
+      if (timer.kind === "retry") this.advance(run.instance_id);
+      else if (timer.kind === "timeout" && run.status === "running") {
+        this.nodeFinished(run.id, { exitCode: null, signal: null, outputs: {}, error: "timed out: the runner did not report before the node's timeout" });
+        this.stop(this.host.instance(run.instance_id)!, [run.id], now);
+      }
+    }
+  }
+
+  /**
+   * An http request still without an outcome: made again if no request of it is in flight (this
+   * object was evicted mid-request), and watched again either way while its node runs.
+   */
+  private watchHttpJob(attemptId: string, now: number): void {
+    const job = this.host.httpJob(attemptId);
+    if (!job) return;
+    if (this.host.nodeRun(attemptId)?.status !== "running") return this.host.dropHttpJob(attemptId);
+    if (!this.host.httpInFlight(attemptId)) {
+      this.log(attemptId, "[sluice] the coordinator restarted during the request; making it again\n");
+      this.host.emit({ kind: "http", job });
+    }
+    this.host.addTimer("http", attemptId, now + HTTP_WATCH_MS);
+  }
+
+  nextTimerAt(): number | null {
+    return this.host.nextTimerAt();
+  }
+
+  /** Why a waiting instance waits, for people reading the console. */
+  waitReason(instanceId: string): string | null {
+    const instance = this.host.instance(instanceId);
+    return instance ? waitReason(this.host, instance) : null;
+  }
+}
