@@ -111,6 +111,20 @@ export async function instance(id: string) {
 export const nodeStatus = async (id: string) => Object.fromEntries((await instance(id)).nodes.map((n) => [n.name, n.status]));
 
 /**
+ * Waits until the node shows `status`. A lease's start notice reaches the coordinator a moment after the
+ * claim (pool/start-notices.ts), so `running` is not there the instant a runner has its task.
+ */
+export async function untilNodeStatus(id: string, node: string, status: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = (await nodeStatus(id))[node];
+    if (now === status) return;
+    if (Date.now() > deadline) throw new Error(`node ${node} of ${id} is ${now}, not ${status}, after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
  * Gives each test of the calling file its own resource group, so no test claims another's work.
  * Workflows created through the returned function run in that group.
  */

@@ -1,7 +1,7 @@
 // Runs through the coordinator and the pool in the Workers runtime, with a test double playing the runner.
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, instance, isolatedGroup, nodeStatus, shellNode, startRun as start } from "./helpers.ts";
+import { api, instance, isolatedGroup, nodeStatus, shellNode, startRun as start, untilNodeStatus } from "./helpers.ts";
 
 const scope = isolatedGroup();
 const { createWorkflow, newRunner, pool: groupPool } = scope;
@@ -16,7 +16,7 @@ describe("runs", () => {
     expect(task.values).toEqual(["20260309"]);
     expect(task.script).not.toContain("20260309");
     expect(task.script).not.toContain("${bizdate}");
-    expect(await nodeStatus(id)).toEqual({ hello: "running" });
+    await untilNodeStatus(id, "hello", "running");
 
     expect((await runner.log(task.attemptId, "Hello, Trigger Workflow! Current time is 20260309\n")).status).toBe(204);
     expect((await runner.complete(task.attemptId, 0)).status).toBe(200);

@@ -3,7 +3,7 @@ import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } fr
 import { describe, expect, it } from "vitest";
 import type { RunSpec } from "../../worker/core/run-starts.ts";
 import { newInstanceId } from "../../worker/core/ids.ts";
-import { api, instance, isolatedGroup, mirrored, nodeStatus, shellNode, startRun } from "./helpers.ts";
+import { api, instance, isolatedGroup, mirrored, nodeStatus, shellNode, startRun, untilNodeStatus } from "./helpers.ts";
 
 const scope = isolatedGroup();
 const coordinator = (workflowId: string) => env.COORDINATOR.get(env.COORDINATOR.idFromName(workflowId));
@@ -27,6 +27,8 @@ function prng(seed: number) {
 async function fireTimers(workflowId: string, kind: "retry" | "timeout"): Promise<void> {
   await runInDurableObject(coordinator(workflowId), (_, state) => {
     state.storage.sql.exec(`UPDATE timers SET due_at = 0 WHERE kind = ?`, kind);
+    // A timeout backstop counts from the node's start: it started long ago.
+    if (kind === "timeout") state.storage.sql.exec(`UPDATE node_runs SET started_at = 0 WHERE status = 'running'`);
     // A delayed retry's attempt also carries its time; it has come too.
     if (kind === "retry") state.storage.sql.exec(`UPDATE node_runs SET not_before = 0 WHERE not_before IS NOT NULL`);
   });
@@ -148,6 +150,7 @@ describe("retries and timeouts", () => {
     const runner = await scope.newRunner();
     const [task] = await runner.claim();
     expect((await runner.heartbeat([task.attemptId])).json.cancel).toEqual([]);
+    await untilNodeStatus(id, "n", "running");
     await fireTimers(wf.id, "timeout");
     const done = await instance(id);
     expect(done.status).toBe("failed");

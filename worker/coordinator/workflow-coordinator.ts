@@ -4,6 +4,7 @@ import { conflict, notFound, SluiceError, toOutcome, type Outcome } from "../cor
 import type { RerunMode } from "../core/lifecycle.ts";
 import { retentionDays, retentionMs } from "../core/retention.ts";
 import type { Completion } from "../core/runner-protocol.ts";
+import type { StartNotice } from "../core/scheduler/records.ts";
 import { injectFault } from "../faults.ts";
 import { insertAudit } from "../db/audit.ts";
 import type { InstanceView } from "../db/views.ts";
@@ -75,14 +76,17 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     return { ok: true, value: started };
   }
 
-  /** The pool handed the attempt to a runner. */
-  async nodeStarted(attemptId: string, runnerId: string, at: number): Promise<void> {
-    await this.commit(() => this.engine.nodeStarted(attemptId, runnerId, at));
+  /** The pool handed attempts to runners: their start notices, gathered by the pool, in one transaction. */
+  async nodesStarted(notices: StartNotice[]): Promise<void> {
+    await this.commit(() => this.engine.nodesStarted(notices));
   }
 
-  /** A runner's result. Idempotent: a repeated or stale report changes nothing. */
-  async nodeFinished(attemptId: string, completion: Completion): Promise<void> {
-    await this.commit(() => this.engine.nodeFinished(attemptId, completion));
+  /**
+   * A runner's result, with the attempt's start notice when the pool had not sent it yet. Idempotent: a
+   * repeated or stale report changes nothing.
+   */
+  async nodeFinished(attemptId: string, completion: Completion, started?: StartNotice): Promise<void> {
+    await this.commit(() => this.engine.nodeFinished(attemptId, completion, started));
   }
 
   /** The pool declared the attempt's runner gone (its lease expired): an infrastructure retry, or a failure once those are used. */

@@ -130,7 +130,7 @@ export async function deliver(env: Env, d: Delivery, lookup: WorkflowLookup): Pr
   const plan = await planDelivery(d, lookup);
   if (plan.done) return plan.record;
   const starts = new StartBatch(env);
-  const answers = Promise.all(plan.starts.map((s) => starts.add(s.input)));
-  await starts.flush();
-  return settleDelivery(plan, await answers);
+  // Both awaited together: a start refused during the flush is handled at once, never left unobserved.
+  const [answers] = await Promise.all([Promise.all(plan.starts.map((s) => starts.add(s.input))), starts.flush()]);
+  return settleDelivery(plan, answers);
 }

@@ -8,6 +8,7 @@ import { DEFAULT_WORKSPACE } from "../core/tenancy.ts";
 import { isWatched } from "../core/watch.ts";
 import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
 import { injectFault } from "../faults.ts";
+import { StartNotices } from "./start-notices.ts";
 import { TaskStore, type RunnerRow } from "./task-store.ts";
 
 interface Waiter {
@@ -49,11 +50,14 @@ export class ResourcePool extends DurableObject<Env> {
   /** The round of reports to coordinators under way, if any (see sendReports). */
   private reporting: Promise<void> | null = null;
   private reportAgain = false;
+  /** Start notices of fresh leases, not sent yet. */
+  private readonly starts: StartNotices;
 
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new TaskStore(ctx.storage.sql);
+    this.starts = new StartNotices(ctx, env);
     const leaseMs = Number(env.LEASE_SECONDS || "30") * 1000;
     // How long past a node's timeout its runner may take to report, as the coordinator waits: two leases.
     this.leases = new LeaseBook(this.store, { leaseMs, graceMs: 2 * leaseMs, reportRetryMs: REPORT_RETRY_MS });
@@ -143,7 +147,7 @@ export class ResourcePool extends DurableObject<Env> {
       }
       return { refused: verdict.refused };
     }
-    await coordinatorFor(this.env, verdict.task.workflowId).nodeFinished(attemptId, completion);
+    await coordinatorFor(this.env, verdict.task.workflowId).nodeFinished(attemptId, completion, this.starts.take(attemptId));
     injectFault(this.env, "pool.afterComplete"); // test/faults: dies after the coordinator took the result
     this.leases.forget(attemptId);
     const tasks = freeSlots > 0 ? this.lease(caller.runnerId, caller.workspaceId, freeSlots) : [];
@@ -272,17 +276,8 @@ export class ResourcePool extends DurableObject<Env> {
     void this.armAlarm();
     injectFault(this.env, "pool.afterLease"); // test/faults: dies before the runner gets its tasks
     const tasks = grants.map((g) => this.runnerTask(g));
-    const startedAt = Date.now();
-    // Best effort: the node shows `running`; a lost notice is healed by the completion itself, or by
-    // the overdue check of the alarm should the runner hang.
-    this.ctx.waitUntil(
-      Promise.allSettled(
-        tasks.map(async (t) => {
-          injectFault(this.env, "pool.startNotice"); // test/faults: the notice is lost
-          await coordinatorFor(this.env, t.workflowId).nodeStarted(t.attemptId, runnerId, startedAt);
-        }),
-      ),
-    );
+    const at = Date.now();
+    for (const t of tasks) this.starts.add(t.workflowId, { attemptId: t.attemptId, runnerId, at });
     return tasks;
   }
 

@@ -56,6 +56,13 @@ export interface NodeRunRecord {
   exiting: number;
 }
 
+/** The pool leased an attempt to a runner at `at` (its start, as the node shows it). */
+export interface StartNotice {
+  attemptId: string;
+  runnerId: string;
+  at: number;
+}
+
 export type TimerKind = "retry" | "timeout" | "purge" | "exit" | "http";
 
 /** A node's next attempt, pending; its id is derived from instance, node and attempt number. */

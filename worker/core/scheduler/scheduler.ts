@@ -6,7 +6,7 @@ import { FINISHED_INSTANCE, FINISHED_NODE, type InstanceStatus, type NodeStatus 
 import type { Completion } from "../runner-protocol.ts";
 import { waitReason } from "./admission.ts";
 import { HTTP_WATCH_MS, Progression } from "./progression.ts";
-import { pendingRun, type Started, type StartInstance } from "./records.ts";
+import { pendingRun, type NodeRunRecord, type Started, type StartInstance, type StartNotice } from "./records.ts";
 
 /** The response text kept as the node's log and outputs.body. */
 const HTTP_LOG_BYTES = 64 * 1024;
@@ -68,22 +68,38 @@ export class Scheduler extends Progression {
     return null;
   }
 
+  /**
+   * The pool leased the attempt to a runner at `at`. A lease the runner never confirmed is offered again
+   * as the same attempt (core/leases.ts): the later start is the one that counts, so the node names its
+   * runner and its timeout backstop runs from there.
+   */
   nodeStarted(attemptId: string, runnerId: string, at: number): void {
     const run = this.host.nodeRun(attemptId);
-    if (!run || run.current !== 1 || run.status !== "queued") return;
+    if (!run || run.current !== 1) return;
+    const again = run.status === "running" && run.runner_id !== runnerId && at > (run.started_at ?? 0);
+    if (run.status !== "queued" && !again) return;
     this.touch(run.instance_id);
     const updated = this.updateRun(attemptId, { status: "running", runner_id: runnerId, started_at: at });
     // A backstop for a runner that never reports: the runner enforces the timeout itself.
-    this.host.addTimer("timeout", attemptId, at + this.nodeOf(run).timeoutSeconds * 1000 + this.timings.timeoutGraceMs);
+    this.host.addTimer("timeout", attemptId, this.timeoutDeadline(run, at));
     this.mirrorRun(updated);
   }
 
-  /** A runner's result. Idempotent: a repeated or stale report changes nothing. */
-  nodeFinished(attemptId: string, completion: Completion): void {
+  /** Start notices of the pool, several at once. */
+  nodesStarted(notices: readonly StartNotice[]): void {
+    for (const notice of notices) this.nodeStarted(notice.attemptId, notice.runnerId, notice.at);
+  }
+
+  /**
+   * A runner's result. Idempotent: a repeated or stale report changes nothing. `started` is the pool's
+   * start notice when it had not gone out yet: the result carries it instead (one hop per node).
+   */
+  nodeFinished(attemptId: string, completion: Completion, started?: StartNotice): void {
     const run = this.host.nodeRun(attemptId);
     // The process reported, so it is gone: a stopped attempt no longer holds its instance's place.
     if (run?.exiting) this.processGone([attemptId]);
     if (!run || run.current !== 1 || FINISHED_NODE.has(run.status as NodeStatus)) return;
+    if (started && run.status === "queued") this.updateRun(attemptId, { status: "running", runner_id: started.runnerId, started_at: started.at });
     const now = this.host.now();
     this.touch(run.instance_id);
     const ok = completion.exitCode === 0;
@@ -93,7 +109,7 @@ export class Scheduler extends Progression {
     this.mirrorRun(
       this.updateRun(attemptId, {
         status: ok ? "succeeded" : "failed",
-        started_at: run.started_at ?? now,
+        started_at: run.started_at ?? (started?.at ?? now),
         finished_at: now,
         exit_code: completion.exitCode,
         error,
@@ -226,6 +242,12 @@ export class Scheduler extends Progression {
       if (!run || run.current !== 1) continue;
       if (timer.kind === "retry") this.advance(run.instance_id);
       else if (timer.kind === "timeout" && run.status === "running") {
+        // Set at an earlier start of the same attempt (a lease offered again): the latest start counts.
+        const deadline = this.timeoutDeadline(run, run.started_at ?? 0);
+        if (deadline > now) {
+          this.host.addTimer("timeout", run.id, deadline);
+          continue;
+        }
         this.nodeFinished(run.id, { exitCode: null, signal: null, outputs: {}, error: "timed out: the runner did not report before the node's timeout" });
         this.stop(this.host.instance(run.instance_id)!, [run.id], now);
       }
@@ -245,6 +267,11 @@ export class Scheduler extends Progression {
       this.host.emit({ kind: "http", job });
     }
     this.host.addTimer("http", attemptId, now + HTTP_WATCH_MS);
+  }
+
+  /** When the coordinator stops waiting for the report of a node run that started at `startedAt`. */
+  private timeoutDeadline(run: NodeRunRecord, startedAt: number): number {
+    return startedAt + this.nodeOf(run).timeoutSeconds * 1000 + this.timings.timeoutGraceMs;
   }
 
   nextTimerAt(): number | null {
