@@ -80,8 +80,8 @@ function chainSection(r: Results): string[] {
     "",
     "| step | ms per node |",
     "|---|---|",
-    `| dispatch: coordinator \`nodeFinished\` → outbox (\`pool.enqueue\` beside the D1 mirror batch) → lease | ${f(p.dispatch)} |`,
-    `| claim delivery: lease → long-poll answered by the Worker → wrangler's proxy → runner | ${f(p.claimDelivery)} |`,
+    `| dispatch: coordinator \`nodeFinished\` → outbox \`pool.enqueue\` (the D1 mirror goes in the background) → lease in the same \`pool.complete\` | ${f(p.dispatch)} |`,
+    `| delivery: lease → the completion's answer (or a parked claim's) through wrangler's proxy → runner | ${f(p.claimDelivery)} |`,
     `| runner + report: work dir, spawn \`bash\`, \`POST …/complete\` → auth → \`pool.complete\` → coordinator transaction | ${f(p.runnerAndReport)} |`,
     `| (not on the path: coordinator flush → \`complete\` answered) | ${f(p.ack)} |`,
     "",
@@ -93,11 +93,9 @@ function chainSection(r: Results): string[] {
     );
   }
   out.push(
-    `Counted from the code at ${r.machine.commit} (\`worker/api/runner.ts\`, \`worker/pool/resource-pool.ts\`, \`worker/coordinator/engine.ts\`, \`outbox.ts\`), one \`shell\` node in a chain costs: **2 runner HTTP requests** (the long-poll claim, the completion), each authenticated by an API-key check (cached per isolate for 30 s since 1f2179b; a miss costs 3 SHA-256 digests and a D1 query); **5 Durable Object RPCs** (\`pool.claim\`, \`pool.complete\`, \`coordinator.nodeFinished\`, \`pool.enqueue\` from the outbox, \`coordinator.nodeStarted\` from the lease); **2 D1 round trips** (the outbox batch of \`nodeStarted\`, the outbox batch of \`nodeFinished\` + next node queued; plus an auth lookup on a cache miss); **about 14 SQLite write statements in the two Durable Objects** — coordinator: 2 transactions writing 8 rows (3 node-run updates: running, succeeded, next one queued; a timeout-timer row; 4 outbox rows), then an outbox delete after each of the 2 deliveries; pool: runner upsert and lease update on the claim, task insert on enqueue, task delete on completion.`,
+    `Counted from the code at ${r.machine.commit} (\`worker/api/runner.ts\`, \`worker/pool/resource-pool.ts\`, \`worker/pool/start-notices.ts\`, \`worker/core/scheduler/\`, \`worker/coordinator/outbox.ts\`), one \`shell\` node in a chain costs: **1 runner HTTP request**, the completion, whose answer carries the next task leased in the same pool call (a node that prints adds its log chunks, batched for 200 ms); **3 Durable Object RPCs** on the path (\`pool.complete\`, \`coordinator.nodeFinished\`, \`pool.enqueue\` from the outbox inside the coordinator's commit) and none beside it when the node ends within 50 ms (its start notice rides on the result; a longer node's notice goes with every other lease of those 50 ms in one \`nodesStarted\` call per workflow); **no D1 round trip on the path**: the coordinator's mirror rows are delivered by a background flush that coalesces the commits made meanwhile into one D1 batch; **one coordinator transaction** whose transition costs O(successors): each instance's plan and current attempts stay in memory (\`core/scheduler/instance-state.ts\`), loaded once after a wake.`,
     "",
-    `What bounds it: the critical path is serial — complete request → auth → pool → coordinator transaction → outbox: \`pool.enqueue\` (beside the D1 mirror batch) → lease → claim response → runner → spawn — and every server-side hop but the proxy runs in the Worker's workerd process — the Worker, both Durable Objects and the local D1 simulator; ${f((cpu?.thread ?? Number.NaN) * 100, 0)}% of its CPU was on one thread — where the \`nodeStarted\` transaction and D1 batch of the same node compete with the path. Responses queue behind that work: the claim delivery (${f(p.claimDelivery)} ms) is far above a bare request (${f(t?.health.p50)} ms p50). The runner's own share is small: a whole \`Attempt\` for \`true\` costs ${f(c?.attempt.p50)} ms p50 with an instant server (spawning \`bash\` alone: ${f(c?.spawn.p50)} ms p50, measured separately). The 15 ms target is below two sequential requests through wrangler dev here (2 × ${f(t?.health.p50)} ms) before any work; under \`wrangler dev\` on this machine it is reachable only by removing round trips from the path (suggestions 4–6).`,
-    "",
-    "Where the claim delivery goes (measured once while writing this suite, with temporary timestamps in a private copy of the Worker and runner — not by this run): the Worker's claim handler receives the leased task within about 10 ms of the lease and Hono returns the response within 1 ms of that, but the runner's `fetch` sees the response headers 35–65 ms (p50) later, equally when the runner bypasses wrangler's proxy and talks to the Worker's workerd directly. In that window the same workerd process is still running the rest of the completion — the coordinator's outbox flush, `pool.complete`'s delete and answer, the `nodeStarted` transaction and its D1 batch — and wrangler's own log shows the completion answered before the claim. The runner adds a little: its event loop stalls 10–25 ms at p99 (measured with `monitorEventLoopDelay`), mostly the synchronous `spawn` of `bash` from a 100+ MB Node process.",
+    `What bounds it: the critical path is serial — complete request → auth → \`pool.complete\` → coordinator transaction → \`pool.enqueue\` → lease → the answer → runner → spawn — and every server-side hop but the proxy runs in the Worker's workerd process (the Worker, both Durable Objects and the local D1 simulator; ${f((cpu?.thread ?? Number.NaN) * 100, 0)}% of its CPU was on one thread). The runner's own share: a whole \`Attempt\` for \`true\` costs ${f(c?.attempt.p50)} ms p50 with an instant server (spawning \`bash\` alone: ${f(c?.spawn.p50)} ms p50). A bare request through wrangler dev costs ${f(t?.health.p50)} ms p50 here, so the 15 ms target leaves the Worker and its objects a few milliseconds per node on this machine.`,
     "",
   );
   const cp = r.chainProfile;
@@ -124,14 +122,14 @@ function dagSection(r: Results): string[] {
   return [
     "### 2. The 400-node noop DAGs",
     "",
-    "| DAG | run request → `finishedAt` (inside the coordinator's one transaction) | run request → answered (after the D1 mirror) |",
+    "| DAG | run request → `finishedAt` (inside the coordinator's one transaction) | run request → answered |",
     "|---|---|---|",
     `| chain | ${f(chainTx, 0)} ms | ${f(chainAnswer, 0)} ms |`,
     `| fan-out/fan-in | ${f(fanTx, 0)} ms | ${f(fanAnswer, 0)} ms |`,
     "",
-    `All 400 \`noop\` nodes complete inside the coordinator's transaction of the run request, so the instance's \`finishedAt\` is stamped before the request is answered; the answer then waits for the outbox to mirror every transition to D1 (803 upserts: the instance 3 times, every node pending then succeeded), about ${f(fanAnswer - fanTx, 0)}–${f(chainAnswer - chainTx, 0)} ms here.`,
+    `All 400 \`noop\` nodes complete inside the coordinator's transaction of the run request, so the instance's \`finishedAt\` is stamped before the request is answered; the D1 mirror (the instance and its 400 node runs, coalesced to their last state) goes out after the answer, in the background. The answer follows ${f(fanAnswer - fanTx, 0)}–${f(chainAnswer - chainTx, 0)} ms after \`finishedAt\` here.`,
     "",
-    `What bounds the chain: \`Engine.advance\` (worker/coordinator/engine.ts) loops once per newly finished \`noop\`, and every pass re-reads all 400 current node runs (\`SELECT * … WHERE instance_id = ? AND current = 1\`), re-plans the whole DAG (\`planProgress\`, O(nodes + edges)) and finds each ready node with \`def.nodes.find\`: 400 passes × 400 rows, O(n²). The fan-out needs 3 passes, which is why the same 400 nodes finish ${f(chainTx / Math.max(fanTx, 1), 0)}× sooner as a fan. The fan meets the target; the chain is bounded by that quadratic loop (suggestion 2).`,
+    `What bounds the chain: each finished \`noop\` updates the instance's in-memory plan and decides only its successors (\`core/scheduler/instance-plan.ts\`, checked against the whole-DAG \`planProgress\` on random DAGs), then writes the node's row to SQLite; the chain is 400 of those steps in one transaction, the fan 3 rounds of wide ones (${f(chainTx / Math.max(fanTx, 1), 1)}× apart here). What remains per node is SQLite writes (the node run twice: running and succeeded, plus its mirror effect) and the resolution of its parameters.`,
     "",
   ];
 }
@@ -144,7 +142,7 @@ function latencySection(r: Results): string[] {
   return [
     "### 3. Run request → first node start",
     "",
-    `A \`noop\` node starts inside the run request's coordinator transaction: p50 ${f(noop)} ms, about one bare request (\`GET /health\` p50 ${f(t?.health.p50)} ms in the probe phase): the request through wrangler's proxy, the Worker's D1 read of the workflow (one D1 read adds ${f(t ? t.d1Read.p50 - t.health.p50 : Number.NaN)} ms here), zod, downward weights (recomputed on every dev run), a SHA-256 of the definition in the coordinator and its transaction. A \`shell\` node additionally waits for the outbox's \`pool.enqueue\` (sent beside the D1 mirror batch, on the same workerd thread) and the lease to the parked claim — p50 ${f(shell)} ms, ${f(shell - noop)} ms more than \`noop\`. The p99s are scheduling noise on a machine where other processes used ${f(cpuPer(r, "3.", 1)?.other, 2)} cores (the table above).`,
+    `A \`noop\` node starts inside the run request's coordinator transaction: p50 ${f(noop)} ms, about one bare request (\`GET /health\` p50 ${f(t?.health.p50)} ms in the probe phase): the request through wrangler's proxy, the Worker's D1 read of the workflow (one D1 read adds ${f(t ? t.d1Read.p50 - t.health.p50 : Number.NaN)} ms here), zod, downward weights (recomputed on every dev run), a SHA-256 of the definition in the coordinator and its transaction. A \`shell\` node additionally waits for the outbox's \`pool.enqueue\` (the D1 mirror no longer on that path) and the lease to the parked claim — p50 ${f(shell)} ms, ${f(shell - noop)} ms more than \`noop\`. The p99s are scheduling noise on a machine where other processes used ${f(cpuPer(r, "3.", 1)?.other, 2)} cores (the table above).`,
     "",
   ];
 }
@@ -171,7 +169,7 @@ function spikeSection(r: Results): string[] {
     );
     out.push(
       "",
-      "Reading it: `start`/`commit`/`transactionSync` are the coordinator's run-request transaction (instance and node rows, outbox rows, `admitWaiting` → `nextWaiting` with its correlated `NOT EXISTS` subqueries and `countRunning`, `advance`); `deliverBatch`/`_send`/`toJson` the outbox's D1 mirror; `authenticate` is the API-key check (cached per isolate since 1f2179b); `exec` is SQLite in the Durable Objects.",
+      "Reading it: `startMany`/`commit`/`transactionSync` are the coordinator's run-request transaction (instance and node rows, outbox rows, admission by `core/scheduler/admission.ts` over indexed reads, `advance`); `deliverBatch`/`_send`/`toJson` the outbox's D1 mirror, now in the background; `authenticate` is the API-key check (cached per isolate since 1f2179b); `exec` is SQLite in the Durable Objects.",
       "",
     );
   }

@@ -30,7 +30,9 @@ const USAGE = `usage: npm run bench -- [options]
                        (peer: Cloudflare Workflows under its own wrangler dev, the same workloads as 2a, 3c–d and 8)
   --quick              small counts for development (also SLUICE_BENCH_QUICK=1): 1 run, 500/100 spike instances,
                        30 latency runs, 200 trigger events, 200 throughput runs; the numbers are not for RESULTS.md
-  --out FILE           where to write the report, default bench/RESULTS.md (bench/RESULTS.quick.md with --quick)`;
+  --out FILE           where to write the report, default bench/RESULTS.md (bench/RESULTS.quick.md with --quick);
+                       the raw results go beside it as .json
+  --from FILE.json     runs nothing: writes the report again from a run's saved results (after editing the analysis)`;
 
 const { values: flags } = parseArgs({
   options: {
@@ -45,6 +47,7 @@ const { values: flags } = parseArgs({
     only: { type: "string" },
     quick: { type: "boolean" },
     out: { type: "string" },
+    from: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -358,6 +361,21 @@ function report(): string {
   ].join("\n");
 }
 
+if (flags.from) {
+  Object.assign(results, JSON.parse(readFileSync(flags.from, "utf8")) as Results);
+  writeReport();
+  console.log(`[bench] wrote ${outFile} from ${flags.from}`);
+  process.exit(0);
+}
+
+/** The report, then the fault-injection section of the previous one (written by hand from its output), kept as it is. */
+function writeReport(): void {
+  const FAULTS = "\n## Fault injection";
+  const previous = existsSync(outFile) ? readFileSync(outFile, "utf8") : "";
+  const kept = previous.includes(FAULTS) ? previous.slice(previous.indexOf(FAULTS)) : "";
+  writeFileSync(outFile, report() + kept);
+}
+
 const started = performance.now();
 const watchdog = setTimeout(() => {
   console.error("[bench] giving up after 60 minutes");
@@ -382,10 +400,7 @@ try {
   await stopCurrent();
 }
 results.durationSeconds = (performance.now() - started) / 1000;
-// The fault-injection report (npm run test:faults, written by hand from its output) is kept as it is.
-const FAULTS = "\n## Fault injection";
-const previous = existsSync(outFile) ? readFileSync(outFile, "utf8") : "";
-const kept = previous.includes(FAULTS) ? previous.slice(previous.indexOf(FAULTS)) : "";
-writeFileSync(outFile, report() + kept);
+writeFileSync(outFile.replace(/\.md$/, "") + ".json", JSON.stringify(results, null, 1));
+writeReport();
 console.log(`\n${consoleTable(results)}\n\n[bench] done in ${(results.durationSeconds / 60).toFixed(1)} min; wrote ${outFile}`);
 process.exit(results.errors.length ? 1 : 0);
