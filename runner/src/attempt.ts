@@ -66,6 +66,8 @@ export class Attempt {
   private logEndsWithNewline = true;
   /** Once the leader has exited, what is left in the pipes is bounded, so it is read without backpressure. */
   private exited = false;
+  /** Until every process of the attempt's group is gone (or none was started), it holds a runner slot. */
+  private processGone = false;
   /** When the lease was last renewed, as the runner measures it, and the timer that kills the attempt should it not be again. */
   private renewedAt: number;
   private leaseTimer: ReturnType<typeof setTimeout> | null = null;
@@ -82,6 +84,11 @@ export class Attempt {
       this.settled = true;
       this.stopWatchingLease();
     });
+  }
+
+  /** Whether the attempt may still have a process: it counts against the runner's slots until it has none. */
+  get holdsProcess(): boolean {
+    return !this.processGone;
   }
 
   /** The lease as this attempt holds it: heartbeats, logs and results carry it. */
@@ -131,9 +138,10 @@ export class Attempt {
       );
       if ("dir" in prepared) {
         workDir = prepared.dir;
-        completion = await this.runProcess(prepared, log);
+        completion = await this.runProcess(prepared, log).finally(() => (this.processGone = true));
         if (this.abandonReason === null) completion.outputs = await readOutputFile(prepared.outputFile);
       } else {
+        this.processGone = true;
         completion = prepared;
       }
       if (this.abandonReason !== null) return await this.abandoned(completion);

@@ -123,7 +123,7 @@ export class Runner {
     const backoff = new Backoff();
     let failing = false;
     while (!signal.aborted) {
-      const free = this.slots - this.running.size;
+      const free = this.freeSlots();
       if (free <= 0) {
         await new Promise<void>((wake) => (this.wakeClaimLoop = wake));
         this.wakeClaimLoop = null;
@@ -177,12 +177,23 @@ export class Runner {
       this.warn(`[runner] ${task.attemptId} is already running here; ignoring the duplicate`);
       return;
     }
-    if (this.running.size >= this.slots) {
+    if (this.freeSlots() <= 0) {
       // Never run more than `slots`: the lease of an extra task expires and the server retries it.
       this.warn(`[runner] the server handed out more tasks than free slots; not starting ${task.attemptId}`);
       return;
     }
     this.startAttempt(task, leasedAt);
+  }
+
+  /**
+   * Slots whose process is gone. An attempt still reporting its result or cleaning its work dir holds no
+   * process: the pool freed its slot when it took the result, and may already have handed it to a parked
+   * claim, whose answer can arrive before that attempt's own answer does.
+   */
+  private freeSlots(): number {
+    let busy = 0;
+    for (const attempt of this.running.values()) if (attempt.holdsProcess) busy++;
+    return Math.max(0, this.slots - busy);
   }
 
   private startAttempt(task: RunnerTask, leasedAt: number): void {
@@ -200,6 +211,7 @@ export class Runner {
       warn: (message) => this.warn(`[runner] ${message}`),
       onUnauthorized: (error) => this.failFatally(error),
       // This attempt's slot is free once it has reported: the answer brings the next tasks (one hop per node).
+      // Its own slot plus those nobody holds: attempts still reporting ask for their own slots in their own results.
       freeSlotsAfter: () => (this.stopping.signal.aborted ? 0 : Math.max(0, this.slots - this.running.size + 1)),
       leasedAt,
       stopping: this.stopping.signal,

@@ -183,6 +183,20 @@ describe("runner control", { timeout: 20_000 }, () => {
     expect(fake.logOf(second.attemptId)).toBe("second\n");
   });
 
+  test("an attempt whose process is gone holds no slot while its result's answer is on the way: a task for that slot is started, never refused", async () => {
+    startRunner({ slots: 2 });
+    // The first attempt's result is taken (the Worker frees its slot) but its answer is slow.
+    fake.resultAnswerDelayMs = 1_500;
+    const first = fake.queue({ script: "echo first" });
+    await waitFor(() => fake.completions.get(first.attemptId), "the first result");
+    const second = fake.queue({ script: "sleep 0.3; echo second" });
+    const third = fake.queue({ script: "sleep 0.3; echo third" });
+    await waitFor(() => fake.completions.get(second.attemptId) && fake.completions.get(third.attemptId), "both later results");
+    expect(fake.answeredResults.has(first.attemptId), "both ran before the first result's answer came back").toBe(false);
+    expect([fake.handedOutBy.get(second.attemptId), fake.handedOutBy.get(third.attemptId)]).toEqual(["claim", "claim"]);
+    expect(lines.filter((line) => line.includes("more tasks than free slots"))).toEqual([]);
+  });
+
   test("every log chunk and result carries the lease id issued with the task", async () => {
     startRunner();
     const task = fake.queue({ script: "echo hi; sleep 0.3; echo there" });

@@ -25,6 +25,7 @@ export interface HeartbeatRequest {
 export const attemptsIn = (heartbeat: HeartbeatRequest): string[] => heartbeat.leases.map((l) => l.attemptId);
 
 interface HeldClaim {
+  runnerId: string;
   slots: number;
   response: ServerResponse;
   timer: ReturnType<typeof setTimeout>;
@@ -39,6 +40,12 @@ export class FakeSluice {
     this.issued.length = 0;
   }
   readonly claims: ClaimRequest[] = [];
+  /**
+   * Tasks handed to each runner and not reported yet (result, kill report, or refused as lease lost): as the
+   * Worker does, hand-outs never exceed the runner's slots minus these, whatever a request asks for.
+   */
+  private readonly outstanding = new Map<string, Set<string>>();
+  private readonly slotsOf = new Map<string, number>();
   readonly heartbeats: HeartbeatRequest[] = [];
   readonly completions = new Map<string, Completion>();
   /** The free slots each result asked next tasks for, in arrival order. */
@@ -57,10 +64,14 @@ export class FakeSluice {
   readonly handedOutAt = new Map<string, number>();
   /** Whether each task went out in a claim's answer or a result's. */
   readonly handedOutBy = new Map<string, "claim" | "result">();
+  /** Results whose answer has gone out. */
+  readonly answeredResults = new Set<string>();
   /** The lease id issued with each task. */
   private readonly leaseOf = new Map<string, string>();
   /** Delay before answering each log upload, as a slow link to the Worker. */
   logDelayMs = 0;
+  /** Delay before answering each accepted result, as a slow answer over a loaded link (its tasks are handed out first). */
+  resultAnswerDelayMs = 0;
   /** Log bodies that were not valid UTF-8 on their own. */
   invalidUtf8Chunks = 0;
   /** How many of the next log uploads are stored but never answered (the connection drops), as a lost response. */
@@ -175,6 +186,7 @@ export class FakeSluice {
     if (url === "/api/v1/runner/register") {
       const runnerId = `rnr_${randomUUID()}`;
       this.issued.push(runnerId);
+      this.slotsOf.set(runnerId, (JSON.parse(body.toString()) as { slots: number }).slots);
       return json(response, 201, { runnerId, resourceGroup: "default" });
     }
     const claimedId = url === "/api/v1/runner/claim" || url === "/api/v1/runner/heartbeat" ? (JSON.parse(body.toString()) as { runnerId: string }).runnerId : request.headers["x-sluice-runner"];
@@ -186,6 +198,7 @@ export class FakeSluice {
       if (this.failHeartbeats) return json(response, 503, { error: { code: "internal", message: "unavailable" } });
       const heartbeat = JSON.parse(body.toString()) as HeartbeatRequest;
       this.heartbeats.push(heartbeat);
+      this.slotsOf.set(heartbeat.runnerId, heartbeat.slots);
       const cancel = heartbeat.leases
         .filter((l) => (this.toCancel.has(l.attemptId) && !this.cancelledByLog.has(l.attemptId)) || this.leaseOf.get(l.attemptId) !== l.leaseId)
         .map((l) => l.attemptId);
@@ -194,7 +207,10 @@ export class FakeSluice {
     const match = /^\/api\/v1\/runner\/attempts\/([^/]+)\/(log|complete)$/.exec(url);
     if (!match) return json(response, 404, { error: { code: "not_found" } });
     const attemptId = decodeURIComponent(match[1] ?? "");
-    if (this.leaseLost.has(attemptId)) return json(response, 409, { error: { code: "lease_lost" } });
+    if (this.leaseLost.has(attemptId)) {
+      this.reported(attemptId);
+      return json(response, 409, { error: { code: "lease_lost" } });
+    }
     if (request.headers["x-sluice-lease"] !== this.leaseOf.get(attemptId)) {
       this.staleLeaseReports++;
       return json(response, 409, { error: { code: "lease_lost", message: "not this attempt's lease" } });
@@ -217,19 +233,25 @@ export class FakeSluice {
     if (this.toCancel.has(attemptId)) {
       // As the Worker: a stopped attempt's report is refused as a result, and frees the slot its process held.
       this.killReports.set(attemptId, completion);
+      this.reported(attemptId);
       return json(response, 409, { error: { code: "lease_lost", message: "the attempt was stopped" } });
     }
     this.completions.set(attemptId, completion);
+    this.reported(attemptId);
     // One hop per node: the answer carries the runner's next tasks, as the Worker leases them in the same call.
-    const tasks = this.handOut(freeSlots, "result");
+    const tasks = this.handOut(String(request.headers["x-sluice-runner"]), freeSlots, "result");
     this.resultFreeSlots.push({ attemptId, freeSlots, handedOut: tasks.length });
+    if (this.resultAnswerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.resultAnswerDelayMs));
+    this.answeredResults.add(attemptId);
     return json(response, 200, { ok: true, tasks });
   }
 
   private claim(claim: ClaimRequest, response: ServerResponse): void {
     this.claims.push(claim);
-    if (this.pending.length > 0) return json(response, 200, { tasks: this.handOut(claim.slots, "claim") });
+    const now = this.pending.length > 0 ? this.handOut(claim.runnerId, claim.slots, "claim") : [];
+    if (now.length > 0) return json(response, 200, { tasks: now });
     const held: HeldClaim = {
+      runnerId: claim.runnerId,
       slots: claim.slots,
       response,
       timer: setTimeout(() => this.release(held, []), claim.waitMs),
@@ -241,17 +263,27 @@ export class FakeSluice {
   private answerHeldClaims(): void {
     for (const held of [...this.held]) {
       if (this.pending.length === 0) return;
-      this.release(held, this.handOut(held.slots, "claim"));
+      const tasks = this.handOut(held.runnerId, held.slots, "claim");
+      if (tasks.length > 0) this.release(held, tasks);
     }
   }
 
-  private handOut(slots: number, by: "claim" | "result"): RunnerTask[] {
-    const tasks = this.pending.splice(0, slots);
+  private handOut(runnerId: string, asked: number, by: "claim" | "result"): RunnerTask[] {
+    const held = this.outstanding.get(runnerId) ?? new Set<string>();
+    this.outstanding.set(runnerId, held);
+    const room = Math.max(0, (this.slotsOf.get(runnerId) ?? asked) - held.size);
+    const tasks = this.pending.splice(0, Math.min(asked, room));
     for (const task of tasks) {
+      held.add(task.attemptId);
       this.handedOutAt.set(task.attemptId, Date.now());
       this.handedOutBy.set(task.attemptId, by);
     }
     return tasks;
+  }
+
+  /** The runner reported the attempt (or was told its lease is lost): its slot is free again. */
+  private reported(attemptId: string): void {
+    for (const held of this.outstanding.values()) held.delete(attemptId);
   }
 
   private release(held: HeldClaim, tasks: RunnerTask[] | null): void {
