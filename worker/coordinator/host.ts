@@ -60,6 +60,7 @@ export class StoreHost implements SchedulerHost {
   insertNodeRun: SchedulerHost["insertNodeRun"] = (run) => this.store.insertNodeRun(run);
   updateNodeRun: SchedulerHost["updateNodeRun"] = (id, changes) => this.store.updateNodeRun(id, changes);
   addTimer: SchedulerHost["addTimer"] = (kind, ref, dueAt) => this.store.addTimer(kind, ref, dueAt);
+  dropTimers: SchedulerHost["dropTimers"] = (kind, ref) => this.store.dropTimers(kind, ref);
   takeDueTimers: SchedulerHost["takeDueTimers"] = (now) => this.store.takeDueTimers(now);
   nextTimerAt: SchedulerHost["nextTimerAt"] = () => this.store.nextTimerAt();
   dedupEntry: SchedulerHost["dedupEntry"] = (key) => this.store.dedupEntry(key);

@@ -42,6 +42,8 @@ const SCHEMA = [
   `CREATE INDEX node_runs_exiting ON node_runs (exiting) WHERE exiting = 1`,
   // http nodes' requests until their outcome is recorded: one cut off by an eviction is made again.
   `CREATE TABLE http_jobs (attempt_id TEXT PRIMARY KEY, body TEXT NOT NULL)`,
+  // A finished node's timers go with it, not when they come due.
+  `CREATE INDEX timers_ref ON timers (ref)`,
 ];
 
 /**
@@ -160,6 +162,10 @@ export class CoordinatorStore {
 
   addTimer(kind: TimerKind, ref: string, dueAt: number): void {
     this.sql.exec(`INSERT INTO timers (due_at, kind, ref) VALUES (?, ?, ?)`, dueAt, kind, ref);
+  }
+
+  dropTimers(kind: TimerKind, ref: string): void {
+    this.sql.exec(`DELETE FROM timers WHERE ref = ? AND kind = ?`, ref, kind);
   }
 
   /** Takes (removes and returns) the timers due by `now`. */

@@ -60,6 +60,7 @@ export class FakeHost implements SchedulerHost {
   insertNodeRun = (run: NodeRunRecord) => void this.t.runs.set(run.id, { ...run });
   updateNodeRun = (id: string, changes: NodeRunChanges) => ({ ...Object.assign(this.t.runs.get(id)!, changes) });
   addTimer = (kind: TimerKind, ref: string, dueAt: number) => void this.t.timers.push({ id: ++this.timerIds, dueAt, kind, ref });
+  dropTimers = (kind: TimerKind, ref: string) => void (this.t.timers = this.t.timers.filter((t) => t.kind !== kind || t.ref !== ref));
   takeDueTimers = (now: number) => {
     const due = this.t.timers.filter((t) => t.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt || a.id - b.id);
     this.t.timers = this.t.timers.filter((t) => t.dueAt > now);

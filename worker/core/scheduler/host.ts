@@ -55,6 +55,8 @@ export interface SchedulerHost {
   updateNodeRun(id: string, changes: NodeRunChanges): NodeRunRecord;
 
   addTimer(kind: TimerKind, ref: string, dueAt: number): void;
+  /** Forgets the timers of a kind set for a ref (a finished node's timeout backstop and http watch). */
+  dropTimers(kind: TimerKind, ref: string): void;
   /** Takes (removes and returns) the timers due by `now`, earliest first. */
   takeDueTimers(now: number): { kind: TimerKind; ref: string }[];
   nextTimerAt(): number | null;

@@ -116,6 +116,9 @@ export class Scheduler extends Progression {
         outputs: JSON.stringify(completion.outputs),
       }),
     );
+    // Its backstops have nothing left to watch.
+    this.host.dropTimers("timeout", attemptId);
+    this.host.dropTimers("http", attemptId);
     if (!ok) this.scheduleRetry(run, now);
     this.advance(run.instance_id);
   }
@@ -133,6 +136,7 @@ export class Scheduler extends Progression {
     const now = this.host.now();
     this.touch(run.instance_id);
     const lost = this.updateRun(attemptId, { status: "failed", started_at: run.started_at ?? now, finished_at: now, error: verdict.error, current: 0 });
+    this.host.dropTimers("timeout", attemptId);
     const fresh = pendingRun(run.instance_id, run.node_name, run.node_type, run.attempt + 1, null, run.lost + 1);
     this.insertRun(fresh);
     this.mirrorRun(lost);

@@ -51,3 +51,20 @@ describe("start notices", () => {
     expect(w.host.t.runs.get(attemptId)!.error).toMatch(/timed out/);
   });
 });
+
+describe("timers of a finished node", () => {
+  it("go with it: a node that reported leaves no timeout backstop behind", () => {
+    const w = new World();
+    const { id } = w.start({ name: "w", nodes: [shell("a"), shell("b")], edges: [{ from: "a", to: "b" }] });
+    const a = w.dispatched()[0]!.task.attemptId;
+    w.run(a);
+    expect(w.host.t.timers.filter((t) => t.ref === a)).toEqual([]);
+    const b = w.dispatched()[0]!.task.attemptId;
+    w.tx((s) => s.nodeStarted(b, "r1", w.host.clock));
+    expect(w.host.t.timers.filter((t) => t.ref === b).map((t) => t.kind)).toEqual(["timeout"]);
+    w.tx((s) => s.nodeFinished(b, ok));
+    // What is left is the finished instance's purge.
+    expect(w.host.t.timers.map((t) => [t.kind, t.ref])).toEqual([["purge", id]]);
+    expect(w.status(id)).toBe("succeeded");
+  });
+});
