@@ -1,4 +1,5 @@
 // SQL that mirrors a coordinator's transitions into D1 (replayed in order from its outbox).
+import type { InstanceRecord, NodeRunRecord } from "../core/scheduler/records.ts";
 
 export interface Statement {
   sql: string;
@@ -7,39 +8,11 @@ export interface Statement {
   row?: string;
 }
 
-export interface InstanceRow {
-  id: string;
-  workspace_id: string;
-  workflow_id: string;
-  workflow_name: string;
-  version: number | null;
-  env: string;
-  status: string;
-  priority: number;
-  run_date: string | null;
-  trigger_type: string;
-  trigger_message: string;
-  params: string;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-}
+/** An instance as D1 mirrors it: the coordinator's record without its scheduling fields. */
+export type InstanceRow = Omit<InstanceRecord, "seq" | "def_hash" | "priority_override" | "max_parallel" | "ordering_key" | "cyctime">;
 
-export interface NodeRunRow {
-  id: string;
-  instance_id: string;
-  node_name: string;
-  node_type: string;
-  attempt: number;
-  status: string;
-  runner_id: string | null;
-  queued_at: number | null;
-  started_at: number | null;
-  finished_at: number | null;
-  exit_code: number | null;
-  error: string | null;
-  outputs: string | null;
-}
+/** A node run as D1 mirrors it: the coordinator's record without its scheduling fields. */
+export type NodeRunRow = Omit<NodeRunRecord, "current" | "not_before" | "chosen" | "lost" | "exiting">;
 
 const INSTANCE_COLUMNS = [
   "id", "workspace_id", "workflow_id", "workflow_name", "version", "env", "status", "priority",
