@@ -3,6 +3,7 @@ import { chunkBySize, dueEffects, isDeadLetter, retryDelayMs, type Address, type
 import type { QueuedTask } from "../core/runner-protocol.ts";
 import { coalesceUpserts, compactStatements, type Statement } from "../db/mirror.ts";
 import { DEFAULT_WORKSPACE } from "../core/tenancy.ts";
+import { singleFlight } from "../core/single-flight.ts";
 import { injectFault } from "../faults.ts";
 import { poolFor } from "./stub.ts";
 
@@ -43,46 +44,20 @@ const BATCH = 50;
 /** Durable Object SQL takes at most 100 bound parameters per statement. */
 const MAX_PARAMS = 100;
 
-/** Delivers one lane's due effects; one delivery at a time, and a call during one gets one more round after it. */
-class LaneFlush {
-  private flushing: Promise<boolean> | null = null;
-  private again = false;
-
-  private readonly deliverBatch: () => Promise<"empty" | "delivered" | "failed">;
-  private readonly interrupted: (err: unknown) => Promise<void>;
-
-  constructor(deliverBatch: () => Promise<"empty" | "delivered" | "failed">, interrupted: (err: unknown) => Promise<void>) {
-    this.deliverBatch = deliverBatch;
-    this.interrupted = interrupted;
-  }
-
-  /** True when nothing due is left undelivered. */
-  run(): Promise<boolean> {
-    if (this.flushing) {
-      this.again = true;
-      return this.flushing;
+/**
+ * Delivers one lane's due effects, one delivery at a time (core/single-flight.ts). True when nothing due is
+ * left undelivered; an object failing mid-way (not a failed delivery: those are counted) hands over to the alarm.
+ */
+function laneFlush(deliverBatch: () => Promise<"empty" | "delivered" | "failed">, interrupted: (err: unknown) => Promise<void>): () => Promise<boolean> {
+  const flight = singleFlight(async () => {
+    let clean = true;
+    for (;;) {
+      const batch = await deliverBatch();
+      if (batch === "empty") return clean;
+      if (batch === "failed") clean = false;
     }
-    this.flushing = (async () => {
-      try {
-        let clean = true;
-        do {
-          this.again = false;
-          for (;;) {
-            const batch = await this.deliverBatch();
-            if (batch === "empty") break;
-            if (batch === "failed") clean = false;
-          }
-        } while (this.again);
-        return clean;
-      } catch (err) {
-        await this.interrupted(err);
-        return false;
-      } finally {
-        this.flushing = null;
-      }
-    })();
-    return this.flushing;
-  }
+  }, (a, b) => a && b);
+  return () => flight().catch(async (err: unknown) => (await interrupted(err), false));
 }
 
 /** Pool rows read per delivery to find the due ones: those that back off are among them, so the due ones behind them are seen. */
@@ -92,8 +67,8 @@ export class Outbox {
   /** The current transaction's D1 statements, written as one row (or a few, if large) when it seals. */
   private statements: Statement[] = [];
   private readonly undelivered: UndeliveredDispatch[] = [];
-  private readonly pools: LaneFlush;
-  private readonly mirrorLane: LaneFlush;
+  private readonly pools: () => Promise<boolean>;
+  private readonly mirrorLane: () => Promise<boolean>;
 
   private readonly storage: DurableObjectStorage;
   private readonly env: Env;
@@ -125,8 +100,8 @@ export class Outbox {
       console.error("coordinator outbox: delivery interrupted, retrying later", err);
       await this.storage.setAlarm(Date.now() + RETRY_MS);
     };
-    this.pools = new LaneFlush(() => this.deliverPoolBatch(), interrupted);
-    this.mirrorLane = new LaneFlush(() => this.deliverMirrorBatch(), interrupted);
+    this.pools = laneFlush(() => this.deliverPoolBatch(), interrupted);
+    this.mirrorLane = laneFlush(() => this.deliverMirrorBatch(), interrupted);
   }
 
   /** Dispatches given up since the last call, to be failed by the engine. */
@@ -174,7 +149,7 @@ export class Outbox {
    * True when nothing due is left undelivered.
    */
   flushPools(): Promise<boolean> {
-    return this.pools.run();
+    return this.pools();
   }
 
   /**
@@ -182,7 +157,7 @@ export class Outbox {
    * while one batch is in flight go together in the next. A failed batch holds back every later row.
    */
   flushMirror(): Promise<boolean> {
-    return this.mirrorLane.run();
+    return this.mirrorLane();
   }
 
   /** Both: everything due, pool calls and mirror rows. */

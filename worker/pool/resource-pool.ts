@@ -5,6 +5,7 @@ import { LeaseBook, type Grant, type LeaseRefusal, type PoolTask } from "../core
 import type { Completion, QueuedTask, RunnerTask } from "../core/runner-protocol.ts";
 import { MAX_LOG_BYTES_PER_RUN } from "../core/runner-protocol.ts";
 import { DEFAULT_WORKSPACE } from "../core/tenancy.ts";
+import { singleFlight } from "../core/single-flight.ts";
 import { isWatched } from "../core/watch.ts";
 import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
 import { injectFault } from "../faults.ts";
@@ -47,9 +48,11 @@ export class ResourcePool extends DurableObject<Env> {
   private readonly leases: LeaseBook;
   /** Runners long-polling for work; in memory only: a lost waiter just makes its runner poll again. */
   private waiters: Waiter[] = [];
-  /** The round of reports to coordinators under way, if any (see sendReports). */
-  private reporting: Promise<void> | null = null;
-  private reportAgain = false;
+  /**
+   * Reports to coordinators, one round at a time: every refused result, cancel and alarm asks for a round,
+   * and rounds side by side would each send the same due reports (core/single-flight.ts).
+   */
+  private readonly sendReports = singleFlight(() => this.sendDueReports(), () => undefined);
   /** Start notices of fresh leases, not sent yet. */
   private readonly starts: StartNotices;
 
@@ -219,26 +222,6 @@ export class ResourcePool extends DurableObject<Env> {
    * Tells coordinators what they wait for: lost attempts (nodeLost), then every process that is gone
    * (processGone), one call per workflow. A failed report is tried again by the alarm.
    */
-  private sendReports(): Promise<void> {
-    // One at a time: every refused result, cancel and alarm asks for a round, and rounds that ran side by
-    // side would each send the same due reports. A request during a round gets one more round after it.
-    if (this.reporting) {
-      this.reportAgain = true;
-      return this.reporting;
-    }
-    this.reporting = (async () => {
-      try {
-        do {
-          this.reportAgain = false;
-          await this.sendDueReports();
-        } while (this.reportAgain);
-      } finally {
-        this.reporting = null;
-      }
-    })();
-    return this.reporting;
-  }
-
   private async sendDueReports(): Promise<void> {
     const { lost } = this.leases.reportsDue();
     for (const task of lost) {

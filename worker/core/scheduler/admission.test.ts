@@ -12,6 +12,17 @@ function prng(seed: number) {
 
 const limited = (maxParallel: number, nodes = [shell("work")]) => ({ name: "w", policy: { maxParallel }, nodes });
 
+/** maxParallel 1: instance a runs on a runner and is terminated while b waits behind it. */
+function terminatedWhileRunning() {
+  const w = new World();
+  const a = w.start(limited(1)).id;
+  const [task] = w.dispatched();
+  w.tx((s) => s.nodeStarted(task!.task.attemptId, "r1", w.host.clock));
+  const b = w.start(limited(1)).id;
+  w.tx((s) => s.terminate(a));
+  return { w, task, a, b };
+}
+
 describe("maxParallel", () => {
   it("never runs more than maxParallel instances under bursts, failures, retries, terminations, lost attempts and exits", () => {
     for (let seed = 1; seed <= 12; seed++) {
@@ -61,12 +72,7 @@ describe("maxParallel", () => {
   });
 
   it("keeps a terminated instance's place while its stopped process may still run", () => {
-    const w = new World();
-    const a = w.start(limited(1)).id;
-    const [task] = w.dispatched();
-    w.tx((s) => s.nodeStarted(task!.task.attemptId, "r1", w.host.clock));
-    const b = w.start(limited(1)).id;
-    w.tx((s) => s.terminate(a));
+    const { w, task, b } = terminatedWhileRunning();
     expect(w.status(b)).toBe("waiting");
     expect(w.scheduler.waitReason(b)).toMatch(/maxParallel 1 reached \(1 running, 1 of them stopped but with processes still exiting\)/);
     // The runner confirms the kill: the place is free.
@@ -75,12 +81,7 @@ describe("maxParallel", () => {
   });
 
   it("frees a stopped attempt's place after two lease periods when no word comes", () => {
-    const w = new World();
-    const a = w.start(limited(1)).id;
-    const [task] = w.dispatched();
-    w.tx((s) => s.nodeStarted(task!.task.attemptId, "r1", w.host.clock));
-    const b = w.start(limited(1)).id;
-    w.tx((s) => s.terminate(a));
+    const { w, b } = terminatedWhileRunning();
     w.advance(GRACE_MS - 1);
     expect(w.status(b)).toBe("waiting");
     w.advance(1);
