@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
+import { PURGE_BATCH } from "../worker/core/retention.ts";
 import type { MachineInfo } from "./stack-metrics.ts";
 
 export interface Load {
@@ -44,13 +45,41 @@ export interface Sample {
   coordinatorsMiB: number;
   poolsMiB: number;
   r2Objects: number;
+  /** Instances the retention cron has deleted since the load began. */
+  purgedInstances: number;
+}
+
+/** One run of the retention cron that deleted something, as its log line says. */
+export interface PurgeRun {
+  /** Seconds since the load began when the line was read. */
+  seconds: number;
+  instances: number;
+  triggerEvents: number;
+  auditEvents: number;
+  ms: number;
+  complete: boolean;
 }
 
 export interface SoakRun {
   machine: MachineInfo;
-  options: { minutes: number; queueRate: number; shellRate: number; webhookRate: number; slots: number; windowSeconds: number; drainSeconds: number };
+  options: {
+    minutes: number;
+    queueRate: number;
+    shellRate: number;
+    webhookRate: number;
+    slots: number;
+    windowSeconds: number;
+    drainSeconds: number;
+    /** 0: the installation's default (30 days). */
+    retentionMinutes: number;
+    /** 0: the installation's default (60 minutes). */
+    liveWindowMinutes: number;
+  };
   loads: Load[];
   samples: Sample[];
+  purges: PurgeRun[];
+  /** The highest run-start rate bench/RESULTS.json records (runs/s), which the purge must outpace. */
+  highestIngest: { name: string; perSecond: number } | null;
   finishedAt: string;
 }
 
@@ -80,6 +109,21 @@ function lineChart(title: string, unit: string, points: { minute: number; series
   };
 }
 
+/** Per window: instances the cron purged, and runs completed over every load, each per second. */
+function ratePerWindow(run: SoakRun): { minute: number; series: string; value: number }[] {
+  const points: { minute: number; series: string; value: number }[] = [];
+  for (let i = 1; i < run.samples.length; i++) {
+    const [a, b] = [run.samples[i - 1]!, run.samples[i]!];
+    const seconds = b.seconds - a.seconds;
+    if (seconds < 1) continue;
+    const minute = Math.round((b.seconds / 60) * 100) / 100;
+    const completed = b.loads.reduce((sum, l, k) => sum + l.completed - a.loads[k]!.completed, 0);
+    points.push({ minute, series: "completed", value: Math.round((completed / seconds) * 10) / 10 });
+    points.push({ minute, series: "purged", value: Math.round(((b.purgedInstances - a.purgedInstances) / seconds) * 10) / 10 });
+  }
+  return points;
+}
+
 function charts(run: SoakRun): { name: string; title: string; spec: TopLevelSpec }[] {
   const at = (s: Sample) => Math.round((s.seconds / 60) * 100) / 100;
   const perLoad = (value: (l: LoadSample) => number, samples = run.samples) => samples.flatMap((s) => s.loads.map((l) => ({ minute: at(s), series: l.kind, value: value(l) })));
@@ -91,6 +135,11 @@ function charts(run: SoakRun): { name: string; title: string; spec: TopLevelSpec
     { name: "lag", title: "Lag: events accepted but not started", spec: lineChart("Lag: events accepted, not started", "events", perLoad((l) => l.lag)) },
     { name: "backlog", title: "Backlog: events accepted whose run has not finished", spec: lineChart("Backlog: accepted, not finished", "events", perLoad((l) => l.unfinished)) },
     { name: "memory", title: "Resident memory", spec: lineChart("Resident memory", "MiB", series([["workerd (both processes)", (s) => s.workerdRssMiB], ["runner", (s) => s.runnerRssMiB]])) },
+    {
+      name: "retention",
+      title: "Retention: instances purged per second beside runs completed per second",
+      spec: lineChart("Purged beside completed", "instances/s", ratePerWindow(run)),
+    },
     {
       name: "storage",
       title: "Storage",
@@ -112,13 +161,50 @@ function verdicts(run: SoakRun): string[] {
   ];
   for (const l of lastLoad.loads) lines.push(`| ${l.kind}: lag / backlog when the load stopped | ${l.lag} not started / ${l.unfinished} not finished | bounded (no growing backlog) |`);
   for (const l of end.loads) lines.push(`| ${l.kind}: accepted / started / completed / failed at the end | ${l.accepted} / ${l.started} / ${l.completed} / ${l.failed} | all accepted complete, none failed |`);
-  lines.push(`| D1 size, largest Durable Object at the end | ${end.d1MiB} MiB, ${end.largestDoMiB} MiB | flat once retention applies (needs a short live window: not yet) |`);
+  lines.push(...storageVerdict(run, end));
+  lines.push(...purgeVerdict(run));
   return lines;
+}
+
+/**
+ * Storage once retention has had time to apply, against the end of the load: D1 after the retention age plus two
+ * cron minutes, the Durable Objects after the coordinators' live window plus two minutes.
+ */
+function storageVerdict(run: SoakRun, end: Sample): string[] {
+  const o = run.options;
+  const load = run.samples.filter((s) => s.phase === "load");
+  const last = load.at(-1)!;
+  const at = (s: Sample) => (s.seconds / 60).toFixed(1);
+  const row = (what: string, minutes: number, value: (s: Sample) => number, setting: string) => {
+    const from = load.find((s) => s.seconds >= (minutes + 2) * 60);
+    if (!from || from === last) return `| ${what} | ${value(end)} MiB at the end | flat once ${setting} applies (it applies from minute ${minutes + 2}, after the load ended) |`;
+    return `| ${what}, minute ${at(from)} → ${at(last)} | ${value(from)} → ${value(last)} MiB (${signed(pct(value(from), value(last)))}) | flat once ${setting} applies |`;
+  };
+  return [
+    row("D1 size", o.retentionMinutes || 30 * 24 * 60, (s) => s.d1MiB, "retention"),
+    row("largest Durable Object", o.liveWindowMinutes || 60, (s) => s.largestDoMiB, "the live window"),
+  ];
+}
+
+/** How fast the cron deletes while it runs, what that sustains within its budget, beside the highest ingest measured. */
+function purgeVerdict(run: SoakRun): string[] {
+  const big = run.purges.filter((p) => p.instances >= 1000 && p.ms > 0);
+  if (big.length === 0) return [`| retention: instances deleted per second while purging | no cron run deleted 1,000 instances or more | faster than the highest ingest rate |`];
+  const rates = big.map((p) => (p.instances / p.ms) * 1000).sort((a, b) => a - b);
+  const median = rates[Math.floor(rates.length / 2)]!;
+  // The cron runs every minute for at most PURGE_TIME_BUDGET_MS (20 s) and 600 queries (200 batches of 3).
+  const perMinute = Math.min(median * 20, 200 * PURGE_BATCH);
+  const sustained = perMinute / 60;
+  const peer = run.highestIngest;
+  const beside = peer ? `; the highest ingest in bench/RESULTS.md is ${peer.perSecond}/s (${peer.name}): ${(sustained / peer.perSecond).toFixed(1)}×` : "";
+  return [
+    `| retention: instances deleted per second while purging (median of ${big.length} cron runs of ≥ 1,000) | ${Math.round(median)}/s; within the cron's budget (20 s and 200 batches of ${PURGE_BATCH} a minute) that sustains ${Math.round(sustained)}/s${beside} | faster than the highest ingest rate |`,
+  ];
 }
 
 function windowTable(run: SoakRun): string[] {
   const kinds = run.loads.map((l) => l.kind);
-  const head = ["min", "phase", ...kinds.flatMap((k) => [`${k} /s`, `${k} lag`, `${k} backlog`]), "workerd MiB", "runner MiB", "D1 MiB", "largest DO MiB", "R2 objects"];
+  const head = ["min", "phase", ...kinds.flatMap((k) => [`${k} /s`, `${k} lag`, `${k} backlog`]), "workerd MiB", "runner MiB", "D1 MiB", "largest DO MiB", "R2 objects", "purged"];
   const rows = run.samples.map((s) => [
     (s.seconds / 60).toFixed(1),
     s.phase,
@@ -128,6 +214,7 @@ function windowTable(run: SoakRun): string[] {
     String(s.d1MiB),
     String(s.largestDoMiB),
     String(s.r2Objects),
+    String(s.purgedInstances),
   ]);
   return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)];
 }
@@ -147,11 +234,11 @@ export async function writeSoakReport(run: SoakRun, outFile: string): Promise<vo
     "",
     `Generated by \`npm run soak\` on ${m.date}, finished ${run.finishedAt}. The real local stack (\`wrangler dev\` with local D1, R2, Queues and Durable Objects, plus the runner CLI running real bash) on 127.0.0.1, fresh state.`,
     "",
-    `Load: ${o.minutes} min of ${o.queueRate} queue messages/s (one send request every 100 ms), ${o.shellRate} API runs/s of a two-node shell workflow, ${o.webhookRate} signed webhook deliveries/s; ${o.slots} runner slots; a sample every ${o.windowSeconds} s; then up to ${o.drainSeconds} s for the backlog.`,
+    `Load: ${o.minutes} min of ${o.queueRate} queue messages/s (one send request every 100 ms), ${o.shellRate} API runs/s of a two-node shell workflow, ${o.webhookRate} signed webhook deliveries/s; ${o.slots} runner slots; a sample every ${o.windowSeconds} s; then up to ${o.drainSeconds} s for the backlog. Retention: ${o.retentionMinutes ? `${o.retentionMinutes} min` : "30 days (default)"}; coordinator live window: ${o.liveWindowMinutes ? `${o.liveWindowMinutes} min` : "60 min (default)"}. The stack fires the retention cron every minute, as Cloudflare does.`,
     "",
     `Machine: ${m.nproc} cores, ${m.memoryGiB} GiB, ${m.cpuModel}, kernel ${m.kernel}, Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}, code ${m.commit}, load average at start ${m.loadAtStart}.`,
     "",
-    "How it is measured: counts are D1's (what the API lists) by workflow and status; lag is events the Worker accepted (2xx) minus instances that started; backlog, accepted minus instances that finished. Sizes are each SQLite database's pages in use (`PRAGMA page_count × page_size`, the write-ahead log included, as `databaseSize` reports) read from wrangler's state directory. Memory is VmRSS from /proc.",
+    "How it is measured: counts are D1's (what the API lists) by workflow and status, each finished instance counted once 10 s after it finished, so retention cannot take it back; lag is events the Worker accepted (2xx) minus instances that started; backlog, accepted minus instances that finished. Sizes are each SQLite database's pages in use (`PRAGMA page_count × page_size`, the write-ahead log included, as `databaseSize` reports) read from wrangler's state directory. Memory is VmRSS from /proc.",
     "",
     "## Against the targets",
     "",

@@ -7,6 +7,8 @@ import { groupMembers, rssKiB } from "./stack-metrics.ts";
 
 const MiB = 2 ** 20;
 const round1 = (n: number) => Math.round(n * 10) / 10;
+/** How long after its finish an instance is counted for good: its mirror row has reached D1 by then. */
+const SETTLE_MS = 10_000;
 
 /** The SQLite files of one kind of local state (D1 databases, a Durable Object class), without miniflare's metadata. */
 function sqliteFiles(dir: string): string[] {
@@ -45,6 +47,8 @@ export class StorageProbe {
   private readonly runnerPids: number[];
   private last: { at: number; completed: Map<string, number> } | null = null;
   private d1: DatabaseSync | null = null;
+  /** Per workflow: finished instances counted up to `cut` (ms), by status. */
+  private readonly counted = new Map<string, { cut: number; byStatus: Record<string, number> }>();
 
   constructor(persistTo: string, wranglerPgid: number, runnerPids: number[]) {
     this.v3 = join(persistTo, "v3");
@@ -59,12 +63,26 @@ export class StorageProbe {
     return this.d1;
   }
 
-  /** Instances of a workflow by status, as D1 has them now. */
-  private statuses(workflowId: string): Record<string, number> {
+  /**
+   * Instances of a workflow by status, counted so that retention cannot take them back: an instance that finished
+   * before `cut` is counted once, in the window it finished in, and kept in a running total; what finished after it
+   * (the mirror may still be delivering) and what has not finished are counted as D1 has them now.
+   */
+  private statuses(workflowId: string, cut: number, remember: boolean): Record<string, number> {
     const db = this.database();
     if (!db) return {};
-    const rows = db.prepare("SELECT status, COUNT(*) AS n FROM instances WHERE workflow_id = ? GROUP BY status").all(workflowId) as { status: string; n: number }[];
-    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+    const since = this.counted.get(workflowId) ?? { cut: 0, byStatus: {} };
+    const newlyFinished = db
+      .prepare("SELECT status, COUNT(*) AS n FROM instances WHERE workflow_id = ? AND finished_at > ? AND finished_at <= ? GROUP BY status")
+      .all(workflowId, since.cut, cut) as { status: string; n: number }[];
+    const total = { ...since.byStatus };
+    for (const r of newlyFinished) total[r.status] = (total[r.status] ?? 0) + r.n;
+    if (remember) this.counted.set(workflowId, { cut, byStatus: { ...total } });
+    const open = db
+      .prepare("SELECT status, COUNT(*) AS n FROM instances WHERE workflow_id = ? AND (finished_at IS NULL OR finished_at > ?) GROUP BY status")
+      .all(workflowId, cut) as { status: string; n: number }[];
+    for (const r of open) total[r.status] = (total[r.status] ?? 0) + r.n;
+    return total;
   }
 
   /** Events accepted whose runs have not finished, over every load. */
@@ -73,7 +91,7 @@ export class StorageProbe {
   }
 
   private loadSample(load: Load, now: number, remember: boolean): LoadSample {
-    const byStatus = this.statuses(load.workflowId);
+    const byStatus = this.statuses(load.workflowId, now - SETTLE_MS, remember);
     const total = Object.values(byStatus).reduce((a, b) => a + b, 0);
     const completed = (byStatus.succeeded ?? 0) + (byStatus.failed ?? 0) + (byStatus.terminated ?? 0);
     const started = total - (byStatus.waiting ?? 0);
@@ -93,7 +111,7 @@ export class StorageProbe {
     };
   }
 
-  sample(startedAt: number, phase: Sample["phase"], loads: Load[]): Sample {
+  sample(startedAt: number, phase: Sample["phase"], loads: Load[]): Omit<Sample, "purgedInstances"> {
     const now = Date.now();
     const loadSamples = loads.map((load) => this.loadSample(load, now, true));
     this.last = { at: now, completed: new Map(loads.map((l, i) => [l.workflowId, loadSamples[i]!.completed])) };

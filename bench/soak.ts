@@ -7,6 +7,7 @@ import { Webhook } from "standardwebhooks";
 import { ROOT, startStack, type Stack } from "../scripts/stack.ts";
 import { Api, sleep } from "./api.ts";
 import { machineInfo } from "./stack-metrics.ts";
+import { highestIngest, PurgeLog } from "./soak-purges.ts";
 import { type Load, type Sample, type SoakRun, writeSoakReport } from "./soak-report.ts";
 import { StorageProbe } from "./soak-storage.ts";
 
@@ -19,6 +20,8 @@ const USAGE = `usage: npm run soak -- [options]
   --slots N          runner slots, default 8
   --window N         seconds between samples, default 30
   --drain N          seconds to wait for the backlog after the load stops, default 120
+  --retention-minutes N    keep finished history N minutes (RETENTION_DAYS), default: the installation's 30 days
+  --live-window-minutes N  a coordinator keeps a finished instance N minutes (LIVE_WINDOW_MINUTES), default 60
   --out FILE         default bench/SOAK.md (charts beside it in bench/soak/)`;
 
 const { values: flags } = parseArgs({
@@ -30,6 +33,8 @@ const { values: flags } = parseArgs({
     slots: { type: "string", default: "8" },
     window: { type: "string", default: "30" },
     drain: { type: "string", default: "120" },
+    "retention-minutes": { type: "string", default: "0" },
+    "live-window-minutes": { type: "string", default: "0" },
     out: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -51,7 +56,13 @@ const options = {
   slots: number("slots", 1),
   windowSeconds: number("window", 1),
   drainSeconds: number("drain", 0),
+  retentionMinutes: number("retention-minutes", 0),
+  liveWindowMinutes: number("live-window-minutes", 0),
 };
+// The probe counts an instance once it has finished and settled (SETTLE_MS): retention must not take it first.
+if (options.retentionMinutes > 0 && options.retentionMinutes * 60 < 2 * options.windowSeconds + 10) {
+  throw new Error(`--retention-minutes must be at least (2 × --window + 10 s): the soak counts each finished instance before retention deletes it\n\n${USAGE}`);
+}
 const outFile = flags.out ?? join(ROOT, "bench", "SOAK.md");
 const TICK_MS = 100;
 const QUEUE = "user-behavior";
@@ -140,18 +151,22 @@ async function main(): Promise<void> {
   const machine = machineInfo(ROOT);
   persistTo = mkdtempSync(join(tmpdir(), "sluice-soak-"));
   console.log(`[soak] starting the local stack (wrangler dev + a runner with ${options.slots} slots)…`);
-  stack = await startStack({ quiet: true, persistTo, runners: [{ name: "soak-runner", slots: options.slots }] });
+  const vars: Record<string, string> = {};
+  if (options.retentionMinutes > 0) vars.RETENTION_DAYS = String(options.retentionMinutes / (24 * 60));
+  if (options.liveWindowMinutes > 0) vars.LIVE_WINDOW_MINUTES = String(options.liveWindowMinutes);
+  stack = await startStack({ quiet: true, persistTo, vars, runners: [{ name: "soak-runner", slots: options.slots }] });
   const api = new Api(stack.url, stack.adminToken);
   const s = await setup(api);
   const probe = new StorageProbe(persistTo, stack.worker.pid!, stack.runners.map((r) => r.pid!));
   const samples: Sample[] = [];
   const startedAt = Date.now();
+  const purges = new PurgeLog(stack.output, startedAt);
   const loadEnds = startedAt + options.minutes * 60_000;
   const take = (phase: Sample["phase"]) => {
-    const sample = probe.sample(startedAt, phase, s.loads);
+    const sample = { ...probe.sample(startedAt, phase, s.loads), purgedInstances: purges.read().instances };
     samples.push(sample);
     const lag = sample.loads.map((l) => `${l.kind} ${l.completedPerSecond.toFixed(1)}/s lag ${l.lag} backlog ${l.unfinished}`).join(", ");
-    console.log(`[soak] ${Math.round(sample.seconds)} s: ${lag}; workerd ${sample.workerdRssMiB} MiB; D1 ${sample.d1MiB} MiB; largest DO ${sample.largestDoMiB} MiB`);
+    console.log(`[soak] ${Math.round(sample.seconds)} s: ${lag}; workerd ${sample.workerdRssMiB} MiB; D1 ${sample.d1MiB} MiB; largest DO ${sample.largestDoMiB} MiB; purged ${sample.purgedInstances}`);
   };
   const sampler = setInterval(() => take(Date.now() < loadEnds ? "load" : "drain"), options.windowSeconds * 1000);
   take("load");
@@ -164,7 +179,7 @@ async function main(): Promise<void> {
   clearInterval(sampler);
   take("end");
   probe.close();
-  const run: SoakRun = { machine, options, loads: s.loads, samples, finishedAt: new Date().toISOString() };
+  const run: SoakRun = { machine, options, loads: s.loads, samples, purges: purges.read().runs, highestIngest: highestIngest(), finishedAt: new Date().toISOString() };
   await writeSoakReport(run, outFile);
   console.log(`[soak] wrote ${outFile}`);
 }

@@ -24,8 +24,13 @@ export default {
   // plaintext webhook secrets left from before encryption are sealed.
   scheduled: async (_controller, env) => {
     const days = retentionDays(env.RETENTION_DAYS);
-    const purged = await purgeHistory(env.DB, days, Date.now(), { auditDays: auditRetentionDays(env.AUDIT_RETENTION_DAYS, days) });
-    if (purged.instances || purged.triggerEvents || purged.auditEvents) console.log("sluice retention: purged", purged);
+    const began = Date.now();
+    const purged = await purgeHistory(env.DB, days, began, { auditDays: auditRetentionDays(env.AUDIT_RETENTION_DAYS, days) });
+    if (purged.instances || purged.triggerEvents || purged.auditEvents) {
+      // One line a run, the same words each time: operators grep it and the soak benchmark reads its rate from it.
+      const rest = purged.complete ? "" : "; more left for the next run";
+      console.log(`sluice retention: purged ${purged.instances} instances, ${purged.triggerEvents} trigger events, ${purged.auditEvents} audit rows in ${Date.now() - began} ms${rest}`);
+    }
     await purgeExpiredReceipts(env.DB, Date.now());
     const sealed = await sealPlaintextSecrets(env.DB, SecretBox.fromEnv(env)).catch((err: unknown) => {
       console.error(`sluice: webhook secrets stored in plaintext could not be sealed: ${err instanceof Error ? err.message : String(err)}`);

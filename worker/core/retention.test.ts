@@ -2,11 +2,15 @@ import { describe, expect, it } from "vitest";
 import { auditRetentionDays, MIN_RETENTION_DAYS, PURGE_QUERY_BUDGET, PURGE_TIME_BUDGET_MS, purgeMayContinue, retentionDays } from "./retention.ts";
 
 describe("retention settings", () => {
-  it("keeps run history at least as long as the longest dedup window", () => {
+  it("keeps run history 30 days unless told, in days or fractions of a day, never less than a minute", () => {
     expect(retentionDays(undefined)).toBe(30);
+    expect(retentionDays("")).toBe(30);
+    expect(retentionDays("soon")).toBe(30);
     expect(retentionDays("90")).toBe(90);
-    expect(retentionDays("3")).toBe(MIN_RETENTION_DAYS);
-    expect(retentionDays("soon")).toBe(MIN_RETENTION_DAYS);
+    expect(retentionDays("0.5")).toBe(0.5);
+    expect(retentionDays("0.00001")).toBe(MIN_RETENTION_DAYS);
+    expect(retentionDays("-3")).toBe(MIN_RETENTION_DAYS);
+    expect(MIN_RETENTION_DAYS * 24 * 60).toBeCloseTo(1);
   });
 
   it("keeps audit rows a year by default and never fewer days than the run history they name", () => {

@@ -1,7 +1,11 @@
 // How long finished instances, their logs, trigger events and audit rows are kept, and how purging is bounded.
 
-/** Dedup windows reach 14 days; history must outlive them so a duplicate can still name its instance. */
-export const MIN_RETENTION_DAYS = 14;
+/**
+ * History may be kept for as little as a minute (a test installation, a soak). Dedup entries live in the
+ * coordinators with their own windows (up to 14 days), so a duplicate is still refused after its first
+ * instance's history is gone; it then names an instance that answers 404. Keep 14 days or more to avoid that.
+ */
+export const MIN_RETENTION_DAYS = 1 / (24 * 60);
 export const DEFAULT_RETENTION_DAYS = 30;
 /** Who did what outlives the runs it names: a year by default, never less than the run history. */
 export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
@@ -16,15 +20,17 @@ export const PURGE_BATCH = 500;
 export const PURGE_TIME_BUDGET_MS = 20_000;
 export const PURGE_QUERY_BUDGET = 600;
 
+/** RETENTION_DAYS: unset or not a number, the default; fractions allowed ("0.01" is 14.4 minutes); at least a minute. */
 export function retentionDays(configured: string | undefined): number {
   const days = Number(configured ?? DEFAULT_RETENTION_DAYS);
-  return Number.isFinite(days) && days >= MIN_RETENTION_DAYS ? Math.floor(days) : configured === undefined ? DEFAULT_RETENTION_DAYS : MIN_RETENTION_DAYS;
+  if (configured === undefined || configured.trim() === "" || !Number.isFinite(days)) return DEFAULT_RETENTION_DAYS;
+  return Math.max(days, MIN_RETENTION_DAYS);
 }
 
 /** AUDIT_RETENTION_DAYS: unset, the default; below the run history's retention, that retention. */
 export function auditRetentionDays(configured: string | undefined, historyDays: number): number {
   const days = Number(configured ?? DEFAULT_AUDIT_RETENTION_DAYS);
-  return Number.isFinite(days) ? Math.max(Math.floor(days), historyDays) : Math.max(DEFAULT_AUDIT_RETENTION_DAYS, historyDays);
+  return Number.isFinite(days) && configured?.trim() !== "" ? Math.max(days, historyDays) : Math.max(DEFAULT_AUDIT_RETENTION_DAYS, historyDays);
 }
 
 export const retentionMs = (days: number) => days * 24 * 3600 * 1000;
