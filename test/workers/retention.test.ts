@@ -56,7 +56,7 @@ describe("the retention purge", () => {
     await history(old, count, NOW - retentionMs(30) - DAY);
     await history(young, 20, NOW - retentionMs(30) + DAY);
 
-    const purged = await purgeHistory(env.DB, 30, NOW);
+    const purged = await purgeHistory(env, 30, NOW);
 
     expect(purged).toMatchObject({ complete: true, auditEvents: 0 });
     expect(purged.instances).toBeGreaterThanOrEqual(count);
@@ -68,9 +68,9 @@ describe("the retention purge", () => {
   it("keeps audit rows for their own, longer retention", async () => {
     const wf = `wf_audit_${crypto.randomUUID().slice(0, 8)}`;
     await history(wf, 10, NOW - retentionMs(100));
-    await purgeHistory(env.DB, 30, NOW, { auditDays: 365 });
+    await purgeHistory(env, 30, NOW, { auditDays: 365 });
     expect(await left(wf)).toMatchObject({ instances: 0, auditEvents: 10 });
-    const purged = await purgeHistory(env.DB, 30, NOW + retentionMs(300), { auditDays: 365 });
+    const purged = await purgeHistory(env, 30, NOW + retentionMs(300), { auditDays: 365 });
     expect(purged.auditEvents).toBeGreaterThanOrEqual(10);
     expect(await left(wf)).toMatchObject({ auditEvents: 0 });
   });
@@ -81,10 +81,10 @@ describe("the retention purge", () => {
     // The clock passes the budget once the first batch is under way.
     let reads = 0;
     const clock = () => (reads++ < 2 ? 0 : PURGE_TIME_BUDGET_MS);
-    const first = await purgeHistory(env.DB, 30, NOW, { clock });
+    const first = await purgeHistory(env, 30, NOW, { clock });
     expect(first).toMatchObject({ complete: false, instances: PURGE_BATCH, triggerEvents: 0 });
     expect(await left(wf)).toMatchObject({ instances: 50, nodeRuns: 100, logs: 100 });
-    const second = await purgeHistory(env.DB, 30, NOW);
+    const second = await purgeHistory(env, 30, NOW);
     expect(second.complete).toBe(true);
     expect(await left(wf)).toMatchObject({ instances: 0, nodeRuns: 0, logs: 0, triggerEvents: 0 });
   });

@@ -6,6 +6,9 @@ import type { Refusal, RunnerCaller } from "../pool/resource-pool.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
 import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
 import { insertLog, type Statement } from "../db/mirror.ts";
+import { archiveAttempt, logAttempt } from "../db/log-store.ts";
+import { workflowOfInstance } from "../core/ids.ts";
+import { attemptFinished } from "../core/logs.ts";
 import { router, type AppEnv } from "./context.ts";
 import { body, errors, json } from "./schemas.ts";
 import type { Context } from "hono";
@@ -150,6 +153,26 @@ runnerApi.openapi(
   },
 );
 
+/**
+ * A runner's attempt has its result: its log goes to R2 in the background, once D1 shows the attempt finished
+ * (the coordinator took the result; its mirror delivers it). Anything missed — a failure, a mirror not yet
+ * delivered, a note written after — is the cron's sweep's (db/log-store.ts archiveFinishedLogs).
+ */
+async function archiveAfterResult(env: Env, attemptId: string): Promise<void> {
+  try {
+    let attempt = await logAttempt(env.DB, attemptId);
+    if (attempt === null) return;
+    const workflowId = workflowOfInstance(attempt.instance_id);
+    if (!attemptFinished(attempt.status) && workflowId !== null) {
+      await coordinatorFor(env, workflowId).mirrored();
+      attempt = await logAttempt(env.DB, attemptId);
+    }
+    if (attempt !== null) await archiveAttempt(env.DB, env.LOGS, attempt);
+  } catch (err) {
+    console.error(`sluice logs: the log of ${attemptId} was not archived after its result (the sweep will): ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 runnerApi.openapi(
   createRoute({
     method: "post",
@@ -170,6 +193,7 @@ runnerApi.openapi(
     const { freeSlots, ...completion } = c.req.valid("json");
     const answer = await pool(c).complete(attemptId, caller(c, runner), leaseId, completion, freeSlots);
     if (answer.refused !== null) refuse(answer, attemptId, runner);
+    c.executionCtx.waitUntil(archiveAfterResult(c.env, attemptId));
     return c.json({ ok: true as const, tasks: answer.tasks }, 200);
   },
 );

@@ -1,4 +1,8 @@
 // Node logs in R2 (DESIGN §3): where a finished attempt's log object lives, when it is archived, and byte ranges of it.
+import { FINISHED_NODE, type NodeStatus } from "./progress.ts";
+
+/** Only a finished attempt's log is archived (a D1 row's status, which never leaves a final state). */
+export const attemptFinished = (status: string) => FINISHED_NODE.has(status as NodeStatus);
 
 /**
  * The one object holding a finished attempt's log. Node names are identifiers already (definition.ts NODE_NAME)
