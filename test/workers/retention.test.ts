@@ -1,6 +1,7 @@
 // Retention in D1: the purge deletes everything past its age, batch after batch, and nothing younger.
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { logObjectKey } from "../../worker/core/logs.ts";
 import { PURGE_BATCH, PURGE_TIME_BUDGET_MS, retentionMs } from "../../worker/core/retention.ts";
 import { purgeHistory } from "../../worker/db/retention.ts";
 
@@ -48,7 +49,30 @@ async function left(wf: string) {
   };
 }
 
+/** Log objects of the first `count` instances of `wf` (both nodes of each), as the archiver names them. */
+async function logObjects(wf: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    for (const node of ["node0", "node1"]) await env.LOGS.put(logObjectKey("default", `ins_${wf}_${i}`, node, 1), `log of ${node}\n`);
+  }
+}
+
+const objectsLeft = async (wf: string) => (await env.LOGS.list({ prefix: `logs/default/ins_${wf}_` })).objects.length;
+
 describe("the retention purge", () => {
+  it("deletes the R2 log objects of the instances it purges, and keeps the younger ones'", async () => {
+    const old = `wf_oldlogs_${crypto.randomUUID().slice(0, 8)}`;
+    const young = `wf_younglogs_${crypto.randomUUID().slice(0, 8)}`;
+    await history(old, 6, NOW - retentionMs(30) - DAY);
+    await history(young, 3, NOW - retentionMs(30) + DAY);
+    await logObjects(old, 6);
+    await logObjects(young, 3);
+
+    await purgeHistory(env, 30, NOW);
+
+    expect(await objectsLeft(old)).toBe(0);
+    expect(await objectsLeft(young)).toBe(6);
+  });
+
   it("deletes every instance past its age with its node runs and logs, and its trigger events, batch after batch; keeps the younger", async () => {
     const old = `wf_old_${crypto.randomUUID().slice(0, 8)}`;
     const young = `wf_young_${crypto.randomUUID().slice(0, 8)}`;
