@@ -77,6 +77,12 @@ describe("logs in R2", () => {
     expect(await (await readLog(id)).text()).toBe("one\ntwo\n[sluice] late note\n");
   });
 
+  it("serves the archived object while D1 still shows the attempt running (its mirror a moment behind the result)", async () => {
+    const { id, attemptId } = await archived("archive_mirror_lag", ["done\n"]);
+    await env.DB.prepare(`UPDATE node_runs SET status = 'running', finished_at = NULL WHERE id = ?`).bind(attemptId).run();
+    expect(await (await readLog(id)).text()).toBe("done\n");
+  });
+
   it("serves a running attempt's log from its D1 tail, and writes no object for it", async () => {
     const { id, attemptId } = await runningAttempt("live_tail", ["still\n", "going\n"]);
     await sweepAll();

@@ -7,8 +7,6 @@ import { requirePermission, type Principal } from "../auth/keys.ts";
 import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
 import { insertLog, type Statement } from "../db/mirror.ts";
 import { archiveAttempt, logAttempt } from "../db/log-store.ts";
-import { workflowOfInstance } from "../core/ids.ts";
-import { attemptFinished } from "../core/logs.ts";
 import { router, type AppEnv } from "./context.ts";
 import { body, errors, json } from "./schemas.ts";
 import type { Context } from "hono";
@@ -154,19 +152,13 @@ runnerApi.openapi(
 );
 
 /**
- * A runner's attempt has its result: its log goes to R2 in the background, once D1 shows the attempt finished
- * (the coordinator took the result; its mirror delivers it). Anything missed — a failure, a mirror not yet
- * delivered, a note written after — is the cron's sweep's (db/log-store.ts archiveFinishedLogs).
+ * A runner's attempt has its result (the coordinator took it), and the runner sent every chunk before it: its
+ * log goes to R2 in the background, off the answer's path. Anything missed — a failure, a node run D1 has not
+ * mirrored yet, a note the coordinator writes after — is the cron's sweep's (db/log-store.ts archiveFinishedLogs).
  */
 async function archiveAfterResult(env: Env, attemptId: string): Promise<void> {
   try {
-    let attempt = await logAttempt(env.DB, attemptId);
-    if (attempt === null) return;
-    const workflowId = workflowOfInstance(attempt.instance_id);
-    if (!attemptFinished(attempt.status) && workflowId !== null) {
-      await coordinatorFor(env, workflowId).mirrored();
-      attempt = await logAttempt(env.DB, attemptId);
-    }
+    const attempt = await logAttempt(env.DB, attemptId);
     if (attempt !== null) await archiveAttempt(env.DB, env.LOGS, attempt);
   } catch (err) {
     console.error(`sluice logs: the log of ${attemptId} was not archived after its result (the sweep will): ${err instanceof Error ? err.message : String(err)}`);

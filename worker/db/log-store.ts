@@ -53,14 +53,14 @@ export async function logAttempt(db: D1Database, attemptId: string): Promise<Log
 }
 
 /**
- * Moves a finished attempt's D1 chunks into its object (written whole: the old object's bytes, then the new
+ * Moves a finished attempt's D1 chunks into its object (the caller knows it finished: D1 says so, or its
+ * runner's result was just taken; a runner sends every chunk before its result) (written whole: the old object's bytes, then the new
  * chunks), then deletes exactly the chunks the object now holds; a chunk that lands meanwhile stays for the
  * next time. Idempotent: the object's `through` metadata says which chunks it holds, so a write whose delete
  * never happened is not repeated. The write is conditional on the object read, so two archivers at once never
  * lose a chunk: the one that loses writes nothing and deletes nothing. Returns the chunks deleted.
  */
 export async function archiveAttempt(db: D1Database, bucket: R2Bucket, attempt: LogAttempt): Promise<number> {
-  if (!attemptFinished(attempt.status)) return 0;
   const chunks = await chunksOf(db, attempt.id);
   if (chunks.length === 0) return 0;
   const key = keyOf(attempt);
@@ -161,7 +161,9 @@ function fromBytes(bytes: Uint8Array, rangeHeader: string | null): LogAnswer {
 /**
  * An attempt's log: a running attempt's is its D1 chunks; a finished one's is its R2 object followed by the
  * chunks it does not hold yet. An archived log with no such chunks is streamed from R2, and a Range is R2's
- * to read, so a large log is never read whole.
+ * to read, so a large log is never read whole. An attempt D1 still shows running with no chunks is looked
+ * up in R2 too: its runner's result archives it at once, and the mirror may not have said it finished yet
+ * (a runner sends every chunk before its result, so a running attempt with chunks has none archived).
  */
 export async function readLog(db: D1Database, bucket: R2Bucket, attempt: LogAttempt, rangeHeader: string | null): Promise<LogAnswer> {
   // D1 first: a chunk archived between the two reads is then in the object, and `through` keeps it from showing twice.
@@ -171,7 +173,7 @@ export async function readLog(db: D1Database, bucket: R2Bucket, attempt: LogAtte
       .filter((c) => c.id > after)
       .map((c) => c.text)
       .join("");
-  if (!attemptFinished(attempt.status)) return fromBytes(encoder.encode(tail(0)), rangeHeader);
+  if (!attemptFinished(attempt.status) && chunks.length > 0) return fromBytes(encoder.encode(tail(0)), rangeHeader);
   const key = keyOf(attempt);
   if (chunks.length === 0 && rangeHeader === null) {
     const object = await bucket.get(key);
