@@ -2,7 +2,7 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { logObjectKey } from "../../worker/core/logs.ts";
-import { archiveFinishedLogs, logAttempt } from "../../worker/db/log-store.ts";
+import { archiveAttempt, archiveFinishedLogs, logAttempt } from "../../worker/db/log-store.ts";
 import { ADMIN, api, type FakeRunner, isolatedGroup, mirrored, shellNode, startRun } from "./helpers.ts";
 
 const scope = isolatedGroup();
@@ -120,6 +120,32 @@ describe("logs in R2", () => {
     await sweepAll();
     expect(await chunksInD1(attemptId)).toBe(0);
     expect(await objectText(attemptId)).toBe(whole);
+  });
+
+  it("writes nothing and deletes nothing when another archiver wrote the object first; the next sweep completes it", async () => {
+    const { workflowId, id, attemptId } = await runningAttempt("archive_race", ["a\n", "b\n"]);
+    await api("POST", `/api/v1/instances/${id}/terminate`);
+    await mirrored(workflowId);
+    const [first] = (await env.DB.prepare(`SELECT id FROM node_logs WHERE node_run_id = ? ORDER BY id`).bind(attemptId).all<{ id: number }>()).results;
+    const key = await keyOf(attemptId);
+    // Another archiver, which saw only the first chunk, writes between this one's read and its write.
+    const racing = new Proxy(env.LOGS, {
+      get: (bucket, prop) =>
+        prop === "put"
+          ? async (...args: Parameters<R2Bucket["put"]>) => {
+              await bucket.put(key, "a\n", { customMetadata: { through: String(first!.id) } });
+              return bucket.put(...args);
+            }
+          : Reflect.get(bucket, prop).bind(bucket),
+    });
+
+    expect(await archiveAttempt(env.DB, racing, (await logAttempt(env.DB, attemptId))!)).toBe(0);
+    expect(await objectText(attemptId)).toBe("a\n");
+    expect(await chunksInD1(attemptId)).toBeGreaterThanOrEqual(2);
+
+    await sweepAll();
+    expect(await chunksInD1(attemptId)).toBe(0);
+    expect(await objectText(attemptId)).toMatch(/^a\nb\n/);
   });
 });
 
