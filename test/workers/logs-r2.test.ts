@@ -177,6 +177,14 @@ describe("byte ranges of a log", () => {
     }
   });
 
+  it("documents byte ranges on the log route in the OpenAPI document", async () => {
+    const doc = (await api("GET", "/api/v1/openapi.json", undefined, null)).json;
+    const route = doc.paths["/api/v1/instances/{id}/nodes/{name}/log"].get;
+    expect(route.description).toContain("Range: bytes=a-b");
+    expect(Object.keys(route.responses)).toEqual(expect.arrayContaining(["200", "206", "416"]));
+    expect(route.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toContain("header:range");
+  });
+
   it("serves a range across the object and the lines written after it", async () => {
     const { id, attemptId } = await archived("range_mixed", [TEXT]);
     await lateLine(attemptId, "ab\n");

@@ -53,10 +53,10 @@ export async function logAttempt(db: D1Database, attemptId: string): Promise<Log
 }
 
 /**
- * Moves a finished attempt's D1 chunks into its object (the caller knows it finished: D1 says so, or its
- * runner's result was just taken; a runner sends every chunk before its result) (written whole: the old object's bytes, then the new
+ * Moves a finished attempt's D1 chunks into its object, written whole (the old object's bytes, then the new
  * chunks), then deletes exactly the chunks the object now holds; a chunk that lands meanwhile stays for the
- * next time. Idempotent: the object's `through` metadata says which chunks it holds, so a write whose delete
+ * next time. The caller knows the attempt finished: D1 says so, or its runner's result was just taken (a
+ * runner sends every chunk before its result). Idempotent: the object's `through` metadata says which chunks it holds, so a write whose delete
  * never happened is not repeated. The write is conditional on the object read, so two archivers at once never
  * lose a chunk: the one that loses writes nothing and deletes nothing. Returns the chunks deleted.
  */
@@ -64,9 +64,10 @@ export async function archiveAttempt(db: D1Database, bucket: R2Bucket, attempt: 
   const chunks = await chunksOf(db, attempt.id);
   if (chunks.length === 0) return 0;
   const key = keyOf(attempt);
-  let through = heldThrough(await bucket.head(key));
+  const head = await bucket.head(key);
+  let through = heldThrough(head);
   if (chunksToArchive(chunks, through) !== null) {
-    const old = through === 0 ? null : await bucket.get(key);
+    const old = head === null ? null : await bucket.get(key);
     through = heldThrough(old);
     const next = chunksToArchive(chunks, through);
     if (next !== null) {
