@@ -6,6 +6,8 @@ declare global {
   interface Env {
     DB: D1Database;
     UPLOADS: R2Bucket;
+    /** Finished node logs, one object per attempt (core/logs.ts logObjectKey). */
+    LOGS: R2Bucket;
     R2_EVENTS: Queue;
     USER_BEHAVIOR: Queue;
     COORDINATOR: DurableObjectNamespace<WorkflowCoordinator>;

@@ -1,6 +1,7 @@
 // Retention in D1: the purge deletes everything past its age, batch after batch, and nothing younger.
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { logObjectKey } from "../../worker/core/logs.ts";
 import { PURGE_BATCH, PURGE_TIME_BUDGET_MS, retentionMs } from "../../worker/core/retention.ts";
 import { purgeHistory } from "../../worker/db/retention.ts";
 
@@ -48,7 +49,30 @@ async function left(wf: string) {
   };
 }
 
+/** Log objects of the first `count` instances of `wf` (both nodes of each), as the archiver names them. */
+async function logObjects(wf: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    for (const node of ["node0", "node1"]) await env.LOGS.put(logObjectKey("default", `ins_${wf}_${i}`, node, 1), `log of ${node}\n`);
+  }
+}
+
+const objectsLeft = async (wf: string) => (await env.LOGS.list({ prefix: `logs/default/ins_${wf}_` })).objects.length;
+
 describe("the retention purge", () => {
+  it("deletes the R2 log objects of the instances it purges, and keeps the younger ones'", async () => {
+    const old = `wf_oldlogs_${crypto.randomUUID().slice(0, 8)}`;
+    const young = `wf_younglogs_${crypto.randomUUID().slice(0, 8)}`;
+    await history(old, 6, NOW - retentionMs(30) - DAY);
+    await history(young, 3, NOW - retentionMs(30) + DAY);
+    await logObjects(old, 6);
+    await logObjects(young, 3);
+
+    await purgeHistory(env, 30, NOW);
+
+    expect(await objectsLeft(old)).toBe(0);
+    expect(await objectsLeft(young)).toBe(6);
+  });
+
   it("deletes every instance past its age with its node runs and logs, and its trigger events, batch after batch; keeps the younger", async () => {
     const old = `wf_old_${crypto.randomUUID().slice(0, 8)}`;
     const young = `wf_young_${crypto.randomUUID().slice(0, 8)}`;
@@ -56,7 +80,7 @@ describe("the retention purge", () => {
     await history(old, count, NOW - retentionMs(30) - DAY);
     await history(young, 20, NOW - retentionMs(30) + DAY);
 
-    const purged = await purgeHistory(env.DB, 30, NOW);
+    const purged = await purgeHistory(env, 30, NOW);
 
     expect(purged).toMatchObject({ complete: true, auditEvents: 0 });
     expect(purged.instances).toBeGreaterThanOrEqual(count);
@@ -68,9 +92,9 @@ describe("the retention purge", () => {
   it("keeps audit rows for their own, longer retention", async () => {
     const wf = `wf_audit_${crypto.randomUUID().slice(0, 8)}`;
     await history(wf, 10, NOW - retentionMs(100));
-    await purgeHistory(env.DB, 30, NOW, { auditDays: 365 });
+    await purgeHistory(env, 30, NOW, { auditDays: 365 });
     expect(await left(wf)).toMatchObject({ instances: 0, auditEvents: 10 });
-    const purged = await purgeHistory(env.DB, 30, NOW + retentionMs(300), { auditDays: 365 });
+    const purged = await purgeHistory(env, 30, NOW + retentionMs(300), { auditDays: 365 });
     expect(purged.auditEvents).toBeGreaterThanOrEqual(10);
     expect(await left(wf)).toMatchObject({ auditEvents: 0 });
   });
@@ -81,10 +105,10 @@ describe("the retention purge", () => {
     // The clock passes the budget once the first batch is under way.
     let reads = 0;
     const clock = () => (reads++ < 2 ? 0 : PURGE_TIME_BUDGET_MS);
-    const first = await purgeHistory(env.DB, 30, NOW, { clock });
+    const first = await purgeHistory(env, 30, NOW, { clock });
     expect(first).toMatchObject({ complete: false, instances: PURGE_BATCH, triggerEvents: 0 });
     expect(await left(wf)).toMatchObject({ instances: 50, nodeRuns: 100, logs: 100 });
-    const second = await purgeHistory(env.DB, 30, NOW);
+    const second = await purgeHistory(env, 30, NOW);
     expect(second.complete).toBe(true);
     expect(await left(wf)).toMatchObject({ instances: 0, nodeRuns: 0, logs: 0, triggerEvents: 0 });
   });

@@ -280,10 +280,10 @@ describe("retention", () => {
     expect((await instance(id)).status).toBe("succeeded");
     await mirrored(wf.id);
     const inD1 = () => env.DB.prepare("SELECT COUNT(*) AS n FROM instances WHERE id = ?").bind(id).first<number>("n");
-    expect(await purgeHistory(env.DB, 30)).toMatchObject({ instances: 0 });
+    expect(await purgeHistory(env, 30)).toMatchObject({ instances: 0 });
     expect(await inD1()).toBe(1);
     const later = Date.now() + 31 * 24 * 3600 * 1000;
-    expect((await purgeHistory(env.DB, 30, later)).instances).toBeGreaterThanOrEqual(1);
+    expect((await purgeHistory(env, 30, later)).instances).toBeGreaterThanOrEqual(1);
     // D1 only: the coordinator keeps its own copy until its own retention, by its own clock.
     expect(await inD1()).toBe(0);
   });

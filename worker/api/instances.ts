@@ -5,6 +5,7 @@ import { workflowOfInstance } from "../core/ids.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
 import { coordinatorFor } from "../coordinator/stub.ts";
 import { InstanceRepo } from "../db/instances.ts";
+import { readLog } from "../db/log-store.ts";
 import type { InstanceView } from "../db/views.ts";
 import { router } from "./context.ts";
 import { body, errors, IdParam, json, Page } from "./schemas.ts";
@@ -71,27 +72,46 @@ async function readInstance(env: Env, principal: Principal, id: string): Promise
   return { source: "d1", view: await new InstanceRepo(env.DB, principal.workspaceId).get(id) };
 }
 
+const LOG_DESCRIPTION = `The node's log as text (the latest attempt unless \`attempt\` names one). A running attempt's log is
+its live tail; a finished attempt's log is its archived object followed by any lines written since.
+
+Byte ranges (RFC 9110): one range per request, \`Range: bytes=a-b\` (both ends included, cut at the end),
+\`bytes=a-\` (to the end) or \`bytes=-n\` (the last n bytes) is answered 206 with \`Content-Range: bytes a-b/size\`;
+a range that starts past the end, or a malformed bytes range, is answered 416 with \`Content-Range: bytes */size\`;
+no Range, another unit, or several ranges: the whole log, 200. Answers say \`Accept-Ranges: bytes\`.`;
+
+const LogText = { "text/plain": { schema: z.string() } };
+
 instancesApi.openapi(
   createRoute({
     method: "get",
     path: "/instances/{id}/nodes/{name}/log",
     tags,
+    description: LOG_DESCRIPTION,
     request: {
       params: IdParam.extend({ name: z.string().openapi({ param: { name: "name", in: "path" } }) }),
       query: z.object({ attempt: z.coerce.number().int().min(1).optional().openapi({ param: { name: "attempt", in: "query" } }) }),
+      headers: z.object({ range: z.string().optional().openapi({ param: { name: "range", in: "header" }, example: "bytes=-65536" }) }),
     },
-    responses: { 200: { content: { "text/plain": { schema: z.string() } }, description: "The node's log as text" }, ...errors },
+    responses: {
+      200: { content: LogText, description: "The node's log as text" },
+      206: { content: LogText, description: "The requested byte range of the log (Content-Range says which, of what size)" },
+      416: { description: "The range starts past the end of the log, or is malformed (Content-Range: bytes */size)" },
+      ...errors,
+    },
   }),
   async (c) => {
     const principal = c.get("principal");
     requirePermission(principal, "read");
     const { id, name } = c.req.valid("param");
     const { attempt } = c.req.valid("query");
-    // Logs are read from D1: the coordinator first delivers what it committed (its node runs, the lines
+    // Logs are read from D1 and R2: the coordinator first delivers what it committed (its node runs, the lines
     // it wrote itself), so the log of a node the instance shows as finished is whole.
     const workflowId = workflowOfInstance(id);
     if (workflowId !== null) await coordinatorFor(c.env, workflowId).mirrored();
-    return c.text(await new InstanceRepo(c.env.DB, principal.workspaceId).log(id, name, attempt), 200);
+    const run = await new InstanceRepo(c.env.DB, principal.workspaceId).logAttempt(id, name, attempt);
+    const log = await readLog(c.env.DB, c.env.LOGS, run, c.req.valid("header").range ?? null);
+    return new Response(log.body, { status: log.status, headers: log.headers });
   },
 );
 

@@ -6,6 +6,7 @@ import type { Refusal, RunnerCaller } from "../pool/resource-pool.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
 import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
 import { insertLog, type Statement } from "../db/mirror.ts";
+import { archiveAttempt, logAttempt } from "../db/log-store.ts";
 import { router, type AppEnv } from "./context.ts";
 import { body, errors, json } from "./schemas.ts";
 import type { Context } from "hono";
@@ -150,6 +151,20 @@ runnerApi.openapi(
   },
 );
 
+/**
+ * A runner's attempt has its result (the coordinator took it), and the runner sent every chunk before it: its
+ * log goes to R2 in the background, off the answer's path. Anything missed — a failure, a node run D1 has not
+ * mirrored yet, a note the coordinator writes after — is the cron's sweep's (db/log-store.ts archiveFinishedLogs).
+ */
+async function archiveAfterResult(env: Env, attemptId: string): Promise<void> {
+  try {
+    const attempt = await logAttempt(env.DB, attemptId);
+    if (attempt !== null) await archiveAttempt(env.DB, env.LOGS, attempt);
+  } catch (err) {
+    console.error(`sluice logs: the log of ${attemptId} was not archived after its result (the sweep will): ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 runnerApi.openapi(
   createRoute({
     method: "post",
@@ -170,6 +185,7 @@ runnerApi.openapi(
     const { freeSlots, ...completion } = c.req.valid("json");
     const answer = await pool(c).complete(attemptId, caller(c, runner), leaseId, completion, freeSlots);
     if (answer.refused !== null) refuse(answer, attemptId, runner);
+    c.executionCtx.waitUntil(archiveAfterResult(c.env, attemptId));
     return c.json({ ok: true as const, tasks: answer.tasks }, 200);
   },
 );

@@ -1,9 +1,7 @@
-// Instance history in D1: listings, one instance with its node runs, and node logs.
-import { and, desc, eq, inArray } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
+// Instance history in D1: listings, one instance with its node runs, and the attempt a node's log belongs to.
 import { notFound } from "../core/errors.ts";
 import type { InstanceRow, NodeRunRow } from "./mirror.ts";
-import { nodeLogs, nodeRuns } from "./schema.ts";
+import type { LogAttempt } from "./log-store.ts";
 import { instanceSummary, instanceView } from "./views.ts";
 
 export interface InstanceFilter {
@@ -13,12 +11,10 @@ export interface InstanceFilter {
 }
 
 export class InstanceRepo {
-  private readonly db;
   private readonly d1: D1Database;
   private readonly workspaceId: string;
 
   constructor(d1: D1Database, workspaceId: string) {
-    this.db = drizzle(d1);
     this.d1 = d1;
     this.workspaceId = workspaceId;
   }
@@ -59,19 +55,15 @@ export class InstanceRepo {
     return instanceView(row, results);
   }
 
-  /** The log of one attempt (the latest when `attempt` is absent). */
-  async log(id: string, nodeName: string, attempt: number | undefined): Promise<string> {
+  /** One attempt of a node, to read its log (the latest when `attempt` is absent). */
+  async logAttempt(id: string, nodeName: string, attempt: number | undefined): Promise<LogAttempt> {
     await this.row(id);
-    const runs = await this.db
-      .select({ id: nodeRuns.id, attempt: nodeRuns.attempt })
-      .from(nodeRuns)
-      .where(and(eq(nodeRuns.instanceId, id), eq(nodeRuns.nodeName, nodeName)))
-      .orderBy(desc(nodeRuns.attempt))
-      .all();
+    const { results: runs } = await this.d1
+      .prepare(`SELECT id, ? AS workspace_id, instance_id, node_name, attempt, status FROM node_runs WHERE instance_id = ? AND node_name = ? ORDER BY attempt DESC`)
+      .bind(this.workspaceId, id, nodeName)
+      .all<LogAttempt>();
     const run = attempt === undefined ? runs[0] : runs.find((r) => r.attempt === attempt);
     if (!run) throw notFound(attempt === undefined ? `node '${nodeName}' of instance ${id}` : `attempt ${attempt} of node '${nodeName}'`);
-    const chunks = await this.db.select({ text: nodeLogs.text }).from(nodeLogs).where(inArray(nodeLogs.nodeRunId, [run.id])).orderBy(nodeLogs.id).all();
-    return chunks.map((c) => c.text).join("");
+    return run;
   }
 }
-

@@ -1,4 +1,5 @@
-// Purges D1 history past its retention age in batches until none is left or the run's budget is spent (the Worker's cron, every minute).
+// Purges history past its retention age (D1 rows, R2 log objects) in batches until none is left or the run's budget is spent (the Worker's cron, every minute).
+import { logObjectKey } from "../core/logs.ts";
 import { PURGE_BATCH, purgeMayContinue, retentionMs } from "../core/retention.ts";
 
 export interface Purged {
@@ -16,29 +17,53 @@ export interface PurgeOptions {
   clock?: () => number;
 }
 
+/** The oldest finished instances past the cutoff, one batch of them (?1: cutoff, ?2: batch size). */
+const OLDEST = `SELECT id FROM instances WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2`;
+
 /**
  * The oldest finished instances first, each batch one D1 transaction: their logs, node runs and rows go
  * together. Rows are chosen by subquery on an index (never by bound ids: D1 binds at most 100 parameters),
  * and the three statements of a batch choose the same instances because nothing else changes inside it.
  */
 function instanceBatch(db: D1Database, cutoff: number): D1PreparedStatement[] {
-  const oldest = `SELECT id FROM instances WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2`;
   return [
-    db.prepare(`DELETE FROM node_logs WHERE node_run_id IN (SELECT id FROM node_runs WHERE instance_id IN (${oldest}))`).bind(cutoff, PURGE_BATCH),
-    db.prepare(`DELETE FROM node_runs WHERE instance_id IN (${oldest})`).bind(cutoff, PURGE_BATCH),
-    db.prepare(`DELETE FROM instances WHERE id IN (${oldest})`).bind(cutoff, PURGE_BATCH),
+    db.prepare(`DELETE FROM node_logs WHERE node_run_id IN (SELECT id FROM node_runs WHERE instance_id IN (${OLDEST}))`).bind(cutoff, PURGE_BATCH),
+    db.prepare(`DELETE FROM node_runs WHERE instance_id IN (${OLDEST})`).bind(cutoff, PURGE_BATCH),
+    db.prepare(`DELETE FROM instances WHERE id IN (${OLDEST})`).bind(cutoff, PURGE_BATCH),
   ];
 }
 
-export async function purgeHistory(db: D1Database, days: number, now = Date.now(), options: PurgeOptions = {}): Promise<Purged> {
+/** R2 deletes at most this many keys per call. */
+const R2_DELETE_KEYS = 1000;
+
+/**
+ * The log objects of the batch's instances go before their rows (a failure leaves the rows, and the next run
+ * tries again; never objects no row names). Keys are built from the node runs, so nothing is listed. Returns
+ * the calls made: one D1 query, and one R2 delete per 1,000 attempts.
+ */
+async function deleteLogObjects(db: D1Database, logs: R2Bucket, cutoff: number): Promise<number> {
+  const { results } = await db
+    .prepare(
+      `SELECT i.workspace_id, r.instance_id, r.node_name, r.attempt FROM node_runs r JOIN instances i ON i.id = r.instance_id WHERE r.instance_id IN (${OLDEST})`,
+    )
+    .bind(cutoff, PURGE_BATCH)
+    .all<{ workspace_id: string; instance_id: string; node_name: string; attempt: number }>();
+  const keys = results.map((r) => logObjectKey(r.workspace_id, r.instance_id, r.node_name, r.attempt));
+  for (let i = 0; i < keys.length; i += R2_DELETE_KEYS) await logs.delete(keys.slice(i, i + R2_DELETE_KEYS));
+  return 1 + Math.ceil(keys.length / R2_DELETE_KEYS);
+}
+
+/** `env`: D1 and the logs bucket. The budget counts R2 calls as queries. */
+export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, now = Date.now(), options: PurgeOptions = {}): Promise<Purged> {
+  const db = env.DB;
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
   let queries = 0;
   const purged: Purged = { instances: 0, triggerEvents: 0, auditEvents: 0, complete: false };
   /** Runs batches of one kind until a batch comes back short (nothing older left) or the budget is spent. */
-  const drain = async (batch: () => D1PreparedStatement[], count: (n: number) => void): Promise<boolean> => {
+  const drain = async (batch: () => D1PreparedStatement[] | Promise<D1PreparedStatement[]>, count: (n: number) => void): Promise<boolean> => {
     while (purgeMayContinue(startedAt, clock(), queries)) {
-      const statements = batch();
+      const statements = await batch();
       queries += statements.length;
       const results = await db.batch(statements);
       const deleted = results.at(-1)!.meta.changes;
@@ -49,7 +74,11 @@ export async function purgeHistory(db: D1Database, days: number, now = Date.now(
   };
   const cutoff = now - retentionMs(days);
   const single = (sql: string, before: number) => () => [db.prepare(sql).bind(before, PURGE_BATCH)];
-  const doneInstances = await drain(() => instanceBatch(db, cutoff), (n) => (purged.instances += n));
+  const withLogs = async () => {
+    queries += await deleteLogObjects(db, env.LOGS, cutoff);
+    return instanceBatch(db, cutoff);
+  };
+  const doneInstances = await drain(withLogs, (n) => (purged.instances += n));
   const doneEvents = await drain(
     single(`DELETE FROM trigger_events WHERE id IN (SELECT id FROM trigger_events WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)`, cutoff),
     (n) => (purged.triggerEvents += n),
