@@ -9,8 +9,12 @@ export const MIN_RETENTION_DAYS = 1 / (24 * 60);
 export const DEFAULT_RETENTION_DAYS = 30;
 /** Who did what outlives the runs it names: a year by default, never less than the run history. */
 export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
-/** Instances (with their node runs and logs), trigger events or audit rows deleted per D1 batch. */
-export const PURGE_BATCH = 500;
+/**
+ * Instances (with their node runs and logs), trigger events or audit rows deleted per D1 batch: a batch of
+ * instances costs 4 D1 queries and an R2 delete per 1,000 attempts, so 600 calls a minute remove ~150,000
+ * two-node runs, above the fastest ingest measured (bench/RESULTS.md, about 2,500 runs/s).
+ */
+export const PURGE_BATCH = 2000;
 
 /**
  * One purge keeps going while it has time and queries left, so it removes as much as arrives between two

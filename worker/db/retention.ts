@@ -8,6 +8,8 @@ export interface Purged {
   auditEvents: number;
   /** Nothing past its age was left when the purge stopped (false: the budget ran out; the next run goes on). */
   complete: boolean;
+  /** D1 queries and R2 calls made: what the budget counts. */
+  calls: number;
 }
 
 export interface PurgeOptions {
@@ -59,7 +61,7 @@ export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, 
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
   let queries = 0;
-  const purged: Purged = { instances: 0, triggerEvents: 0, auditEvents: 0, complete: false };
+  const purged: Purged = { instances: 0, triggerEvents: 0, auditEvents: 0, complete: false, calls: 0 };
   /** Runs batches of one kind until a batch comes back short (nothing older left) or the budget is spent. */
   const drain = async (batch: () => D1PreparedStatement[] | Promise<D1PreparedStatement[]>, count: (n: number) => void): Promise<boolean> => {
     while (purgeMayContinue(startedAt, clock(), queries)) {
@@ -92,5 +94,6 @@ export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, 
     );
   }
   purged.complete = doneInstances && doneEvents && doneAudit;
+  purged.calls = queries;
   return purged;
 }
