@@ -8,8 +8,9 @@ const scope = isolatedGroup();
 
 describe("GET /api/v1/stats", () => {
   it("reports each workflow's coordinator and each group's pool with their sizes and rows", async () => {
-    const wf = await scope.createWorkflow({ name: `stats-${scope.name()}`, nodes: [shellNode("a", "true"), shellNode("b", "true")] });
-    const done = await startRun(wf.id);
+    const name = `stats-${scope.name()}`;
+    const wf = await scope.createWorkflow({ name, nodes: [shellNode("a", "true"), shellNode("b", "true")] });
+    await startRun(wf.id);
     const runner = await scope.newRunner();
     for (const task of await runner.claim()) await runner.complete(task.attemptId, 0);
     await startRun(wf.id);
@@ -19,7 +20,7 @@ describe("GET /api/v1/stats", () => {
     expect(res.status).toBe(200);
     const coordinator = res.json.coordinators.find((c: { workflowId: string }) => c.workflowId === wf.id);
     // One finished instance (in its live window) and one queued, two nodes each; the mirror is delivered.
-    expect(coordinator).toMatchObject({ name: wf.name, liveInstances: 2, nodeRuns: 4, definitions: 1, outboxRows: 0 });
+    expect(coordinator).toMatchObject({ name, liveInstances: 2, nodeRuns: 4, definitions: 1, outboxRows: 0 });
     expect(coordinator.databaseSize).toBeGreaterThan(0);
     expect(coordinator.timers).toBeGreaterThanOrEqual(1); // the finished one's purge
     const pool = res.json.pools.find((p: { resourceGroup: string }) => p.resourceGroup === scope.name());
@@ -27,7 +28,6 @@ describe("GET /api/v1/stats", () => {
     expect(pool.databaseSize).toBeGreaterThan(0);
     expect(res.json.pools.map((p: { resourceGroup: string }) => p.resourceGroup)).toContain("default");
     expect(res.json.d1.size === null || res.json.d1.size > 0).toBe(true);
-    expect(done).toMatch(/^ins_/);
   });
 
   it("shows another workspace only its own objects, and refuses non-admins", async () => {
