@@ -1,7 +1,7 @@
 // Live state only while it is needed: past its live window a finished instance is read from D1, and a rerun loads it back.
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, instance, isolatedGroup, mirrored, shellNode, startRun } from "./helpers.ts";
+import { ADMIN, api, instance, isolatedGroup, mirrored, shellNode, startRun } from "./helpers.ts";
 
 const scope = isolatedGroup();
 const coordinator = (workflowId: string) => env.COORDINATOR.get(env.COORDINATOR.idFromName(workflowId));
@@ -25,6 +25,24 @@ async function leaveLiveWindow(workflowId: string, id: string): Promise<void> {
     state.storage.sql.exec(`UPDATE timers SET due_at = 0 WHERE kind = 'purge' AND ref = ?`, id);
   });
   await runDurableObjectAlarm(coordinator(workflowId));
+}
+
+/** A live follower of the instance: the socket's status and its instance messages as they come. */
+async function follow(id: string) {
+  const res = await SELF.fetch(`http://sluice.test/api/v1/instances/${id}/live`, {
+    headers: { upgrade: "websocket", "sec-websocket-protocol": `sluice.v1, bearer.${ADMIN}` },
+  });
+  const statuses: string[] = [];
+  res.webSocket?.accept();
+  res.webSocket?.addEventListener("message", (e) => {
+    const m = JSON.parse(e.data as string);
+    if (m.type === "instance") statuses.push(m.instance.status);
+  });
+  const until = async (status: string) => {
+    for (let i = 0; i < 200 && !statuses.includes(status); i++) await new Promise((r) => setTimeout(r, 10));
+    return statuses;
+  };
+  return { status: res.status, until, close: () => res.webSocket?.close() };
 }
 
 describe("the live window", () => {
@@ -52,9 +70,16 @@ describe("the live window", () => {
     expect(terminate.status).toBe(409);
     expect(terminate.json.error.message).toBe(`instance ${id} already failed; nothing to terminate`);
 
+    // A follower is sent the history, then the rerun's changes.
+    const live = await follow(id);
+    expect(live.status).toBe(101);
+    expect(await live.until("failed")).toEqual(["failed"]);
+
     const rerun = await api("POST", `/api/v1/instances/${id}/rerun`, { mode: "failed" });
     expect(rerun.status).toBe(200);
     expect(rerun.json.status).toMatch(/waiting|running/);
+    expect(await live.until("running")).toContain("running");
+    live.close();
     const [again] = await runner.claim();
     expect(again).toMatchObject({ instanceId: id, nodeName: "use", attempt: 2, values: ["/data/out.csv"] });
     expect((await runner.complete(again.attemptId, 0)).status).toBe(200);
