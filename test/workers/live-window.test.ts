@@ -22,7 +22,7 @@ async function leaveLiveWindow(workflowId: string, id: string): Promise<void> {
   await mirrored(workflowId);
   await runInDurableObject(coordinator(workflowId), (_, state) => {
     state.storage.sql.exec(`UPDATE instances SET finished_at = finished_at - 7200000 WHERE id = ?`, id);
-    state.storage.sql.exec(`UPDATE timers SET due_at = 0 WHERE kind = 'purge' AND ref = ?`, id);
+    state.storage.sql.exec(`UPDATE timers SET due_at = 1 WHERE kind = 'purge' AND ref = ?`, id);
   });
   await runDurableObjectAlarm(coordinator(workflowId));
 }
@@ -122,7 +122,7 @@ describe("the live window", () => {
     await mirrored(wf.id);
     await runInDurableObject(coordinator(wf.id), (_, state) => {
       state.storage.sql.exec(`UPDATE instances SET finished_at = finished_at - 7200000 WHERE id = ?`, id);
-      state.storage.sql.exec(`UPDATE timers SET due_at = 0 WHERE kind = 'purge' AND ref = ?`, id);
+      state.storage.sql.exec(`UPDATE timers SET due_at = 1 WHERE kind = 'purge' AND ref = ?`, id);
       // A row written before the finish still waits for D1 (it backs off, so the alarm does not deliver it).
       state.storage.sql.exec(
         `INSERT INTO outbox (body, address, kind, written_at, next_at) VALUES (?, 'd1', 'd1', 0, ?)`,
