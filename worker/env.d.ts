@@ -17,6 +17,8 @@ declare global {
     LEASE_SECONDS: string;
     /** Days finished instances, logs and trigger events are kept (at least 14). */
     RETENTION_DAYS?: string;
+    /** Minutes a coordinator keeps a finished instance's live state (default 60; core/live-window.ts). */
+    LIVE_WINDOW_MINUTES?: string;
     /** Days audit rows are kept (default 365, never fewer than RETENTION_DAYS). */
     AUDIT_RETENTION_DAYS?: string;
     /** Bootstrap admin API key (a secret in production; `npm start` passes one). */

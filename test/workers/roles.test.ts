@@ -92,6 +92,7 @@ const ROUTES: Route[] = [
   ["GET", "/api/v1/keys", undefined, ADMIN, 200],
   ["POST", "/api/v1/keys", { name: "by-$role", role: "viewer" }, ADMIN, 201],
   ["GET", "/api/v1/audit", undefined, ADMIN, 200],
+  ["GET", "/api/v1/stats", undefined, ADMIN, 200],
   ["POST", "/api/v1/workspaces", { name: "by-$role" }, BOOTSTRAP_ONLY, 201],
   ["GET", "/api/v1/workspaces", undefined, BOOTSTRAP_ONLY, 200],
   ["GET", "/api/v1/workspaces/default/sources", undefined, BOOTSTRAP_ONLY, 200],

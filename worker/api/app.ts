@@ -15,6 +15,7 @@ import { keysApi } from "./keys.ts";
 import { queuesApi } from "./queues.ts";
 import { runnerApi } from "./runner.ts";
 import { runnersApi } from "./runners.ts";
+import { statsApi } from "./stats.ts";
 import { runsApi } from "./runs.ts";
 import { workspacesApi } from "./workspaces.ts";
 import { audit } from "../auth/audit.ts";
@@ -71,7 +72,7 @@ export function createApp() {
   });
   app.use("/api/v1/*", audit);
 
-  for (const api of [workflowsApi, versionsApi, runsApi, instancesApi, runnerApi, runnersApi, keysApi, workspacesApi, triggersApi, triggerActivityApi, queuesApi, bucketsApi]) {
+  for (const api of [workflowsApi, versionsApi, runsApi, instancesApi, runnerApi, runnersApi, statsApi, keysApi, workspacesApi, triggersApi, triggerActivityApi, queuesApi, bucketsApi]) {
     app.route("/api/v1", api);
   }
   // Signed webhooks: outside /api/v1, so no bearer key; the Standard Webhooks signature is the auth.

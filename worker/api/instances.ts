@@ -177,6 +177,6 @@ instancesApi.get("/instances/:id/live", async (c) => {
   }
   const { view } = await readInstance(c.env, principal, c.req.param("id"));
   const url = new URL(c.req.url);
-  url.search = `?instance=${encodeURIComponent(view.id)}`;
+  url.search = `?instance=${encodeURIComponent(view.id)}&workspace=${encodeURIComponent(principal.workspaceId)}`;
   return coordinatorFor(c.env, view.workflowId).fetch(new Request(url, c.req.raw));
 });

@@ -12,9 +12,9 @@ export class Engine extends Scheduler {
   private readonly storeHost: StoreHost;
   private readonly store: CoordinatorStore;
 
-  constructor(store: CoordinatorStore, outbox: Outbox, timeoutGraceMs: number, retentionMs: number, clock: () => number = Date.now) {
+  constructor(store: CoordinatorStore, outbox: Outbox, timeoutGraceMs: number, liveWindowMs: number, clock: () => number = Date.now) {
     const host = new StoreHost(store, outbox, clock);
-    super(host, { timeoutGraceMs, retentionMs });
+    super(host, { timeoutGraceMs, liveWindowMs });
     this.storeHost = host;
     this.store = store;
   }

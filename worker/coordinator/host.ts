@@ -50,6 +50,11 @@ export class StoreHost implements SchedulerHost {
   insertInstance: SchedulerHost["insertInstance"] = (row) => this.store.insertInstance(row);
   updateInstance: SchedulerHost["updateInstance"] = (id, changes) => this.store.updateInstance(id, changes);
   purgeInstance: SchedulerHost["purgeInstance"] = (id) => this.store.purgeInstance(id);
+  forgetUnusedDefinitions: SchedulerHost["forgetUnusedDefinitions"] = () => this.store.forgetUnusedDefinitions();
+  oldestUnmirroredAt: SchedulerHost["oldestUnmirroredAt"] = () => this.outbox.oldestMirrorWrittenAt();
+  hasExitingRuns: SchedulerHost["hasExitingRuns"] = (instanceId) => this.store.hasExitingRuns(instanceId);
+  addTimerOnce: SchedulerHost["addTimerOnce"] = (kind, ref, dueAt) => this.store.addTimerOnce(kind, ref, dueAt);
+  earliestDedupExpiry: SchedulerHost["earliestDedupExpiry"] = () => this.store.earliestDedupExpiry();
   waitingInstances: SchedulerHost["waitingInstances"] = (env) => this.store.waitingInstances(env);
   countWaitingAhead: SchedulerHost["countWaitingAhead"] = (env, priority, seq) => this.store.countWaitingAhead(env, priority, seq);
   countRunning: SchedulerHost["countRunning"] = (env) => this.store.countRunning(env);
@@ -65,7 +70,7 @@ export class StoreHost implements SchedulerHost {
   nextTimerAt: SchedulerHost["nextTimerAt"] = () => this.store.nextTimerAt();
   dedupEntry: SchedulerHost["dedupEntry"] = (key) => this.store.dedupEntry(key);
   rememberDedup: SchedulerHost["rememberDedup"] = (key, instanceId, expiresAt) => this.store.rememberDedup(key, instanceId, expiresAt);
-  forgetExpiredDedup: SchedulerHost["forgetExpiredDedup"] = (now) => this.store.forgetExpiredDedup(now);
+  forgetExpiredDedup: SchedulerHost["forgetExpiredDedup"] = (now, limit) => this.store.forgetExpiredDedup(now, limit);
   saveHttpJob: SchedulerHost["saveHttpJob"] = (job) => this.store.saveHttpJob(job);
   httpJob: SchedulerHost["httpJob"] = (attemptId) => this.store.httpJob(attemptId);
   dropHttpJob: SchedulerHost["dropHttpJob"] = (attemptId) => this.store.dropHttpJob(attemptId);

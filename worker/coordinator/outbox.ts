@@ -84,6 +84,8 @@ export class Outbox {
       storage.sql.exec(`ALTER TABLE outbox ADD COLUMN tries INTEGER NOT NULL DEFAULT 0`);
       storage.sql.exec(`ALTER TABLE outbox ADD COLUMN next_at INTEGER NOT NULL DEFAULT 0`);
     }
+    // When a row was written: a finished instance leaves live state only once the rows written by then are delivered.
+    if (!columns.has("written_at")) storage.sql.exec(`ALTER TABLE outbox ADD COLUMN written_at INTEGER NOT NULL DEFAULT 0`);
     storage.sql.exec(`CREATE TABLE IF NOT EXISTS outbox_dead (id INTEGER PRIMARY KEY, body TEXT NOT NULL, error TEXT NOT NULL, at INTEGER NOT NULL)`);
     // Rows from before delivery tries were counted name their address and kind only in their body.
     for (const row of storage.sql.exec<{ id: number; body: string }>(`SELECT id, body FROM outbox WHERE address IS NULL OR kind IS NULL`).toArray()) {
@@ -140,7 +142,13 @@ export class Outbox {
   }
 
   private write(effect: Effect): void {
-    this.storage.sql.exec(`INSERT INTO outbox (body, address, kind) VALUES (?, ?, ?)`, JSON.stringify(effect), addressOf(effect), effect.kind);
+    this.storage.sql.exec(
+      `INSERT INTO outbox (body, address, kind, written_at) VALUES (?, ?, ?, ?)`,
+      JSON.stringify(effect),
+      addressOf(effect),
+      effect.kind,
+      Date.now(),
+    );
   }
 
   /**
@@ -180,6 +188,11 @@ export class Outbox {
 
   mirrorPending(): number {
     return this.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox WHERE address = 'd1'`).one().n;
+  }
+
+  /** When the oldest D1 mirror row not yet delivered was written (null: none is pending). */
+  oldestMirrorWrittenAt(): number | null {
+    return this.storage.sql.exec<{ t: number | null }>(`SELECT MIN(written_at) AS t FROM outbox WHERE address = 'd1'`).one().t;
   }
 
   /** The oldest rows of a lane, without their bodies, for the delivery rules (core/delivery.ts). */

@@ -29,8 +29,10 @@ export interface LoadedDefinition {
   hash: string;
 }
 
-/** Drafts change with every save; only the last few revisions are kept. Versions never change. */
+/** Drafts change with every save; only the last few revisions are kept. */
 const DRAFTS_KEPT = 8;
+/** Versions never change; the most recently loaded few are kept (a rerun of an older one loads it again). */
+const VERSIONS_KEPT = 16;
 
 export class DefinitionCache {
   private readonly d1: D1Database;
@@ -42,7 +44,9 @@ export class DefinitionCache {
   }
 
   version(workspaceId: string, workflowId: string, version: number): Promise<LoadedDefinition> {
-    return remember(this.versions, version, () => this.load(workspaceId, workflowId, version));
+    const loaded = remember(this.versions, version, () => this.load(workspaceId, workflowId, version));
+    while (this.versions.size > VERSIONS_KEPT) this.versions.delete(this.versions.keys().next().value!);
+    return loaded;
   }
 
   draft(workspaceId: string, workflowId: string, revision: number): Promise<LoadedDefinition> {

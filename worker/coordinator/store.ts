@@ -44,6 +44,9 @@ const SCHEMA = [
   `CREATE TABLE http_jobs (attempt_id TEXT PRIMARY KEY, body TEXT NOT NULL)`,
   // A finished node's timers go with it, not when they come due.
   `CREATE INDEX timers_ref ON timers (ref)`,
+  // A dedup key outlives its instance's live state: it keeps the status the instance left with.
+  `ALTER TABLE dedup ADD COLUMN status TEXT`,
+  `CREATE INDEX dedup_instance ON dedup (instance_id)`,
 ];
 
 /**
@@ -154,14 +157,46 @@ export class CoordinatorStore {
     this.sql.exec(`DELETE FROM http_jobs WHERE attempt_id = ?`, attemptId);
   }
 
-  /** Forgets a finished instance's live state; D1 keeps (and later purges) its history. */
+  /** Forgets a finished instance's live state (its runs' timers and http jobs too); D1 keeps (and later purges) its history. */
   purgeInstance(id: string): void {
+    const instance = this.instance(id);
+    if (!instance || !["succeeded", "failed", "terminated"].includes(instance.status)) return;
+    this.sql.exec(`UPDATE dedup SET status = ? WHERE instance_id = ?`, instance.status, id);
+    for (const { id: runId } of this.sql.exec<{ id: string }>(`SELECT id FROM node_runs WHERE instance_id = ?`, id).toArray()) {
+      this.sql.exec(`DELETE FROM timers WHERE ref = ?`, runId);
+      this.sql.exec(`DELETE FROM http_jobs WHERE attempt_id = ?`, runId);
+    }
     this.sql.exec(`DELETE FROM node_runs WHERE instance_id = ?`, id);
-    this.sql.exec(`DELETE FROM instances WHERE id = ? AND status IN ('succeeded', 'failed', 'terminated')`, id);
+    this.sql.exec(`DELETE FROM instances WHERE id = ?`, id);
+  }
+
+  /** Forgets the definitions no live instance uses; returns their hashes. */
+  forgetUnusedDefinitions(): string[] {
+    return this.sql
+      .exec<{ hash: string }>(`DELETE FROM definitions WHERE hash NOT IN (SELECT DISTINCT def_hash FROM instances) RETURNING hash`)
+      .toArray()
+      .map((r) => r.hash);
+  }
+
+  hasExitingRuns(instanceId: string): boolean {
+    return this.sql.exec(`SELECT 1 FROM node_runs WHERE exiting = 1 AND instance_id = ? LIMIT 1`, instanceId).toArray().length > 0;
+  }
+
+  /** Row counts for the stats endpoint. */
+  counts(): { liveInstances: number; nodeRuns: number; timers: number; definitions: number; dedupKeys: number } {
+    const n = (table: string) => this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n;
+    return { liveInstances: n("instances"), nodeRuns: n("node_runs"), timers: n("timers"), definitions: n("definitions"), dedupKeys: n("dedup") };
   }
 
   addTimer(kind: TimerKind, ref: string, dueAt: number): void {
     this.sql.exec(`INSERT INTO timers (due_at, kind, ref) VALUES (?, ?, ?)`, dueAt, kind, ref);
+  }
+
+  addTimerOnce(kind: TimerKind, ref: string, dueAt: number): void {
+    const set = this.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM timers WHERE ref = ? AND kind = ?`, ref, kind).one().t;
+    if (set !== null && set <= dueAt) return;
+    this.dropTimers(kind, ref);
+    this.addTimer(kind, ref, dueAt);
   }
 
   dropTimers(kind: TimerKind, ref: string): void {
@@ -179,18 +214,24 @@ export class CoordinatorStore {
     return this.sql.exec<{ t: number | null }>(`SELECT MIN(due_at) AS t FROM timers`).one().t;
   }
 
-  dedupEntry(key: string): { instanceId: string; expiresAt: number } | undefined {
-    const row = this.sql.exec<{ instance_id: string; expires_at: number }>(`SELECT instance_id, expires_at FROM dedup WHERE key = ?`, key).toArray()[0];
-    return row && { instanceId: row.instance_id, expiresAt: row.expires_at };
+  dedupEntry(key: string): { instanceId: string; expiresAt: number; status: string | null } | undefined {
+    const row = this.sql
+      .exec<{ instance_id: string; expires_at: number; status: string | null }>(`SELECT instance_id, expires_at, status FROM dedup WHERE key = ?`, key)
+      .toArray()[0];
+    return row && { instanceId: row.instance_id, expiresAt: row.expires_at, status: row.status };
   }
 
-  /** A few expired keys at a time: the clean-up rides along with lookups. */
-  forgetExpiredDedup(now: number): void {
-    this.sql.exec(`DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT 20)`, now);
+  /** Up to `limit` expired keys, the oldest first. */
+  forgetExpiredDedup(now: number, limit: number): void {
+    this.sql.exec(`DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`, now, limit);
+  }
+
+  earliestDedupExpiry(): number | null {
+    return this.sql.exec<{ t: number | null }>(`SELECT MIN(expires_at) AS t FROM dedup`).one().t;
   }
 
   rememberDedup(key: string, instanceId: string, expiresAt: number): void {
-    this.sql.exec(`INSERT OR REPLACE INTO dedup (key, instance_id, expires_at) VALUES (?, ?, ?)`, key, instanceId, expiresAt);
+    this.sql.exec(`INSERT OR REPLACE INTO dedup (key, instance_id, expires_at, status) VALUES (?, ?, ?, NULL)`, key, instanceId, expiresAt);
   }
 
   private insert<T>(table: string, row: object): T {

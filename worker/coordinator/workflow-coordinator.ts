@@ -2,11 +2,15 @@
 import { DurableObject } from "cloudflare:workers";
 import { conflict, notFound, SluiceError, toOutcome, type Outcome } from "../core/errors.ts";
 import type { RerunMode } from "../core/lifecycle.ts";
-import { retentionDays, retentionMs } from "../core/retention.ts";
+import { liveWindowMinutes, liveWindowMs } from "../core/live-window.ts";
+import { nothingToTerminate } from "../core/lifecycle.ts";
+import { liveRecordsFromHistory } from "../core/scheduler/rehydrate.ts";
 import type { Completion } from "../core/runner-protocol.ts";
 import type { StartNotice } from "../core/scheduler/records.ts";
 import { injectFault } from "../faults.ts";
 import { insertAudit } from "../db/audit.ts";
+import { historyStatus, instanceHistory } from "../db/history.ts";
+import { InstanceRepo } from "../db/instances.ts";
 import type { InstanceView } from "../db/views.ts";
 import { Engine, type HttpJob, type Started } from "./engine.ts";
 import { LiveWatches } from "./live-watches.ts";
@@ -17,6 +21,16 @@ import { CoordinatorStore } from "./store.ts";
 
 export type { StartInstance, Started } from "./engine.ts";
 export type { StartRequest } from "./run-requests.ts";
+
+export interface CoordinatorStats {
+  databaseSize: number;
+  liveInstances: number;
+  nodeRuns: number;
+  timers: number;
+  definitions: number;
+  dedupKeys: number;
+  outboxRows: number;
+}
 
 const FLUSH_RETRIES = 3;
 /** Storage key set once the workflow is deleted: the coordinator refuses starts and writes nothing more. */
@@ -40,7 +54,7 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     this.store = new CoordinatorStore(ctx.storage.sql);
     // The runner kills a timed-out node itself; the coordinator waits two lease periods more for its report.
     const graceMs = 2 * Number(env.LEASE_SECONDS || "30") * 1000;
-    this.engine = new Engine(this.store, this.outbox, graceMs, retentionMs(retentionDays(env.RETENTION_DAYS)));
+    this.engine = new Engine(this.store, this.outbox, graceMs, liveWindowMs(liveWindowMinutes(env.LIVE_WINDOW_MINUTES)));
     this.engine.httpInFlight = (attemptId) => this.httpInFlight.has(attemptId);
 
   }
@@ -100,11 +114,49 @@ export class WorkflowCoordinator extends DurableObject<Env> {
   }
 
   async terminate(instanceId: string): Promise<Outcome<Started>> {
+    if (!this.store.instance(instanceId)) {
+      // Gone from live state, so finished: refused as a live finished one is.
+      const status = await historyStatus(this.env.DB, instanceId);
+      return refused(status === null ? notFound(`instance ${instanceId}`) : nothingToTerminate(instanceId, status));
+    }
     return this.commit(() => toOutcome(() => this.engine.terminate(instanceId)));
   }
 
+  /**
+   * New attempts for a finished instance's nodes. One gone from live state is first rebuilt from its D1
+   * history, in the rerun's transaction; it then stays live until its next finish and live window.
+   */
   async rerun(instanceId: string, mode: RerunMode): Promise<Outcome<Started>> {
-    return this.commit(() => toOutcome(() => this.engine.rerun(instanceId, mode)));
+    if (this.store.instance(instanceId)) return this.commit(() => toOutcome(() => this.engine.rerun(instanceId, mode)));
+    let rebuilt: Awaited<ReturnType<WorkflowCoordinator["fromHistory"]>>;
+    try {
+      rebuilt = await this.fromHistory(instanceId);
+    } catch (err) {
+      return refused(err);
+    }
+    return this.commit(() =>
+      toOutcome(() => {
+        this.engine.rehydrate(rebuilt.records, rebuilt.definition);
+        return this.engine.rerun(instanceId, mode);
+      }),
+    );
+  }
+
+  /** A finished instance's live records from D1, with the definition its version ran. */
+  private async fromHistory(instanceId: string) {
+    const history = await instanceHistory(this.env.DB, instanceId);
+    if (!history) throw notFound(`instance ${instanceId}`);
+    const { row, runs } = history;
+    if (row.version === null) {
+      // Drafts are not kept per revision: the one this run used may have changed since.
+      throw conflict(
+        `instance ${instanceId} ran the workflow's draft and finished more than LIVE_WINDOW_MINUTES ago; ` +
+          "a dev run is rerun only within that window: start a new dev run instead",
+      );
+    }
+    const loaded = await this.runDefinitions.version(row.workspace_id, row.workflow_id, row.version);
+    const definition = { def: loaded.definition, weights: loaded.weights };
+    return { records: liveRecordsFromHistory(row, runs, loaded.definition, loaded.hash), definition };
   }
 
   /** Whose instance this is, from live state: terminate and rerun need not wait for D1 to mirror it. */
@@ -152,6 +204,11 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     return { ok: true, value: { terminated: active.length } };
   }
 
+  /** What this object holds: its SQLite size and row counts (the stats endpoint). */
+  async stats(): Promise<CoordinatorStats> {
+    return { databaseSize: this.ctx.storage.sql.databaseSize, ...this.store.counts(), outboxRows: this.outbox.pending() };
+  }
+
   private retired(): boolean {
     return this.ctx.storage.kv.get(RETIRED) === true;
   }
@@ -166,14 +223,17 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket" || !instanceId) {
       return new Response("expected a WebSocket upgrade for an instance", { status: 426 });
     }
-    if (!this.engine.view(instanceId)) return new Response("no such instance here", { status: 404 });
+    // Gone from live state: its history answers (the API checked whose it is); a rerun makes it live again.
+    const workspaceId = new URL(request.url).searchParams.get("workspace");
+    const view = this.engine.view(instanceId) ?? (workspaceId ? await new InstanceRepo(this.env.DB, workspaceId).get(instanceId).catch(() => null) : null);
+    if (!view) return new Response("no such instance here", { status: 404 });
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server, [instanceId]);
     // The pool sends this instance's log chunks here from now on, before the follower reads the log (after
     // the first message): it misses no line.
     await this.watches.reconcile();
     await this.armNextAlarm();
-    server.send(JSON.stringify({ type: "instance", instance: this.engine.view(instanceId) }));
+    server.send(JSON.stringify({ type: "instance", instance: this.engine.view(instanceId) ?? view }));
     return new Response(null, { status: 101, webSocket: client, headers: { "sec-websocket-protocol": "sluice.v1" } });
   }
 
@@ -204,7 +264,8 @@ export class WorkflowCoordinator extends DurableObject<Env> {
   private broadcast(instanceIds: string[]): void {
     for (const id of instanceIds) {
       if (this.ctx.getWebSockets(id).length === 0) continue;
-      this.send(id, JSON.stringify({ type: "instance", instance: this.engine.view(id) }));
+      const view = this.engine.view(id);
+      if (view) this.send(id, JSON.stringify({ type: "instance", instance: view }));
     }
   }
 

@@ -1,5 +1,6 @@
 // Node and instance lifecycle rules: retries with backoff, which nodes a rerun repeats, terminate.
 import type { RetryPolicy } from "./definition.ts";
+import { conflict } from "./errors.ts";
 import type { NodeStatus } from "./progress.ts";
 
 /** Retry delays are capped so exponential backoff cannot push a retry out by days. */
@@ -40,3 +41,6 @@ export function nodesToRerun(
 
 /** Node statuses that a terminate stops. */
 export const STOPPABLE: ReadonlySet<NodeStatus> = new Set(["pending", "queued", "running"]);
+
+/** A terminate of a finished instance, live or only in history: the same refusal. */
+export const nothingToTerminate = (instanceId: string, status: string) => conflict(`instance ${instanceId} already ${status}; nothing to terminate`);

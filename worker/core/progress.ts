@@ -25,6 +25,9 @@ export interface Progress {
   finished?: Exclude<InstanceStatus, "waiting" | "running">;
 }
 
+/** Why a node a branch did not choose is skipped (its history says which way the branch went). */
+export const notChosenReason = (branch: string) => `branch '${branch}' chose another path`;
+
 /** What an upstream edge carries: delivered (run me), blocked (the upstream did not succeed or chose another path) or open. */
 type EdgeState = "delivered" | "failed" | "not-chosen" | "open";
 
@@ -53,7 +56,7 @@ export function decidePending(
     return { kind: "skip", reason: "no upstream node of this merge succeeded" };
   }
   const blocked = states.find((e) => e.state === "failed" || e.state === "not-chosen");
-  if (blocked) return { kind: "skip", reason: blocked.state === "not-chosen" ? `branch '${blocked.from}' chose another path` : `upstream node '${blocked.from}' did not succeed` };
+  if (blocked) return { kind: "skip", reason: blocked.state === "not-chosen" ? notChosenReason(blocked.from) : `upstream node '${blocked.from}' did not succeed` };
   return states.every((e) => e.state === "delivered") ? { kind: "ready" } : { kind: "wait" };
 }
 

@@ -4,6 +4,7 @@ import { newId } from "../core/ids.ts";
 import { LeaseBook, type Grant, type LeaseRefusal, type PoolTask } from "../core/leases.ts";
 import type { Completion, QueuedTask, RunnerTask } from "../core/runner-protocol.ts";
 import { MAX_LOG_BYTES_PER_RUN } from "../core/runner-protocol.ts";
+import { forgetRunnersSeenBefore } from "../core/runner-roster.ts";
 import { DEFAULT_WORKSPACE } from "../core/tenancy.ts";
 import { singleFlight } from "../core/single-flight.ts";
 import { isWatched } from "../core/watch.ts";
@@ -29,6 +30,14 @@ export interface RunnerCaller {
 
 /** Why a runner's report is refused, or what the pool needs to store an accepted log chunk. */
 export type Refusal = { refused: LeaseRefusal };
+
+export interface PoolStats {
+  databaseSize: number;
+  ready: number;
+  leased: number;
+  runners: number;
+  finished: number;
+}
 export type LogVerdict =
   | Refusal
   | { refused: null; keep: number; truncatedNow: boolean; watched: boolean; workflowId: string; instanceId: string; nodeName: string; attempt: number };
@@ -79,8 +88,16 @@ export class ResourcePool extends DurableObject<Env> {
   /** Issues a runner id bound to the registering token; every later call of the runner must carry it. */
   async register(keyId: string, name: string, slots: number): Promise<string> {
     const runnerId = newId("rnr");
-    this.store.registerRunner(runnerId, keyId, name, slots, Date.now());
+    const now = Date.now();
+    // Every restart of a runner registers anew: the ones gone long enough make room (core/runner-roster.ts).
+    this.store.forgetRunners(forgetRunnersSeenBefore(now, this.leaseMs));
+    this.store.registerRunner(runnerId, keyId, name, slots, now);
     return runnerId;
+  }
+
+  /** What this object holds: its SQLite size and row counts (the stats endpoint). */
+  async stats(): Promise<PoolStats> {
+    return { databaseSize: this.ctx.storage.sql.databaseSize, ...this.store.counts() };
   }
 
   async claim(caller: RunnerCaller, name: string, slots: number, waitMs: number): Promise<{ registered: boolean; tasks: RunnerTask[] }> {
@@ -203,6 +220,7 @@ export class ResourcePool extends DurableObject<Env> {
    * ones (past their node's timeout and grace) fail as timed out; the coordinators are told.
    */
   override async alarm(): Promise<void> {
+    this.store.forgetRunners(forgetRunnersSeenBefore(Date.now(), this.leaseMs));
     const reoffered = this.leases.expire();
     for (const task of this.leases.overdue()) {
       try {

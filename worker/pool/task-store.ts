@@ -281,6 +281,25 @@ export class TaskStore implements LeaseHost {
     return this.sql.exec(`SELECT 1 FROM runners WHERE id = ? AND key_id = ?`, runnerId, keyId).toArray().length > 0;
   }
 
+  /** Forgets runners last seen before `before` that hold no task (their leases ran out long ago). */
+  forgetRunners(before: number): number {
+    return this.sql.exec(
+      `DELETE FROM runners WHERE last_seen < ? AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.runner_id = runners.id)`,
+      before,
+    ).rowsWritten;
+  }
+
+  /** Row counts for the stats endpoint. */
+  counts(): { ready: number; leased: number; runners: number; finished: number } {
+    const n = (sql: string) => this.sql.exec<{ n: number }>(sql).one().n;
+    return {
+      ready: n(`SELECT COUNT(*) AS n FROM tasks WHERE state = 'ready'`),
+      leased: n(`SELECT COUNT(*) AS n FROM tasks WHERE state IN ('leased', 'cancelling')`),
+      runners: n(`SELECT COUNT(*) AS n FROM runners`),
+      finished: n(`SELECT COUNT(*) AS n FROM finished`),
+    };
+  }
+
   /** Last seen, and the slots a heartbeat reports (a claim leaves them). Registered runners only. */
   touchRunner(runnerId: string, name: string, slots: number | null, now: number): void {
     this.sql.exec(

@@ -255,6 +255,35 @@ export interface Runner {
   connected?: boolean;
 }
 
+/** GET /stats: what each Durable Object of the workspace holds (admins only). */
+export interface CoordinatorStats {
+  workflowId: string;
+  name: string;
+  databaseSize: number;
+  liveInstances: number;
+  nodeRuns: number;
+  timers: number;
+  outboxRows: number;
+  definitions: number;
+  dedupKeys: number;
+}
+
+export interface PoolStats {
+  resourceGroup: string;
+  databaseSize: number;
+  ready: number;
+  leased: number;
+  runners: number;
+  finished: number;
+}
+
+export interface Stats {
+  coordinators: CoordinatorStats[];
+  pools: PoolStats[];
+  d1: { size: number | null };
+  truncated: boolean;
+}
+
 export interface ErrorDetail {
   path?: string;
   message: string;

@@ -11,6 +11,7 @@ import type {
   Page,
   Runner,
   RunRequest,
+  Stats,
   Trigger,
   TriggerEvent,
   TriggerInput,
@@ -161,6 +162,7 @@ export function createApi(options: ApiOptions) {
 
     // Runners of a resource group
     listRunners: (resourceGroup = "default") => call<{ items: Runner[] }>("/runners", { query: { resourceGroup } }),
+    stats: () => call<Stats>("/stats"),
   };
 }
 

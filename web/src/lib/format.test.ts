@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatDuration, formatTime, formatVersion, shortId } from "./format.ts";
+import { formatBytes, formatDuration, formatTime, formatVersion, shortId } from "./format.ts";
 
 describe("formatTime", () => {
   it("writes an ISO time as a 24-hour local time in the given zone", () => {
@@ -44,5 +44,15 @@ describe("shortId and formatVersion", () => {
   it("names a null version the draft", () => {
     expect(formatVersion(null)).toBe("draft");
     expect(formatVersion(3)).toBe("v3");
+  });
+});
+
+describe("formatBytes", () => {
+  it("says a storage size in binary units with one decimal", () => {
+    expect(formatBytes(0)).toBe("0 B");
+    expect(formatBytes(512)).toBe("512 B");
+    expect(formatBytes(4096)).toBe("4.0 KiB");
+    expect(formatBytes(1_258_291)).toBe("1.2 MiB");
+    expect(formatBytes(2.5 * 1024 ** 3)).toBe("2.5 GiB");
   });
 });

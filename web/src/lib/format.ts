@@ -52,3 +52,12 @@ export function shortId(id: string, length = 8): string {
 export function formatVersion(version: number | null): string {
   return version === null ? "draft" : `v${version}`;
 }
+
+/** A storage size: `512 B`, `4.0 KiB`, `1.2 MiB`, `2.3 GiB` (SQLite reports bytes). */
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  for (; value >= 1024 && unit < units.length - 1; unit++) value /= 1024;
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

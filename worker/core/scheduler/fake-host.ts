@@ -7,21 +7,23 @@ import type { HttpJob, InstanceRecord, NodeRunRecord, StartInstance, TimerKind }
 import { Scheduler } from "./scheduler.ts";
 
 export const GRACE_MS = 4_000;
-export const RETENTION_MS = 14 * 24 * 3600 * 1000;
+export const LIVE_WINDOW_MS = 60 * 60_000;
 
 interface Tables {
   definitions: Map<string, { def: WorkflowDefinition; weights: Record<string, number> }>;
   instances: Map<string, InstanceRecord>;
   runs: Map<string, NodeRunRecord>;
   timers: { id: number; dueAt: number; kind: TimerKind; ref: string }[];
-  dedup: Map<string, { instanceId: string; expiresAt: number }>;
+  dedup: Map<string, { instanceId: string; expiresAt: number; status: string | null }>;
+  /** When each D1 mirror row not yet delivered was written (the test delivers them by emptying it). */
+  unmirrored: number[];
   httpJobs: Map<string, HttpJob>;
   effects: SchedulerEffect[];
   seq: number;
 }
 
 const emptyTables = (): Tables => ({
-  definitions: new Map(), instances: new Map(), runs: new Map(), timers: [], dedup: new Map(), httpJobs: new Map(), effects: [], seq: 0,
+  definitions: new Map(), instances: new Map(), runs: new Map(), timers: [], dedup: new Map(), httpJobs: new Map(), effects: [], seq: 0, unmirrored: [],
 });
 
 /** The coordinator's tables as maps; every answer is a copy, as a database's would be. */
@@ -44,9 +46,24 @@ export class FakeHost implements SchedulerHost {
   };
   updateInstance = (id: string, changes: InstanceChanges) => ({ ...Object.assign(this.t.instances.get(id)!, changes) });
   purgeInstance = (id: string) => {
-    for (const [runId, run] of this.t.runs) if (run.instance_id === id) this.t.runs.delete(runId);
+    const status = this.t.instances.get(id)?.status ?? null;
+    for (const entry of this.t.dedup.values()) if (entry.instanceId === id) entry.status = status;
+    for (const [runId, run] of this.t.runs) {
+      if (run.instance_id !== id) continue;
+      this.t.runs.delete(runId);
+      this.t.httpJobs.delete(runId);
+      this.t.timers = this.t.timers.filter((t) => t.ref !== runId);
+    }
     this.t.instances.delete(id);
   };
+  forgetUnusedDefinitions = () => {
+    const used = new Set([...this.t.instances.values()].map((i) => i.def_hash));
+    const unused = [...this.t.definitions.keys()].filter((h) => !used.has(h));
+    for (const h of unused) this.t.definitions.delete(h);
+    return unused;
+  };
+  oldestUnmirroredAt = () => (this.t.unmirrored.length ? Math.min(...this.t.unmirrored) : null);
+  hasExitingRuns = (instanceId: string) => [...this.t.runs.values()].some((r) => r.instance_id === instanceId && r.exiting === 1);
   private instancesOf = (env: string, status: string) => [...this.t.instances.values()].filter((i) => i.env === env && i.status === status);
   waitingInstances = (env: string) => this.instancesOf(env, "waiting").sort((a, b) => b.priority - a.priority || a.seq - b.seq).map((i) => ({ ...i }));
   countWaitingAhead = (env: string, priority: number, seq: number) =>
@@ -60,6 +77,12 @@ export class FakeHost implements SchedulerHost {
   insertNodeRun = (run: NodeRunRecord) => void this.t.runs.set(run.id, { ...run });
   updateNodeRun = (id: string, changes: NodeRunChanges) => ({ ...Object.assign(this.t.runs.get(id)!, changes) });
   addTimer = (kind: TimerKind, ref: string, dueAt: number) => void this.t.timers.push({ id: ++this.timerIds, dueAt, kind, ref });
+  addTimerOnce = (kind: TimerKind, ref: string, dueAt: number) => {
+    const set = this.t.timers.filter((t) => t.kind === kind && t.ref === ref);
+    if (set.some((t) => t.dueAt <= dueAt)) return;
+    this.dropTimers(kind, ref);
+    this.addTimer(kind, ref, dueAt);
+  };
   dropTimers = (kind: TimerKind, ref: string) => void (this.t.timers = this.t.timers.filter((t) => t.kind !== kind || t.ref !== ref));
   takeDueTimers = (now: number) => {
     const due = this.t.timers.filter((t) => t.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt || a.id - b.id);
@@ -68,10 +91,12 @@ export class FakeHost implements SchedulerHost {
   };
   nextTimerAt = () => (this.t.timers.length ? Math.min(...this.t.timers.map((t) => t.dueAt)) : null);
   dedupEntry = (key: string) => copy(this.t.dedup.get(key));
-  rememberDedup = (key: string, instanceId: string, expiresAt: number) => void this.t.dedup.set(key, { instanceId, expiresAt });
-  forgetExpiredDedup = (now: number) => {
-    for (const [key, entry] of this.t.dedup) if (entry.expiresAt <= now) this.t.dedup.delete(key);
+  rememberDedup = (key: string, instanceId: string, expiresAt: number) => void this.t.dedup.set(key, { instanceId, expiresAt, status: null });
+  forgetExpiredDedup = (now: number, limit: number) => {
+    const expired = [...this.t.dedup].filter(([, e]) => e.expiresAt <= now).sort((a, b) => a[1].expiresAt - b[1].expiresAt).slice(0, limit);
+    for (const [key] of expired) this.t.dedup.delete(key);
   };
+  earliestDedupExpiry = () => (this.t.dedup.size ? Math.min(...[...this.t.dedup.values()].map((e) => e.expiresAt)) : null);
   saveHttpJob = (job: HttpJob) => void this.t.httpJobs.set(job.attemptId, job);
   httpJob = (attemptId: string) => this.t.httpJobs.get(attemptId);
   dropHttpJob = (attemptId: string) => void this.t.httpJobs.delete(attemptId);
@@ -105,7 +130,7 @@ export class World {
   }
 
   private newScheduler(): Scheduler {
-    return new Scheduler(this.host, { timeoutGraceMs: GRACE_MS, retentionMs: RETENTION_MS, maxCachedRuns: this.maxCachedRuns });
+    return new Scheduler(this.host, { timeoutGraceMs: GRACE_MS, liveWindowMs: LIVE_WINDOW_MS, maxCachedRuns: this.maxCachedRuns });
   }
 
   /** Runs a change as a transaction: on a throw the tables go back to where they were and the scheduler forgets it. */

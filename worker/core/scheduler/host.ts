@@ -35,8 +35,17 @@ export interface SchedulerHost {
   insertInstance(row: Omit<InstanceRecord, "seq">): InstanceRecord;
   /** Changes an instance and returns it as changed. */
   updateInstance(id: string, changes: InstanceChanges): InstanceRecord;
-  /** Forgets an instance and its node runs. */
+  /**
+   * Forgets a finished instance: its node runs, their timers and http jobs. Dedup keys that name it keep
+   * its final status, so a duplicate start inside the key's window still answers with it.
+   */
   purgeInstance(id: string): void;
+  /** Forgets the definitions no live instance uses; returns their hashes. */
+  forgetUnusedDefinitions(): string[];
+  /** When the oldest D1 mirror row not yet delivered was written (null: none is pending). */
+  oldestUnmirroredAt(): number | null;
+  /** Whether a stopped attempt of the instance may still be running. */
+  hasExitingRuns(instanceId: string): boolean;
   /** Waiting instances of an environment in (priority descending, arrival) order, read lazily. */
   waitingInstances(env: string): Iterable<InstanceRecord>;
   /** Waiting instances of an environment ahead of (priority, seq) in that order. */
@@ -55,17 +64,24 @@ export interface SchedulerHost {
   updateNodeRun(id: string, changes: NodeRunChanges): NodeRunRecord;
 
   addTimer(kind: TimerKind, ref: string, dueAt: number): void;
+  /** Sets a timer unless one of this kind and ref is due by `dueAt` already. */
+  addTimerOnce(kind: TimerKind, ref: string, dueAt: number): void;
   /** Forgets the timers of a kind set for a ref (a finished node's timeout backstop and http watch). */
   dropTimers(kind: TimerKind, ref: string): void;
   /** Takes (removes and returns) the timers due by `now`, earliest first. */
   takeDueTimers(now: number): { kind: TimerKind; ref: string }[];
   nextTimerAt(): number | null;
 
-  /** The instance a dedup key started and until when the key holds, if it is still stored. */
-  dedupEntry(key: string): { instanceId: string; expiresAt: number } | undefined;
+  /**
+   * The instance a dedup key started and until when the key holds, if it is still stored; `status` is
+   * the instance's final one once it left live state (null while it is live).
+   */
+  dedupEntry(key: string): { instanceId: string; expiresAt: number; status: string | null } | undefined;
   rememberDedup(key: string, instanceId: string, expiresAt: number): void;
-  /** Forgets a few keys whose windows closed by `now` (amortized clean-up). */
-  forgetExpiredDedup(now: number): void;
+  /** Forgets up to `limit` keys whose windows closed by `now`. */
+  forgetExpiredDedup(now: number, limit: number): void;
+  /** When the earliest stored dedup key expires (null: none is stored). */
+  earliestDedupExpiry(): number | null;
 
   saveHttpJob(job: HttpJob): void;
   httpJob(attemptId: string): HttpJob | undefined;

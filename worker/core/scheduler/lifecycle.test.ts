@@ -1,6 +1,6 @@
-// Terminate, rerun and purge with a fake host: what stops, what is refused, what runs again, what is forgotten.
+// Terminate and rerun with a fake host: what stops, what is refused, what runs again (live-state.test.ts: what is forgotten).
 import { describe, expect, it } from "vitest";
-import { edge, RETENTION_MS, shell, World } from "./fake-host.ts";
+import { edge, shell, World } from "./fake-host.ts";
 
 const attemptOf = (w: World, instanceId: string, node: string) => w.host.currentRuns(instanceId).find((r) => r.node_name === node)!;
 
@@ -89,32 +89,6 @@ describe("rerun", () => {
     expect(w.tx((s) => s.rerun(first, "failed")).status).toBe("waiting");
     for (const n of ["a", "b", "c"]) w.run(attemptOf(w, second, n).id);
     expect(w.status(first)).toBe("running");
-  });
-});
-
-describe("purge", () => {
-  it("forgets a finished instance's live state after the retention period, not before", () => {
-    const w = new World();
-    const { id } = w.start({ name: "w", nodes: [{ name: "n", type: "noop" }] });
-    w.advance(RETENTION_MS - 1);
-    expect(w.status(id)).toBe("succeeded");
-    w.advance(1);
-    expect(w.status(id)).toBeUndefined();
-    expect(w.host.t.runs.size).toBe(0);
-    expect(() => w.tx((s) => s.rerun(id, "all"))).toThrow(/past its retention period/);
-  });
-
-  it("keeps an instance rerun since its first purge timer until its own", () => {
-    const w = new World();
-    const { id } = w.start({ name: "w", nodes: [shell("n")] });
-    w.run(attemptOf(w, id, "n").id, 1);
-    w.advance(RETENTION_MS / 2);
-    w.tx((s) => s.rerun(id, "failed"));
-    w.run(attemptOf(w, id, "n").id);
-    w.advance(RETENTION_MS / 2);
-    expect(w.status(id)).toBe("succeeded");
-    w.advance(RETENTION_MS / 2);
-    expect(w.status(id)).toBeUndefined();
   });
 });
 

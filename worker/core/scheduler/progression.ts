@@ -19,8 +19,8 @@ export const MAX_CACHED_RUNS = 50_000;
 export interface SchedulerTimings {
   /** Grace beyond a node's timeout before the coordinator stops waiting for its runner's report (two lease periods). */
   timeoutGraceMs: number;
-  /** How long a finished instance's live state stays (a rerun needs it); D1 keeps the history. */
-  retentionMs: number;
+  /** How long a finished instance's live state stays (LIVE_WINDOW_MINUTES); D1 keeps the history, and a rerun after it loads it back. */
+  liveWindowMs: number;
   /** Bound on the node runs kept in memory (default MAX_CACHED_RUNS). */
   maxCachedRuns?: number;
 }
@@ -88,7 +88,7 @@ export class Progression {
 
   protected live(instanceId: string): InstanceRecord {
     const instance = this.host.instance(instanceId);
-    if (!instance) throw conflict(`instance ${instanceId} is past its retention period; only its history remains`);
+    if (!instance) throw conflict(`instance ${instanceId} is no longer live here; only its history remains`);
     return instance;
   }
 
@@ -229,10 +229,10 @@ export class Progression {
     }
   }
 
-  /** Ends an instance; its live state stays for the retention period (a rerun needs it). */
+  /** Ends an instance; its live state stays for the live window (core/live-window.ts). */
   protected finish(instanceId: string, status: Exclude<InstanceStatus, "waiting" | "running">, now: number): void {
     this.setInstanceStatus(instanceId, status, now);
-    this.host.addTimer("purge", instanceId, now + this.timings.retentionMs);
+    this.host.addTimer("purge", instanceId, now + this.timings.liveWindowMs);
     this.dropState(instanceId);
   }
 

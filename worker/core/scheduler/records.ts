@@ -63,7 +63,8 @@ export interface StartNotice {
   at: number;
 }
 
-export type TimerKind = "retry" | "timeout" | "purge" | "exit" | "http";
+/** `purge` forgets a finished instance past its live window; `prune` sweeps expired dedup keys (ref "dedup"). */
+export type TimerKind = "retry" | "timeout" | "purge" | "exit" | "http" | "prune";
 
 /** A node's next attempt, pending; its id is derived from instance, node and attempt number. */
 export function pendingRun(instanceId: string, nodeName: string, nodeType: string, attempt: number, notBefore: number | null = null, lost = 0): NodeRunRecord {

@@ -1,12 +1,19 @@
 // The scheduler of one workflow: the events it answers (starts, reports, terminate, rerun, timers) over its host.
 import { lostAttempt } from "../attempts.ts";
 import { conflict } from "../errors.ts";
-import { nodesToRerun, STOPPABLE, type RerunMode } from "../lifecycle.ts";
+import { nodesToRerun, nothingToTerminate, STOPPABLE, type RerunMode } from "../lifecycle.ts";
 import { FINISHED_INSTANCE, FINISHED_NODE, type InstanceStatus, type NodeStatus } from "../progress.ts";
 import type { Completion } from "../runner-protocol.ts";
+import { forgetVerdict, nextDedupSweepAt } from "../live-window.ts";
 import { waitReason } from "./admission.ts";
 import { HTTP_WATCH_MS, Progression } from "./progression.ts";
-import { pendingRun, type NodeRunRecord, type Started, type StartInstance, type StartNotice } from "./records.ts";
+import type { WorkflowDefinition } from "../definition.ts";
+import { pendingRun, type InstanceRecord, type NodeRunRecord, type Started, type StartInstance, type StartNotice } from "./records.ts";
+
+/** Expired dedup keys forgotten on a start's path (a few: the sweep timer takes the rest). */
+const DEDUP_SWEPT_PER_START = 20;
+/** Expired dedup keys forgotten per sweep; more left make the next sweep due at once. */
+const DEDUP_SWEPT_PER_TIMER = 1_000;
 
 /** The response text kept as the node's log and outputs.body. */
 const HTTP_LOG_BYTES = 64 * 1024;
@@ -26,13 +33,17 @@ export class Scheduler extends Progression {
     const existing = this.host.instance(input.instanceId);
     if (existing) return { id: existing.id, status: existing.status as InstanceStatus };
     if (input.dedup) {
-      this.host.forgetExpiredDedup(now);
+      this.host.forgetExpiredDedup(now, DEDUP_SWEPT_PER_START);
       const first = this.host.dedupEntry(input.dedup.key);
-      // Dedup windows never outlast retention, but a purged instance must not break the answer.
+      // A dedup window outlasts the live window: an instance gone from live state answers with the status it left with.
       if (first && first.expiresAt > now) {
-        return { id: first.instanceId, status: (this.host.instance(first.instanceId)?.status ?? "succeeded") as InstanceStatus, duplicate: true };
+        const status = this.host.instance(first.instanceId)?.status ?? first.status ?? "succeeded";
+        return { id: first.instanceId, status: status as InstanceStatus, duplicate: true };
       }
-      this.host.rememberDedup(input.dedup.key, input.instanceId, now + input.dedup.windowSeconds * 1000);
+      const expiresAt = now + input.dedup.windowSeconds * 1000;
+      this.host.rememberDedup(input.dedup.key, input.instanceId, expiresAt);
+      // Keys nobody asks about again are swept by a timer; one sweep serves every key expiring by then.
+      this.host.addTimerOnce("prune", "dedup", nextDedupSweepAt(expiresAt, now)!);
     }
     // A definition parsed here before is stored already (a batch of starts saves it once).
     if (!this.definitions.has(defHash)) this.host.saveDefinition(defHash, input.definition, input.weights);
@@ -180,7 +191,7 @@ export class Scheduler extends Progression {
   terminate(instanceId: string): Started {
     const instance = this.live(instanceId);
     if (FINISHED_INSTANCE.has(instance.status as InstanceStatus)) {
-      throw conflict(`instance ${instanceId} already ${instance.status}; nothing to terminate`);
+      throw nothingToTerminate(instanceId, instance.status);
     }
     const now = this.host.now();
     this.touch(instanceId);
@@ -194,6 +205,20 @@ export class Scheduler extends Progression {
     if (cancel.length > 0) this.stop(instance, cancel, now);
     this.admitWaiting(instance.env);
     return { id: instanceId, status: "terminated" };
+  }
+
+  /**
+   * Takes a finished instance back into live state from its history (rehydrate.ts), as it was when it
+   * left: nothing is mirrored (D1 holds it already). A rerun follows; it then stays until its next finish
+   * and live window. An instance still live is left as it is.
+   */
+  rehydrate(records: { instance: Omit<InstanceRecord, "seq">; runs: NodeRunRecord[] }, definition: { def: WorkflowDefinition; weights: Record<string, number> }): void {
+    if (this.host.instance(records.instance.id)) return;
+    if (!this.definitions.has(records.instance.def_hash)) this.host.saveDefinition(records.instance.def_hash, definition.def, definition.weights);
+    this.host.insertInstance(records.instance);
+    for (const run of records.runs) this.host.insertNodeRun(run);
+    // Its window is over: should no rerun follow (refused), it leaves again at the next alarm.
+    this.host.addTimer("purge", records.instance.id, this.host.now());
   }
 
   /** Gives the chosen nodes a new attempt with the instance's version, parameters and message. */
@@ -221,17 +246,19 @@ export class Scheduler extends Progression {
     return { id: instanceId, status: this.host.instance(instanceId)!.status as InstanceStatus };
   }
 
-  /** Runs the timers that are due: delayed retries, timeout backstops, exits, http watches and purges. */
+  /** Runs the timers that are due: delayed retries, timeout backstops, exits, http watches, purges and sweeps. */
   fireTimers(): void {
     const now = this.host.now();
+    let purged = false;
     for (const timer of this.host.takeDueTimers(now)) {
       if (timer.kind === "purge") {
-        const instance = this.host.instance(timer.ref);
-        // A rerun since the timer was set finished later: its own timer purges it.
-        if (instance && FINISHED_INSTANCE.has(instance.status as InstanceStatus) && instance.finished_at! + this.timings.retentionMs <= now) {
-          this.dropState(timer.ref);
-          this.host.purgeInstance(timer.ref);
-        }
+        purged = this.purge(timer.ref, now) || purged;
+        continue;
+      }
+      if (timer.kind === "prune") {
+        this.host.forgetExpiredDedup(now, DEDUP_SWEPT_PER_TIMER);
+        const next = this.host.earliestDedupExpiry();
+        if (next !== null) this.host.addTimerOnce("prune", "dedup", next <= now ? now : nextDedupSweepAt(next, now)!);
         continue;
       }
       if (timer.kind === "http") {
@@ -256,6 +283,30 @@ export class Scheduler extends Progression {
         this.stop(this.host.instance(run.instance_id)!, [run.id], now);
       }
     }
+    if (purged) this.forgetUnusedDefinitions();
+  }
+
+  /**
+   * A finished instance past its live window leaves live state once D1 holds its history (core/live-window.ts);
+   * while the mirror is behind, its timer waits. True when it was forgotten.
+   */
+  private purge(instanceId: string, now: number): boolean {
+    const facts = {
+      instance: this.host.instance(instanceId),
+      oldestUnmirroredAt: this.host.oldestUnmirroredAt(),
+      exiting: this.host.hasExitingRuns(instanceId),
+    };
+    const verdict = forgetVerdict(facts, now, this.timings.liveWindowMs);
+    if (verdict.kind === "later") this.host.addTimer("purge", instanceId, verdict.at);
+    if (verdict.kind !== "forget") return false;
+    this.dropState(instanceId);
+    this.host.purgeInstance(instanceId);
+    return true;
+  }
+
+  /** Definitions no live instance uses leave storage and memory; a later start of their version saves them again. */
+  private forgetUnusedDefinitions(): void {
+    for (const hash of this.host.forgetUnusedDefinitions()) this.definitions.delete(hash);
   }
 
   /**
