@@ -45,6 +45,8 @@ export interface Sample {
   coordinatorsMiB: number;
   poolsMiB: number;
   r2Objects: number;
+  /** Finished or not, the instances the coordinators hold in live state (GET /api/v1/stats); null if it failed. */
+  liveInstances: number | null;
   /** Instances the retention cron has deleted since the load began. */
   purgedInstances: number;
 }
@@ -138,6 +140,11 @@ function charts(run: SoakRun): { name: string; title: string; spec: TopLevelSpec
     { name: "backlog", title: "Backlog: events accepted whose run has not finished", spec: lineChart("Backlog: accepted, not finished", "events", perLoad((l) => l.unfinished)) },
     { name: "memory", title: "Resident memory", spec: lineChart("Resident memory", "MiB", series([["workerd (both processes)", (s) => s.workerdRssMiB], ["runner", (s) => s.runnerRssMiB]])) },
     {
+      name: "live",
+      title: "Instances the coordinators hold in live state",
+      spec: lineChart("Live instances (all coordinators)", "instances", series([["live instances", (s) => s.liveInstances ?? 0]])),
+    },
+    {
       name: "retention",
       title: "Retention: instances purged per second beside runs completed per second",
       spec: lineChart("Purged beside completed", "instances/s", ratePerWindow(run)),
@@ -209,7 +216,7 @@ function purgeVerdict(run: SoakRun): string[] {
 
 function windowTable(run: SoakRun): string[] {
   const kinds = run.loads.map((l) => l.kind);
-  const head = ["min", "phase", ...kinds.flatMap((k) => [`${k} /s`, `${k} lag`, `${k} backlog`]), "workerd MiB", "runner MiB", "D1 MiB", "largest DO MiB", "R2 objects", "purged"];
+  const head = ["min", "phase", ...kinds.flatMap((k) => [`${k} /s`, `${k} lag`, `${k} backlog`]), "workerd MiB", "runner MiB", "D1 MiB", "largest DO MiB", "live instances", "R2 objects", "purged"];
   const rows = run.samples.map((s) => [
     (s.seconds / 60).toFixed(1),
     s.phase,
@@ -218,6 +225,7 @@ function windowTable(run: SoakRun): string[] {
     String(s.runnerRssMiB),
     String(s.d1MiB),
     String(s.largestDoMiB),
+    String(s.liveInstances ?? "–"),
     String(s.r2Objects),
     String(s.purgedInstances),
   ]);
@@ -243,7 +251,7 @@ export async function writeSoakReport(run: SoakRun, outFile: string): Promise<vo
     "",
     `Machine: ${m.nproc} cores, ${m.memoryGiB} GiB, ${m.cpuModel}, kernel ${m.kernel}, Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}, code ${m.commit}, load average at start ${m.loadAtStart}.`,
     "",
-    "How it is measured: counts are D1's (what the API lists) by workflow and status, each finished instance counted once 10 s after it finished, so retention cannot take it back; lag is events the Worker accepted (2xx) minus instances that started; backlog, accepted minus instances that finished. Sizes are each SQLite database's pages in use (`PRAGMA page_count × page_size`, the write-ahead log included, as `databaseSize` reports) read from wrangler's state directory. Memory is VmRSS from /proc.",
+    "How it is measured: counts are D1's (what the API lists) by workflow and status, each finished instance counted once 10 s after it finished, so retention cannot take it back; lag is events the Worker accepted (2xx) minus instances that started; backlog, accepted minus instances that finished. Durable Object sizes and live instances are what each object reports (`GET /api/v1/stats`: `ctx.storage.sql.databaseSize`); D1's size is its SQLite pages (`PRAGMA page_count × page_size`) read from wrangler's state directory. Memory is VmRSS from /proc.",
     "",
     "## Against the targets",
     "",

@@ -2,6 +2,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import type { Api } from "./api.ts";
 import type { Load, LoadSample, Sample } from "./soak-report.ts";
 import { groupMembers, rssKiB } from "./stack-metrics.ts";
 
@@ -34,6 +35,22 @@ function withDatabase<T>(file: string, read: (db: DatabaseSync) => T, fallback: 
     return fallback; // being created or checkpointed this instant: the next window reads it
   } finally {
     db?.close();
+  }
+}
+
+/** What `GET /api/v1/stats` answers, as far as the soak reads it. */
+export interface StorageStats {
+  coordinators: { databaseSize: number; liveInstances: number }[];
+  pools: { databaseSize: number }[];
+}
+
+/** Each Durable Object's own report of its size and live instances; null when the call failed (the sample falls back to files). */
+export async function storageStats(api: Api): Promise<StorageStats | null> {
+  try {
+    const res = await api.call<StorageStats>("GET", "/api/v1/stats");
+    return res.status === 200 ? res.json : null;
+  } catch {
+    return null;
   }
 }
 
@@ -111,13 +128,14 @@ export class StorageProbe {
     };
   }
 
-  sample(startedAt: number, phase: Sample["phase"], loads: Load[]): Omit<Sample, "purgedInstances"> {
+  sample(startedAt: number, phase: Sample["phase"], loads: Load[], stats: StorageStats | null): Omit<Sample, "purgedInstances"> {
     const now = Date.now();
     const loadSamples = loads.map((load) => this.loadSample(load, now, true));
     this.last = { at: now, completed: new Map(loads.map((l, i) => [l.workflowId, loadSamples[i]!.completed])) };
+    // Durable Object sizes as they report them (GET /api/v1/stats); wrangler's state files when the call failed.
     const doSizes = (cls: string) => sqliteFiles(join(this.v3, "do", `sluice-${cls}`)).map((f) => withDatabase(f, databaseBytes, 0));
-    const coordinators = doSizes("WorkflowCoordinator");
-    const pools = doSizes("ResourcePool");
+    const coordinators = stats?.coordinators.map((c) => c.databaseSize) ?? doSizes("WorkflowCoordinator");
+    const pools = stats?.pools.map((p) => p.databaseSize) ?? doSizes("ResourcePool");
     const d1 = this.database();
     const workerd = groupMembers(new Set([this.wranglerPgid])).filter((m) => m.comm === "workerd");
     return {
@@ -130,6 +148,7 @@ export class StorageProbe {
       largestDoMiB: round1(Math.max(0, ...coordinators, ...pools) / MiB),
       coordinatorsMiB: round1(coordinators.reduce((a, b) => a + b, 0) / MiB),
       poolsMiB: round1(pools.reduce((a, b) => a + b, 0) / MiB),
+      liveInstances: stats?.coordinators.reduce((sum, c) => sum + c.liveInstances, 0) ?? null,
       r2Objects: this.r2Objects(),
     };
   }

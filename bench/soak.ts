@@ -9,7 +9,7 @@ import { Api, sleep } from "./api.ts";
 import { machineInfo } from "./stack-metrics.ts";
 import { highestIngest, PurgeLog } from "./soak-purges.ts";
 import { type Load, type Sample, type SoakRun, writeSoakReport } from "./soak-report.ts";
-import { StorageProbe } from "./soak-storage.ts";
+import { StorageProbe, storageStats } from "./soak-storage.ts";
 
 const USAGE = `usage: npm run soak -- [options]
 
@@ -162,14 +162,17 @@ async function main(): Promise<void> {
   const startedAt = Date.now();
   const purges = new PurgeLog(stack.output, startedAt);
   const loadEnds = startedAt + options.minutes * 60_000;
-  const take = (phase: Sample["phase"]) => {
-    const sample = { ...probe.sample(startedAt, phase, s.loads), purgedInstances: purges.read().instances };
+  const take = async (phase: Sample["phase"]) => {
+    const stats = await storageStats(api);
+    const sample = { ...probe.sample(startedAt, phase, s.loads, stats), purgedInstances: purges.read().instances };
     samples.push(sample);
     const lag = sample.loads.map((l) => `${l.kind} ${l.completedPerSecond.toFixed(1)}/s lag ${l.lag} backlog ${l.unfinished}`).join(", ");
-    console.log(`[soak] ${Math.round(sample.seconds)} s: ${lag}; workerd ${sample.workerdRssMiB} MiB; D1 ${sample.d1MiB} MiB; largest DO ${sample.largestDoMiB} MiB; purged ${sample.purgedInstances}`);
+    console.log(
+      `[soak] ${Math.round(sample.seconds)} s: ${lag}; workerd ${sample.workerdRssMiB} MiB; D1 ${sample.d1MiB} MiB; largest DO ${sample.largestDoMiB} MiB; live ${sample.liveInstances}; purged ${sample.purgedInstances}`,
+    );
   };
-  const sampler = setInterval(() => take(Date.now() < loadEnds ? "load" : "drain"), options.windowSeconds * 1000);
-  take("load");
+  const sampler = setInterval(() => void take(Date.now() < loadEnds ? "load" : "drain"), options.windowSeconds * 1000);
+  await take("load");
   const inFlight = new Set<Promise<void>>();
   console.log(`[soak] ${options.minutes} min of ${options.queueRate} queue messages/s, ${options.shellRate} shell runs/s, ${options.webhookRate} webhooks/s`);
   await sendLoad(api, s, loadEnds, inFlight);
@@ -177,7 +180,7 @@ async function main(): Promise<void> {
   const drainEnds = Date.now() + options.drainSeconds * 1000;
   while (Date.now() < drainEnds && probe.backlog(s.loads) > 0) await sleep(1000);
   clearInterval(sampler);
-  take("end");
+  await take("end");
   probe.close();
   const run: SoakRun = { machine, options, loads: s.loads, samples, purges: purges.read().runs, highestIngest: highestIngest(), finishedAt: new Date().toISOString() };
   await writeSoakReport(run, outFile);
