@@ -5,7 +5,7 @@ import { ROOT } from "../scripts/stack.ts";
 import type { PurgeRun } from "./soak-report.ts";
 
 // worker/index.ts writes one such line for each cron run that deleted something.
-const LINE = /sluice retention: purged (\d+) instances, (\d+) trigger events, (\d+) audit rows in (\d+) ms and (\d+) calls(; more left)?/g;
+const LINE = /sluice retention: purged (\d+) instances, (\d+) trigger events, (\d+) audit rows in (\d+) ms, (\d+) D1 queries and (\d+) R2 calls(; more left)?/g;
 
 /** Reads the stack's collected output as it grows: every purge line once, in order. */
 export class PurgeLog {
@@ -28,7 +28,7 @@ export class PurgeLog {
     this.pending = fresh.slice(end);
     const seconds = (Date.now() - this.startedAt) / 1000;
     for (const m of fresh.slice(0, end).matchAll(LINE)) {
-      this.runs.push({ seconds, instances: Number(m[1]), triggerEvents: Number(m[2]), auditEvents: Number(m[3]), ms: Number(m[4]), calls: Number(m[5]), complete: m[6] === undefined });
+      this.runs.push({ seconds, instances: Number(m[1]), triggerEvents: Number(m[2]), auditEvents: Number(m[3]), ms: Number(m[4]), queries: Number(m[5]), r2Calls: Number(m[6]), complete: m[7] === undefined });
     }
     return { instances: this.runs.reduce((sum, r) => sum + r.instances, 0), runs: this.runs };
   }

@@ -22,6 +22,7 @@ const USAGE = `usage: npm run soak -- [options]
   --drain N          seconds to wait for the backlog after the load stops, default 120
   --retention-minutes N    keep finished history N minutes (RETENTION_DAYS), default: the installation's 30 days
   --live-window-minutes N  a coordinator keeps a finished instance N minutes (LIVE_WINDOW_MINUTES), default 60
+  --dedup-window N         the queue and webhook triggers' dedup window in seconds, default: the trigger default (24 h)
   --out FILE         default bench/SOAK.md (charts beside it in bench/soak/)`;
 
 const { values: flags } = parseArgs({
@@ -35,6 +36,7 @@ const { values: flags } = parseArgs({
     drain: { type: "string", default: "120" },
     "retention-minutes": { type: "string", default: "0" },
     "live-window-minutes": { type: "string", default: "0" },
+    "dedup-window": { type: "string", default: "0" },
     out: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -58,6 +60,7 @@ const options = {
   drainSeconds: number("drain", 0),
   retentionMinutes: number("retention-minutes", 0),
   liveWindowMinutes: number("live-window-minutes", 0),
+  dedupWindowSeconds: number("dedup-window", 0),
 };
 // The probe counts an instance once it has finished and settled (SETTLE_MS): retention must not take it first.
 if (options.retentionMinutes > 0 && options.retentionMinutes * 60 < 2 * options.windowSeconds + 10) {
@@ -80,9 +83,11 @@ async function setup(api: Api) {
     if (res.status !== 200) throw new Error(`publishing: ${res.status} ${JSON.stringify(res.json)}`);
     return id;
   };
-  const queueTrigger = await api.call("POST", "/api/v1/triggers", { name: `soak_queue_${tag}`, type: "queue", config: { queue: QUEUE } });
+  // Every event leaves a dedup key in its coordinator for the trigger's window: rate × window keys.
+  const dedup = options.dedupWindowSeconds > 0 ? { dedup: { windowSeconds: options.dedupWindowSeconds } } : {};
+  const queueTrigger = await api.call("POST", "/api/v1/triggers", { name: `soak_queue_${tag}`, type: "queue", config: { queue: QUEUE }, ...dedup });
   if (queueTrigger.status !== 201) throw new Error(`queue trigger: ${queueTrigger.status} ${JSON.stringify(queueTrigger.json)}`);
-  const hook = await api.call("POST", "/api/v1/triggers", { name: `soak_hook_${tag}`, type: "webhook", config: {} });
+  const hook = await api.call("POST", "/api/v1/triggers", { name: `soak_hook_${tag}`, type: "webhook", config: {}, ...dedup });
   if (hook.status !== 201) throw new Error(`webhook trigger: ${hook.status} ${JSON.stringify(hook.json)}`);
   const queueWorkflow = await publish({ name: `soak_queue_${tag}`, policy: { triggerId: queueTrigger.json.id }, nodes: [{ name: "a", type: "noop" }] });
   const hookWorkflow = await publish({ name: `soak_hook_${tag}`, policy: { triggerId: hook.json.id }, nodes: [{ name: "a", type: "noop" }] });

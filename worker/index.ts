@@ -32,7 +32,7 @@ export default {
     if (purged.instances || purged.triggerEvents || purged.auditEvents) {
       // One line a run, the same words each time: operators grep it and the soak benchmark reads its rate from it.
       const rest = purged.complete ? "" : "; more left for the next run";
-      console.log(`sluice retention: purged ${purged.instances} instances, ${purged.triggerEvents} trigger events, ${purged.auditEvents} audit rows in ${Date.now() - began} ms and ${purged.calls} calls${rest}`);
+      console.log(`sluice retention: purged ${purged.instances} instances, ${purged.triggerEvents} trigger events, ${purged.auditEvents} audit rows in ${Date.now() - began} ms, ${purged.spent.queries} D1 queries and ${purged.spent.r2Calls} R2 calls${rest}`);
     }
     const archived = await archiveFinishedLogs(env.DB, env.LOGS, Date.now() - ARCHIVE_MIN_AGE_MS);
     if (archived.attempts > 0) console.log("sluice logs: archived to R2", archived);

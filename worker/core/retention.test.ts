@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { auditRetentionDays, MIN_RETENTION_DAYS, PURGE_QUERY_BUDGET, PURGE_TIME_BUDGET_MS, purgeMayContinue, retentionDays } from "./retention.ts";
+import { auditRetentionDays, MIN_RETENTION_DAYS, PURGE_QUERY_BUDGET, PURGE_R2_CALL_BUDGET, PURGE_TIME_BUDGET_MS, purgeMayContinue, retentionDays } from "./retention.ts";
 
 describe("retention settings", () => {
   it("keeps run history 30 days unless told, in days or fractions of a day, never less than a minute", () => {
@@ -23,9 +23,11 @@ describe("retention settings", () => {
 
 describe("a purge's budget", () => {
   it("takes batches while it has time and queries left, and stops at either limit", () => {
-    expect(purgeMayContinue(0, 0, 0)).toBe(true);
-    expect(purgeMayContinue(0, PURGE_TIME_BUDGET_MS - 1, PURGE_QUERY_BUDGET - 1)).toBe(true);
-    expect(purgeMayContinue(0, PURGE_TIME_BUDGET_MS, 0)).toBe(false);
-    expect(purgeMayContinue(0, 0, PURGE_QUERY_BUDGET)).toBe(false);
+    const none = { queries: 0, r2Calls: 0 };
+    expect(purgeMayContinue(0, 0, none)).toBe(true);
+    expect(purgeMayContinue(0, PURGE_TIME_BUDGET_MS - 1, { queries: PURGE_QUERY_BUDGET - 1, r2Calls: PURGE_R2_CALL_BUDGET - 1 })).toBe(true);
+    expect(purgeMayContinue(0, PURGE_TIME_BUDGET_MS, none)).toBe(false);
+    expect(purgeMayContinue(0, 0, { queries: PURGE_QUERY_BUDGET, r2Calls: 0 })).toBe(false);
+    expect(purgeMayContinue(0, 0, { queries: 0, r2Calls: PURGE_R2_CALL_BUDGET })).toBe(false);
   });
 });

@@ -11,18 +11,26 @@ export const DEFAULT_RETENTION_DAYS = 30;
 export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
 /**
  * Instances (with their node runs and logs), trigger events or audit rows deleted per D1 batch: a batch of
- * instances costs 4 D1 queries and an R2 delete per 1,000 attempts, so 600 calls a minute remove ~150,000
- * two-node runs, above the fastest ingest measured (bench/RESULTS.md, about 2,500 runs/s).
+ * instances costs 4 D1 queries and an R2 delete per 1,000 attempts, so 600 queries a minute remove 300,000
+ * instances (5,000/s), above the fastest ingest measured (bench/RESULTS.md, about 2,500 runs/s).
  */
 export const PURGE_BATCH = 2000;
 
 /**
- * One purge keeps going while it has time and queries left, so it removes as much as arrives between two
- * runs of the cron (every minute): 20 s of a run's wall time, and far fewer D1 queries than an invocation
- * may make (1,000 on the Workers Paid plan).
+ * One purge keeps going while it has time, queries and calls left, so it removes as much as arrives between
+ * two runs of the cron (every minute): 20 s of a run's wall time; D1 queries well below what an invocation may
+ * make (1,000 on the Workers Paid plan; the log archive sweep in the same run takes up to 300 more); R2 calls
+ * (the log objects' deletes) well below its subrequests (10,000).
  */
 export const PURGE_TIME_BUDGET_MS = 20_000;
 export const PURGE_QUERY_BUDGET = 600;
+export const PURGE_R2_CALL_BUDGET = 3_000;
+
+/** What a purge has spent so far. */
+export interface PurgeSpent {
+  queries: number;
+  r2Calls: number;
+}
 
 /** RETENTION_DAYS: unset or not a number, the default; fractions allowed ("0.01" is 14.4 minutes); at least a minute. */
 export function retentionDays(configured: string | undefined): number {
@@ -39,7 +47,7 @@ export function auditRetentionDays(configured: string | undefined, historyDays: 
 
 export const retentionMs = (days: number) => days * 24 * 3600 * 1000;
 
-/** Whether a purge that began at `startedAt` and has made `queries` D1 queries may take another batch. */
-export function purgeMayContinue(startedAt: number, now: number, queries: number): boolean {
-  return now - startedAt < PURGE_TIME_BUDGET_MS && queries < PURGE_QUERY_BUDGET;
+/** Whether a purge that began at `startedAt` and has spent `spent` may take another batch. */
+export function purgeMayContinue(startedAt: number, now: number, spent: PurgeSpent): boolean {
+  return now - startedAt < PURGE_TIME_BUDGET_MS && spent.queries < PURGE_QUERY_BUDGET && spent.r2Calls < PURGE_R2_CALL_BUDGET;
 }

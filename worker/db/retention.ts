@@ -1,6 +1,6 @@
 // Purges history past its retention age (D1 rows, R2 log objects) in batches until none is left or the run's budget is spent (the Worker's cron, every minute).
 import { logObjectKey } from "../core/logs.ts";
-import { PURGE_BATCH, purgeMayContinue, retentionMs } from "../core/retention.ts";
+import { PURGE_BATCH, purgeMayContinue, retentionMs, type PurgeSpent } from "../core/retention.ts";
 
 export interface Purged {
   instances: number;
@@ -9,7 +9,7 @@ export interface Purged {
   /** Nothing past its age was left when the purge stopped (false: the budget ran out; the next run goes on). */
   complete: boolean;
   /** D1 queries and R2 calls made: what the budget counts. */
-  calls: number;
+  spent: PurgeSpent;
 }
 
 export interface PurgeOptions {
@@ -40,10 +40,10 @@ const R2_DELETE_KEYS = 1000;
 
 /**
  * The log objects of the batch's instances go before their rows (a failure leaves the rows, and the next run
- * tries again; never objects no row names). Keys are built from the node runs, so nothing is listed. Returns
- * the calls made: one D1 query, and one R2 delete per 1,000 attempts.
+ * tries again; never objects no row names). Keys are built from the node runs, so nothing is listed. Counts
+ * its calls in `spent`: one D1 query, and one R2 delete per 1,000 attempts.
  */
-async function deleteLogObjects(db: D1Database, logs: R2Bucket, cutoff: number): Promise<number> {
+async function deleteLogObjects(db: D1Database, logs: R2Bucket, cutoff: number, spent: PurgeSpent): Promise<void> {
   const { results } = await db
     .prepare(
       `SELECT i.workspace_id, r.instance_id, r.node_name, r.attempt FROM node_runs r JOIN instances i ON i.id = r.instance_id WHERE r.instance_id IN (${OLDEST})`,
@@ -51,22 +51,25 @@ async function deleteLogObjects(db: D1Database, logs: R2Bucket, cutoff: number):
     .bind(cutoff, PURGE_BATCH)
     .all<{ workspace_id: string; instance_id: string; node_name: string; attempt: number }>();
   const keys = results.map((r) => logObjectKey(r.workspace_id, r.instance_id, r.node_name, r.attempt));
-  for (let i = 0; i < keys.length; i += R2_DELETE_KEYS) await logs.delete(keys.slice(i, i + R2_DELETE_KEYS));
-  return 1 + Math.ceil(keys.length / R2_DELETE_KEYS);
+  spent.queries += 1;
+  for (let i = 0; i < keys.length; i += R2_DELETE_KEYS) {
+    spent.r2Calls += 1;
+    await logs.delete(keys.slice(i, i + R2_DELETE_KEYS));
+  }
 }
 
-/** `env`: D1 and the logs bucket. The budget counts R2 calls as queries. */
+/** `env`: D1 and the logs bucket. The budget counts D1 queries and R2 calls apart (their limits differ). */
 export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, now = Date.now(), options: PurgeOptions = {}): Promise<Purged> {
   const db = env.DB;
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
-  let queries = 0;
-  const purged: Purged = { instances: 0, triggerEvents: 0, auditEvents: 0, complete: false, calls: 0 };
+  const spent: PurgeSpent = { queries: 0, r2Calls: 0 };
+  const purged: Purged = { instances: 0, triggerEvents: 0, auditEvents: 0, complete: false, spent };
   /** Runs batches of one kind until a batch comes back short (nothing older left) or the budget is spent. */
   const drain = async (batch: () => D1PreparedStatement[] | Promise<D1PreparedStatement[]>, count: (n: number) => void): Promise<boolean> => {
-    while (purgeMayContinue(startedAt, clock(), queries)) {
+    while (purgeMayContinue(startedAt, clock(), spent)) {
       const statements = await batch();
-      queries += statements.length;
+      spent.queries += statements.length;
       const results = await db.batch(statements);
       const deleted = results.at(-1)!.meta.changes;
       count(deleted);
@@ -77,7 +80,7 @@ export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, 
   const cutoff = now - retentionMs(days);
   const single = (sql: string, before: number) => () => [db.prepare(sql).bind(before, PURGE_BATCH)];
   const withLogs = async () => {
-    queries += await deleteLogObjects(db, env.LOGS, cutoff);
+    await deleteLogObjects(db, env.LOGS, cutoff, spent);
     return instanceBatch(db, cutoff);
   };
   const doneInstances = await drain(withLogs, (n) => (purged.instances += n));
@@ -94,6 +97,5 @@ export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, 
     );
   }
   purged.complete = doneInstances && doneEvents && doneAudit;
-  purged.calls = queries;
   return purged;
 }
