@@ -90,14 +90,37 @@ export const instances = sqliteTable(
     createdAt: integer("created_at").notNull(),
     startedAt: integer("started_at"),
     finishedAt: integer("finished_at"),
+    /** The run_definitions row of what it ran; null for instances mirrored before it was kept. */
+    defHash: text("def_hash"),
+    orderingKey: text("ordering_key"),
+    priorityOverride: integer("priority_override"),
+    /** The time its run is for (DESIGN §2.3); null for instances mirrored before it was kept. */
+    cyctime: integer("cyctime"),
   },
   (t) => [
     index("instances_ws_created").on(t.workspaceId, t.createdAt),
     index("instances_wf_created").on(t.workflowId, t.createdAt),
     // Retention takes the oldest finished instances first (db/retention.ts).
     index("instances_finished").on(t.finishedAt),
+    // Retention keeps the run definitions instances still name.
+    index("instances_def_hash").on(t.defHash),
   ],
 );
+
+/**
+ * The definitions instances ran, by content hash: a rerun after the live window runs what the instance
+ * ran (a dev run's draft revision, which workflows does not keep). Written once; retention drops the ones
+ * no instance names.
+ */
+export const runDefinitions = sqliteTable("run_definitions", {
+  hash: text("hash").primaryKey(),
+  workspaceId: text("workspace_id").notNull(),
+  workflowId: text("workflow_id").notNull(),
+  definition: text("definition").notNull(),
+  /** Node weights, JSON { node: weight }. */
+  weights: text("weights").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
 
 export const nodeRuns = sqliteTable(
   "node_runs",
