@@ -1,13 +1,14 @@
 // The scheduler's host in the Durable Object: its SQLite store, and effects turned into outbox rows (D1 statements, pool calls).
 import type { SchedulerEffect, SchedulerHost } from "../core/scheduler/host.ts";
 import type { HttpJob, InstanceRecord, NodeRunRecord } from "../core/scheduler/records.ts";
-import { insertLog, upsertInstance, upsertNodeRun, type InstanceRow, type NodeRunRow, type Statement } from "../db/mirror.ts";
+import { fitsOneOutboxRow } from "../core/delivery.ts";
+import { insertLog, insertRunDefinition, upsertInstance, upsertNodeRun, type InstanceRow, type NodeRunRow, type Statement } from "../db/mirror.ts";
 import type { Outbox } from "./outbox.ts";
 import type { CoordinatorStore } from "./store.ts";
 
-/** The instance as D1 mirrors it: without the coordinator's scheduling fields. */
+/** The instance as D1 mirrors it: without its arrival number here and its limit (its definition has it). */
 export function mirrorRow(i: InstanceRecord): InstanceRow {
-  const { seq: _s, def_hash: _d, priority_override: _p, max_parallel: _m, ordering_key: _o, cyctime: _c, ...row } = i;
+  const { seq: _s, max_parallel: _m, ...row } = i;
   return row;
 }
 
@@ -17,7 +18,14 @@ export function mirrorRunRow(r: NodeRunRecord): NodeRunRow {
 }
 
 /** The D1 statement that mirrors a row change, or null for effects that are not D1's. */
-function mirrorStatement(effect: SchedulerEffect): Statement | null {
+function mirrorStatement(effect: SchedulerEffect, now: number): Statement | null {
+  if (effect.kind === "definition-saved") {
+    const { hash, workspaceId, workflowId, def, weights } = effect;
+    const statement = insertRunDefinition(hash, { workspaceId, workflowId }, JSON.stringify(def), JSON.stringify(weights), now);
+    // A definition near the 1 MiB limit and dense with quotes may outgrow an outbox row once escaped: it is
+    // then not kept, and a rerun after the live window falls back as for instances from before D1 kept them.
+    return fitsOneOutboxRow(statement) ? statement : null;
+  }
   if (effect.kind === "instance-changed") return upsertInstance(mirrorRow(effect.instance));
   if (effect.kind === "node-run-changed") return upsertNodeRun(mirrorRunRow(effect.run));
   if (effect.kind === "log") return insertLog(effect.attemptId, effect.text);
@@ -77,7 +85,7 @@ export class StoreHost implements SchedulerHost {
   httpInFlight: SchedulerHost["httpInFlight"] = (attemptId) => this.inFlight(attemptId);
 
   emit(effect: SchedulerEffect): void {
-    const statement = mirrorStatement(effect);
+    const statement = mirrorStatement(effect, this.clock());
     if (statement) return this.outbox.add({ kind: "d1", statements: [statement] });
     if (effect.kind === "dispatch" || effect.kind === "cancel") return this.outbox.add(effect);
     if (effect.kind === "http") this.httpJobs.push(effect.job);

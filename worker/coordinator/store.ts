@@ -61,8 +61,10 @@ export class CoordinatorStore {
     applySchema(sql, SCHEMA);
   }
 
-  saveDefinition(hash: string, def: WorkflowDefinition, weights: Record<string, number>): void {
-    this.sql.exec(`INSERT OR IGNORE INTO definitions (hash, json, weights) VALUES (?, ?, ?)`, hash, JSON.stringify(def), JSON.stringify(weights));
+  /** False when the definition was stored already. */
+  saveDefinition(hash: string, def: WorkflowDefinition, weights: Record<string, number>): boolean {
+    const cursor = this.sql.exec(`INSERT OR IGNORE INTO definitions (hash, json, weights) VALUES (?, ?, ?)`, hash, JSON.stringify(def), JSON.stringify(weights));
+    return cursor.rowsWritten > 0;
   }
 
   definition(hash: string): { def: WorkflowDefinition; weights: Record<string, number> } {

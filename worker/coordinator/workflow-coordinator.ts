@@ -142,16 +142,19 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     );
   }
 
-  /** A finished instance's live records from D1, with the definition its version ran. */
+  /**
+   * A finished instance's live records from D1, with the definition it ran as D1 keeps it. A row from before
+   * D1 kept definitions reruns its published version's; a dev run's draft of then is not kept anywhere.
+   */
   private async fromHistory(instanceId: string) {
     const history = await instanceHistory(this.env.DB, instanceId);
     if (!history) throw notFound(`instance ${instanceId}`);
-    const { row, runs } = history;
+    const { row, runs, definition: kept } = history;
+    if (kept && row.def_hash !== null) return { records: liveRecordsFromHistory(row, runs, kept.def, row.def_hash), definition: kept };
     if (row.version === null) {
-      // Drafts are not kept per revision: the one this run used may have changed since.
       throw conflict(
-        `instance ${instanceId} ran the workflow's draft and finished more than LIVE_WINDOW_MINUTES ago; ` +
-          "a dev run is rerun only within that window: start a new dev run instead",
+        `instance ${instanceId} ran the workflow's draft, finished more than LIVE_WINDOW_MINUTES ago, and its definition ` +
+          "is not kept with its history: start a new dev run instead",
       );
     }
     const loaded = await this.runDefinitions.version(row.workspace_id, row.workflow_id, row.version);

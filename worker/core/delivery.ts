@@ -61,6 +61,14 @@ export function isDeadLetter(address: Address, tries: number): boolean {
 /** Durable Object SQLite holds values up to 2 MB: an outbox row's body stays well under it. */
 export const MAX_ROW_CHARS = 512 * 1024;
 
+/** Durable Object SQLite's limit on a row, in bytes. */
+const MAX_STORED_ROW_BYTES = 2_000_000;
+
+/** Whether an item alone fits one outbox row as JSON (an outbox row's other columns are small). */
+export function fitsOneOutboxRow(item: unknown): boolean {
+  return new TextEncoder().encode(JSON.stringify(item)).length < MAX_STORED_ROW_BYTES - 1024;
+}
+
 /** Splits items into runs whose JSON stays under `limit` characters (an item larger than that goes alone). */
 export function chunkBySize<T>(items: readonly T[], limit = MAX_ROW_CHARS): T[][] {
   const chunks: T[][] = [];

@@ -6,10 +6,15 @@ export interface Statement {
   params: (string | number | null)[];
   /** Set on a full-row upsert (`table:id`): of several for one row, the last one's values are all that matter. */
   row?: string;
+  /** Set on a row others name (a run definition): delivered before the upserts, one statement each (it may be large). */
+  referenced?: true;
 }
 
-/** An instance as D1 mirrors it: the coordinator's record without its scheduling fields. */
-export type InstanceRow = Omit<InstanceRecord, "seq" | "def_hash" | "priority_override" | "max_parallel" | "ordering_key" | "cyctime">;
+/**
+ * An instance as D1 mirrors it: the coordinator's record without its arrival number and its limit (the
+ * definition has it). What a rerun after the live window needs is kept: def_hash, ordering key, override, cyctime.
+ */
+export type InstanceRow = Omit<InstanceRecord, "seq" | "max_parallel">;
 
 /** A node run as D1 mirrors it: the coordinator's record without its scheduling fields. */
 export type NodeRunRow = Omit<NodeRunRecord, "current" | "not_before" | "chosen" | "lost" | "exiting">;
@@ -17,7 +22,9 @@ export type NodeRunRow = Omit<NodeRunRecord, "current" | "not_before" | "chosen"
 const INSTANCE_COLUMNS = [
   "id", "workspace_id", "workflow_id", "workflow_name", "version", "env", "status", "priority",
   "run_date", "trigger_type", "trigger_message", "params", "created_at", "started_at", "finished_at",
+  "def_hash", "ordering_key", "priority_override", "cyctime",
 ] as const;
+/** Only these change after the insert (the rest, def_hash and ordering key among them, are the instance's for good). */
 const INSTANCE_MUTABLE = ["status", "started_at", "finished_at"] as const;
 
 const NODE_RUN_COLUMNS = [
@@ -38,6 +45,24 @@ function upsert<R>(table: string, columns: readonly (keyof R & string)[], mutabl
 
 export const upsertInstance = (row: InstanceRow) => upsert("instances", INSTANCE_COLUMNS, INSTANCE_MUTABLE, row);
 export const upsertNodeRun = (row: NodeRunRow) => upsert("node_runs", NODE_RUN_COLUMNS, NODE_RUN_MUTABLE, row);
+/**
+ * A definition an instance runs, by its content hash: written once, before the instance rows that name it
+ * (a second insert, after the coordinator pruned and saved it again, changes nothing).
+ */
+export const insertRunDefinition = (
+  hash: string,
+  owner: { workspaceId: string; workflowId: string },
+  definition: string,
+  weights: string,
+  createdAt: number,
+): Statement => ({
+  sql:
+    "INSERT INTO run_definitions (hash, workspace_id, workflow_id, definition, weights, created_at) VALUES (?, ?, ?, ?, ?, ?) " +
+    "ON CONFLICT (hash) DO NOTHING",
+  params: [hash, owner.workspaceId, owner.workflowId, definition, weights, createdAt],
+  referenced: true,
+});
+
 /**
  * One log chunk. `seq` is the runner's number for it within the attempt: the same chunk posted again is ignored
  * (statement changes nothing). Lines the Worker writes itself have no seq and are always stored.
@@ -71,15 +96,18 @@ export function coalesceUpserts(statements: Statement[]): Statement[] {
 const MAX_D1_PARAMS = 100;
 
 /**
- * The statements of one D1 batch, as few as possible: rows coalesced, then each table's upserts as
- * multi-row statements (instances before node runs; nothing in D1 refers across them), then the other
- * statements (log lines) in their order. The final state is the same as running them one by one.
+ * The statements of one D1 batch, as few as possible: rows others name (run definitions) first, then rows
+ * coalesced, each table's upserts as multi-row statements (instances before node runs; nothing in D1 refers
+ * across them), then the other statements (log lines) in their order. The final state is the same as
+ * running them one by one.
  */
 export function compactStatements(statements: Statement[]): Statement[] {
+  const referenced: Statement[] = [];
   const upserts = new Map<string, Statement[]>();
   const others: Statement[] = [];
   for (const s of coalesceUpserts(statements)) {
-    if (s.row === undefined) others.push(s);
+    if (s.referenced) referenced.push({ sql: s.sql, params: s.params });
+    else if (s.row === undefined) others.push(s);
     else upserts.set(s.sql, [...(upserts.get(s.sql) ?? []), s]);
   }
   const merged: Statement[] = [];
@@ -95,5 +123,5 @@ export function compactStatements(statements: Statement[]): Statement[] {
       });
     }
   }
-  return [...merged, ...others];
+  return [...referenced, ...merged, ...others];
 }

@@ -36,7 +36,11 @@ export class FakeHost implements SchedulerHost {
   private timerIds = 0;
 
   now = () => this.clock;
-  saveDefinition = (hash: string, def: WorkflowDefinition, weights: Record<string, number>) => void this.t.definitions.set(hash, { def, weights });
+  saveDefinition = (hash: string, def: WorkflowDefinition, weights: Record<string, number>) => {
+    if (this.t.definitions.has(hash)) return false;
+    this.t.definitions.set(hash, { def, weights });
+    return true;
+  };
   definition = (hash: string) => this.t.definitions.get(hash)!;
   instance = (id: string) => copy(this.t.instances.get(id));
   insertInstance = (row: Omit<InstanceRecord, "seq">) => {

@@ -11,6 +11,8 @@ export type SchedulerEffect =
   | { kind: "instance-changed"; instance: InstanceRecord }
   | { kind: "node-run-changed"; run: NodeRunRecord }
   | { kind: "log"; attemptId: string; text: string }
+  /** A definition this coordinator had not stored: D1 keeps it for reruns after the live window. */
+  | { kind: "definition-saved"; hash: string; workspaceId: string; workflowId: string; def: WorkflowDefinition; weights: Record<string, number> }
   | { kind: "dispatch"; workspaceId: string; resourceGroup: string; tasks: QueuedTask[] }
   | { kind: "cancel"; workspaceId: string; resourceGroup: string; attemptIds: string[] }
   | { kind: "http"; job: HttpJob }
@@ -27,7 +29,8 @@ export type NodeRunChanges = Partial<Omit<NodeRunRecord, "id" | "instance_id" | 
 export interface SchedulerHost {
   now(): number;
 
-  saveDefinition(hash: string, def: WorkflowDefinition, weights: Record<string, number>): void;
+  /** Stores a definition by its hash; false when it was stored already. */
+  saveDefinition(hash: string, def: WorkflowDefinition, weights: Record<string, number>): boolean;
   definition(hash: string): { def: WorkflowDefinition; weights: Record<string, number> };
 
   instance(id: string): InstanceRecord | undefined;

@@ -9,7 +9,7 @@ const attemptOf = (w: World, instanceId: string, node: string) => w.host.current
 
 /** What D1 mirrors of a live instance (the coordinator's host.ts drops the same fields). */
 function history(w: World, id: string): { row: HistoryInstance; runs: HistoryRun[] } {
-  const { seq: _s, def_hash: _d, priority_override: _p, max_parallel: _m, ordering_key: _o, cyctime: _c, ...row } = w.host.t.instances.get(id)! as InstanceRecord;
+  const { seq: _s, max_parallel: _m, ...row } = w.host.t.instances.get(id)! as InstanceRecord;
   const runs = [...w.host.t.runs.values()]
     .filter((r) => r.instance_id === id)
     .map(({ current: _cu, not_before: _n, chosen: _ch, lost: _l, exiting: _e, ...run }: NodeRunRecord) => run);
@@ -150,5 +150,62 @@ describe("a rerun after the live window", () => {
     const rebuilt = liveRecordsFromHistory(row, runs, w.host.definition(hash).def, hash);
     expect(rebuilt.runs.find((r) => r.node_name === "route")!.chosen).toBe(JSON.stringify(["yes"]));
     expect(rebuilt.runs.every((r) => r.current === 1)).toBe(true);
+  });
+});
+
+describe("what D1 keeps for a rerun after the live window", () => {
+  const def = { name: "k", nodes: [shell("n")] };
+
+  it("mirrors a definition the first time it is stored, before the instance that runs it", () => {
+    const w = new World();
+    w.start(def);
+    const kinds = w.take().map((e) => e.kind);
+    expect(kinds.filter((k) => k === "definition-saved")).toHaveLength(1);
+    expect(kinds.indexOf("definition-saved")).toBeLessThan(kinds.indexOf("instance-changed"));
+    w.start(def);
+    w.evict();
+    w.start(def);
+    expect(w.take().some((e) => e.kind === "definition-saved")).toBe(false);
+  });
+
+  it("rebuilds the instance with its ordering key, priority override and cyctime", () => {
+    const w = new World();
+    const { id } = w.start(def, { orderingKey: "acct-1", priorityOverride: 9, cyctime: 42_000 });
+    w.run(attemptOf(w, id, "n").id, 1);
+    const hash = w.host.t.instances.get(id)!.def_hash;
+    const { row, runs } = history(w, id);
+    const { instance } = liveRecordsFromHistory(row, runs, w.host.definition(hash).def, hash);
+    expect(instance).toMatchObject({ def_hash: hash, ordering_key: "acct-1", priority_override: 9, priority: 9, cyctime: 42_000 });
+  });
+
+  it("a rebuilt instance rerunning holds its ordering key: a later instance with the key waits for it", () => {
+    const w = new World();
+    const { id } = w.start(def, { orderingKey: "acct-1" });
+    w.run(attemptOf(w, id, "n").id, 1);
+    const hash = w.host.t.instances.get(id)!.def_hash;
+    const parsed = w.host.definition(hash);
+    const { row, runs } = history(w, id);
+    w.advance(LIVE_WINDOW_MS);
+    expect(w.status(id)).toBeUndefined();
+    w.tx((s) => {
+      s.rehydrate(liveRecordsFromHistory(row, runs, parsed.def, hash), parsed);
+      return s.rerun(id, "failed");
+    });
+    expect(w.status(id)).toBe("running");
+    const later = w.start(def, { orderingKey: "acct-1" });
+    expect(later.status).toBe("waiting");
+    w.run(attemptOf(w, id, "n").id);
+    expect(w.status(later.id)).toBe("running");
+  });
+
+  it("an instance mirrored before D1 kept these fields reruns without a key, its cyctime its creation", () => {
+    const w = new World();
+    const { id } = w.start(def, { orderingKey: "acct-1", cyctime: 42_000 });
+    w.run(attemptOf(w, id, "n").id, 1);
+    const hash = w.host.t.instances.get(id)!.def_hash;
+    const { row, runs } = history(w, id);
+    const old = { ...row, def_hash: null, ordering_key: null, priority_override: null, cyctime: null };
+    const { instance } = liveRecordsFromHistory(old, runs, w.host.definition(hash).def, hash);
+    expect(instance).toMatchObject({ def_hash: hash, ordering_key: null, priority_override: null, cyctime: row.created_at });
   });
 });

@@ -4,16 +4,20 @@ import type { WorkflowDefinition } from "../definition.ts";
 import { FINISHED_INSTANCE, notChosenReason, type InstanceStatus } from "../progress.ts";
 import type { InstanceRecord, NodeRunRecord } from "./records.ts";
 
-/** The instance as D1 keeps it: the live record without the coordinator's scheduling fields. */
-export type HistoryInstance = Omit<InstanceRecord, "seq" | "def_hash" | "priority_override" | "max_parallel" | "ordering_key" | "cyctime">;
+/**
+ * The instance as D1 keeps it: the live record without its arrival number and limit. Rows mirrored before
+ * D1 kept them have no def_hash and cyctime.
+ */
+export type HistoryInstance = Omit<InstanceRecord, "seq" | "max_parallel" | "def_hash" | "cyctime"> & { def_hash: string | null; cyctime: number | null };
 /** A node attempt as D1 keeps it. */
 export type HistoryRun = Omit<NodeRunRecord, "current" | "not_before" | "chosen" | "lost" | "exiting">;
 
 /**
- * The live records of a finished instance from its history and the definition it ran: the latest attempt
- * of each node is current (earlier ones stay history in D1). What D1 does not keep is derived: a branch's
- * choice from the nodes it skipped, the limits from the definition. Its ordering key is not kept: a rerun
- * waits in line as one without.
+ * The live records of a finished instance from its history and the definition it ran (`defHash`: the one
+ * its row names, or for a row from before D1 kept it, its published version's): the latest attempt of each
+ * node is current (earlier ones stay history in D1). Its ordering key and priority override come back as
+ * they were, so a rerun waits in line as the instance did; what D1 does not keep is derived: a branch's
+ * choice from the nodes it skipped, the limit from the definition, an old row's cyctime from its creation.
  */
 export function liveRecordsFromHistory(
   row: HistoryInstance,
@@ -36,10 +40,8 @@ export function liveRecordsFromHistory(
   const instance: Omit<InstanceRecord, "seq"> = {
     ...row,
     def_hash: defHash,
-    priority_override: null,
     max_parallel: def.policy.maxParallel,
-    ordering_key: null,
-    cyctime: row.created_at,
+    cyctime: row.cyctime ?? row.created_at,
   };
   return { instance, runs };
 }

@@ -45,8 +45,12 @@ export class Scheduler extends Progression {
       // Keys nobody asks about again are swept by a timer; one sweep serves every key expiring by then.
       this.host.addTimerOnce("prune", "dedup", nextDedupSweepAt(expiresAt, now)!);
     }
-    // A definition parsed here before is stored already (a batch of starts saves it once).
-    if (!this.definitions.has(defHash)) this.host.saveDefinition(defHash, input.definition, input.weights);
+    // A definition parsed here before is stored already (a batch of starts saves it once); a new one is mirrored
+    // before the instance that names it.
+    if (!this.definitions.has(defHash) && this.host.saveDefinition(defHash, input.definition, input.weights)) {
+      const { workspaceId, workflowId, definition: def, weights } = input;
+      this.host.emit({ kind: "definition-saved", hash: defHash, workspaceId, workflowId, def, weights });
+    }
     const instance = this.host.insertInstance({
       id: input.instanceId,
       workspace_id: input.workspaceId,
