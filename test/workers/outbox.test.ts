@@ -1,7 +1,7 @@
 // The outbox's D1 mirror: rows written once with their last values, as few multi-row statements as D1 allows.
 import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:test";
-import { coalesceUpserts, compactStatements, insertLog, upsertInstance, upsertNodeRun, type InstanceRow, type NodeRunRow, type Statement } from "../../worker/db/mirror.ts";
+import { coalesceUpserts, compactStatements, insertLog, insertRunDefinition, upsertInstance, upsertNodeRun, type InstanceRow, type NodeRunRow, type Statement } from "../../worker/db/mirror.ts";
 
 const instance = (status: string): InstanceRow => ({
   id: "ins_1", workspace_id: "ws", workflow_id: "wf", workflow_name: "w", version: 1, env: "prod", status, priority: 3,
@@ -61,12 +61,30 @@ describe("compactStatements", () => {
     };
     const plain = history("ins_plain");
     const compact = compactStatements(history("ins_compact"));
-    expect(compact.length).toBe(5 + 5 + 30); // 6 instance rows and 7 node-run rows per statement; log lines as they were
+    expect(compact.length).toBe(6 + 5 + 30); // 5 instance rows and 7 node-run rows per statement; log lines as they were
     expect(Math.max(...compact.map((s) => s.params.length))).toBeLessThanOrEqual(100);
     await run(plain);
     await run(compact);
     const ids = (prefix: string) => Array.from({ length: 30 }, (_, i) => `${prefix}_${i}`);
     const rename = (value: unknown) => JSON.parse(JSON.stringify(value).replaceAll("ins_compact", "ins_plain"));
     expect(rename(await read(ids("ins_compact")))).toEqual(await read(ids("ins_plain")));
+  });
+
+  it("puts run definitions first, one statement each, however large, and a second insert of one changes nothing", async () => {
+    const owner = { workspaceId: "default", workflowId: "wf" };
+    const big = JSON.stringify({ name: "big", nodes: [{ name: "n", type: "shell", code: "x".repeat(1024 * 1024 - 100) }] });
+    const row = { ...instance("succeeded"), id: "ins_def", workspace_id: "default", def_hash: "hash_big" };
+    const compact = compactStatements([
+      upsertInstance(row),
+      insertRunDefinition("hash_big", owner, big, "{}", 10),
+      insertRunDefinition("hash_small", owner, "{}", "{}", 10),
+    ]);
+    expect(compact.map((s) => s.sql.split(" ")[2])).toEqual(["run_definitions", "run_definitions", "instances"]);
+    await run(compact);
+    await run([insertRunDefinition("hash_big", owner, "{}", "{}", 20)]);
+    const kept = await env.DB.prepare(`SELECT length(definition) AS size, created_at FROM run_definitions WHERE hash = ?`).bind("hash_big").first();
+    expect(kept).toEqual({ size: big.length, created_at: 10 });
+    const instanceRow = await env.DB.prepare(`SELECT def_hash, cyctime FROM instances WHERE id = ?`).bind("ins_def").first();
+    expect(instanceRow).toEqual({ def_hash: "hash_big", cyctime: 1 });
   });
 });

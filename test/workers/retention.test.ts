@@ -99,6 +99,26 @@ describe("the retention purge", () => {
     expect(await left(wf)).toMatchObject({ auditEvents: 0 });
   });
 
+  it("deletes the run definitions past its age that no instance names, and keeps one an old instance still names and a young one", async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const [unused, named, young] = [`def_unused_${tag}`, `def_named_${tag}`, `def_young_${tag}`];
+    const define = (hash: string, createdAt: number) =>
+      env.DB.prepare(`INSERT INTO run_definitions (hash, workspace_id, workflow_id, definition, weights, created_at) VALUES (?, 'default', 'wf', '{}', '{}', ?)`).bind(hash, createdAt);
+    await env.DB.batch([
+      define(unused, NOW - retentionMs(60)),
+      define(named, NOW - retentionMs(60)),
+      define(young, NOW - retentionMs(1)),
+      env.DB.prepare(
+        `INSERT INTO instances (id, workspace_id, workflow_id, workflow_name, version, env, status, priority, trigger_type, trigger_message, params, created_at, finished_at, def_hash)
+         VALUES (?, 'default', 'wf', 'w', NULL, 'dev', 'succeeded', 3, 'api', '{}', '{}', ?2, ?2, ?3)`,
+      ).bind(`ins_named_${tag}`, NOW - retentionMs(1), named),
+    ]);
+    const purged = await purgeHistory(env, 30, NOW);
+    expect(purged.runDefinitions).toBeGreaterThanOrEqual(1);
+    const { results } = await env.DB.prepare(`SELECT hash FROM run_definitions WHERE hash LIKE ? ORDER BY hash`).bind(`%_${tag}`).all<{ hash: string }>();
+    expect(results.map((r) => r.hash)).toEqual([named, young]);
+  });
+
   it("stops when its time budget is spent, says it is not complete, and the next run goes on where it stopped", async () => {
     const wf = `wf_budget_${crypto.randomUUID().slice(0, 8)}`;
     await history(wf, PURGE_BATCH + 50, NOW - retentionMs(60));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chunkBySize, dueEffects, isDeadLetter, laneOf, MAX_TRIES, retryDelayMs, type PendingEffect } from "./delivery.ts";
+import { chunkBySize, dueEffects, fitsOneOutboxRow, isDeadLetter, laneOf, MAX_TRIES, retryDelayMs, type PendingEffect } from "./delivery.ts";
 
 describe("outbox deliveries", () => {
   it("are tried again at once twice, then back off from 2 s, doubling, to at most 5 minutes", () => {
@@ -32,6 +32,11 @@ describe("outbox rows", () => {
 
   it("put an item larger than the limit in a row of its own", () => {
     expect(chunkBySize([{ a: "x".repeat(200) }, { b: 1 }], 100)).toEqual([[{ a: "x".repeat(200) }], [{ b: 1 }]]);
+  });
+
+  it("a 1 MiB definition fits one row; one whose escaping doubles it past Durable Object SQLite's 2 MB does not", () => {
+    expect(fitsOneOutboxRow({ params: ["x".repeat(1024 * 1024)] })).toBe(true);
+    expect(fitsOneOutboxRow({ params: ['"'.repeat(1024 * 1024)] })).toBe(false);
   });
 });
 

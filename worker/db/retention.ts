@@ -6,6 +6,8 @@ export interface Purged {
   instances: number;
   triggerEvents: number;
   auditEvents: number;
+  /** Run definitions no instance names any more. */
+  runDefinitions: number;
   /** Nothing past its age was left when the purge stopped (false: the budget ran out; the next run goes on). */
   complete: boolean;
   /** D1 queries and R2 calls made: what the budget counts. */
@@ -34,6 +36,16 @@ function instanceBatch(db: D1Database, cutoff: number): D1PreparedStatement[] {
     db.prepare(`DELETE FROM instances WHERE id IN (${OLDEST})`).bind(cutoff, PURGE_BATCH),
   ];
 }
+
+/**
+ * Run definitions past the cutoff that no instance names (?1: cutoff, ?2: batch size), through the
+ * instances' def_hash index. One a coordinator still holds is saved again by its next new instance's
+ * coordinator only after it pruned it; until then a rerun after the live window of such an instance falls
+ * back as for one from before D1 kept definitions (possible only with a retention shorter than the live window).
+ */
+const UNUSED_RUN_DEFINITIONS =
+  `DELETE FROM run_definitions WHERE hash IN (SELECT d.hash FROM run_definitions d WHERE d.created_at < ?1 ` +
+  `AND NOT EXISTS (SELECT 1 FROM instances i WHERE i.def_hash = d.hash) LIMIT ?2)`;
 
 /** R2 deletes at most this many keys per call. */
 const R2_DELETE_KEYS = 1000;
@@ -64,7 +76,7 @@ export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, 
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
   const spent: PurgeSpent = { queries: 0, r2Calls: 0 };
-  const purged: Purged = { instances: 0, triggerEvents: 0, auditEvents: 0, complete: false, spent };
+  const purged: Purged = { instances: 0, triggerEvents: 0, auditEvents: 0, runDefinitions: 0, complete: false, spent };
   /** Runs batches of one kind until a batch comes back short (nothing older left) or the budget is spent. */
   const drain = async (batch: () => D1PreparedStatement[] | Promise<D1PreparedStatement[]>, count: (n: number) => void): Promise<boolean> => {
     while (purgeMayContinue(startedAt, clock(), spent)) {
@@ -84,6 +96,8 @@ export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, 
     return instanceBatch(db, cutoff);
   };
   const doneInstances = await drain(withLogs, (n) => (purged.instances += n));
+  // After the instances: those purged just now no longer name their definitions.
+  const doneDefinitions = await drain(single(UNUSED_RUN_DEFINITIONS, cutoff), (n) => (purged.runDefinitions += n));
   const doneEvents = await drain(
     single(`DELETE FROM trigger_events WHERE id IN (SELECT id FROM trigger_events WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)`, cutoff),
     (n) => (purged.triggerEvents += n),
@@ -96,6 +110,6 @@ export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, 
       (n) => (purged.auditEvents += n),
     );
   }
-  purged.complete = doneInstances && doneEvents && doneAudit;
+  purged.complete = doneInstances && doneDefinitions && doneEvents && doneAudit;
   return purged;
 }

@@ -170,12 +170,12 @@ describe("what D1 keeps for a rerun after the live window", () => {
 
   it("rebuilds the instance with its ordering key, priority override and cyctime", () => {
     const w = new World();
-    const { id } = w.start(def, { orderingKey: "acct-1", priorityOverride: 9, cyctime: 42_000 });
+    const { id } = w.start(def, { orderingKey: "acct-1", priorityOverride: 8, cyctime: 42_000 });
     w.run(attemptOf(w, id, "n").id, 1);
     const hash = w.host.t.instances.get(id)!.def_hash;
     const { row, runs } = history(w, id);
     const { instance } = liveRecordsFromHistory(row, runs, w.host.definition(hash).def, hash);
-    expect(instance).toMatchObject({ def_hash: hash, ordering_key: "acct-1", priority_override: 9, priority: 9, cyctime: 42_000 });
+    expect(instance).toMatchObject({ def_hash: hash, ordering_key: "acct-1", priority_override: 8, priority: 8, cyctime: 42_000 });
   });
 
   it("a rebuilt instance rerunning holds its ordering key: a later instance with the key waits for it", () => {
