@@ -1,6 +1,8 @@
 // Live state only while it is needed: past its live window a finished instance is read from D1, and a rerun loads it back.
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { newInstanceId } from "../../worker/core/ids.ts";
+import type { RunSpec } from "../../worker/core/run-starts.ts";
 import { ADMIN, api, instance, isolatedGroup, mirrored, shellNode, startRun } from "./helpers.ts";
 
 const scope = isolatedGroup();
@@ -93,16 +95,72 @@ describe("the live window", () => {
     expect((await instance(id)).status).toBe("succeeded");
   });
 
-  it("refuses to rerun a dev run gone from live state: its draft is not kept", async () => {
-    const wf = await scope.createWorkflow({ name: "live-window-dev", nodes: [shellNode("n", "false")] });
+  it("reruns a dev run gone from live state with the draft it ran, not the draft saved since", async () => {
+    const wf = await scope.createWorkflow({ name: "live-window-dev", nodes: [shellNode("n", "echo original")] });
     const id = await startRun(wf.id, { env: "dev" });
     const runner = await scope.newRunner();
     const [task] = await runner.claim();
     await runner.complete(task.attemptId, 1);
     await leaveLiveWindow(wf.id, id);
+    expect((await liveRows(wf.id, id)).instances).toBe(0);
+    const saved = await api("PUT", `/api/v1/workflows/${wf.id}`, { name: "live-window-dev", policy: { resourceGroup: scope.name() }, nodes: [shellNode("n", "echo changed")] });
+    expect(saved.status).toBe(200);
+
+    const rerun = await api("POST", `/api/v1/instances/${id}/rerun`, { mode: "failed" });
+    expect(rerun.status).toBe(200);
+    const [again] = await runner.claim();
+    expect(again).toMatchObject({ instanceId: id, nodeName: "n", attempt: 2 });
+    expect(again.script).toContain("echo original");
+    expect((await runner.complete(again.attemptId, 0)).status).toBe(200);
+    expect((await instance(id)).status).toBe("succeeded");
+  });
+
+  it("refuses to rerun a dev run gone from live state whose definition D1 does not keep (mirrored before it did)", async () => {
+    const wf = await scope.createWorkflow({ name: "live-window-dev-old", nodes: [shellNode("n", "false")] });
+    const id = await startRun(wf.id, { env: "dev" });
+    const runner = await scope.newRunner();
+    const [task] = await runner.claim();
+    await runner.complete(task.attemptId, 1);
+    await leaveLiveWindow(wf.id, id);
+    await env.DB.prepare(`UPDATE instances SET def_hash = NULL, cyctime = NULL WHERE id = ?`).bind(id).run();
     const rerun = await api("POST", `/api/v1/instances/${id}/rerun`, { mode: "failed" });
     expect(rerun.status).toBe(409);
     expect(rerun.json.error.message).toMatch(/draft/);
+  });
+
+  it("reruns an instance gone from live state under its ordering key: a later one with the key waits for it", async () => {
+    const wf = await scope.createWorkflow({ name: "live-window-ordered", nodes: [shellNode("n", "true")] });
+    /** A queue-like start straight to the coordinator, as trigger deliveries send it (ordering keys come from triggers). */
+    const start = async (orderingKey: string) => {
+      const now = Date.now();
+      const run: RunSpec = {
+        instanceId: newInstanceId(wf.id, now), env: "dev", receivedAt: now, runDate: null, priorityOverride: null,
+        triggerType: "queue", triggerMessage: {}, params: null, orderingKey,
+      };
+      const draftRevision = (await api("GET", `/api/v1/workflows/${wf.id}`)).json.draftRevision as number;
+      const started = await coordinator(wf.id).startMany({ workspaceId: "default", workflowId: wf.id, publishedVersion: null, draftRevision, runs: [run] });
+      if (!started.ok) throw new Error(started.error.message);
+      return started.value[0]!;
+    };
+    const first = await start("acct-1");
+    const runner = await scope.newRunner();
+    const [task] = await runner.claim();
+    await runner.complete(task.attemptId, 1);
+    await leaveLiveWindow(wf.id, first.id);
+    expect((await liveRows(wf.id, first.id)).instances).toBe(0);
+
+    expect((await api("POST", `/api/v1/instances/${first.id}/rerun`, { mode: "failed" })).status).toBe(200);
+    const held = await runInDurableObject(coordinator(wf.id), (_, state) =>
+      state.storage.sql.exec<{ ordering_key: string | null }>(`SELECT ordering_key FROM instances WHERE id = ?`, first.id).one().ordering_key,
+    );
+    expect(held).toBe("acct-1");
+    const later = await start("acct-1");
+    expect(later.status).toBe("waiting");
+    const [again] = await runner.claim(10);
+    expect(again).toMatchObject({ instanceId: first.id, attempt: 2 });
+    await runner.complete(again.attemptId, 0);
+    const [next] = await runner.claim(10);
+    expect(next.instanceId).toBe(later.id);
   });
 
   it("answers a repeated Idempotency-Key with the first instance after it left live state", async () => {
