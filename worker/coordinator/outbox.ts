@@ -1,5 +1,5 @@
 // The coordinator's outbox: effects written in the same transaction as the state; pool calls delivered on the caller's path, D1 mirror rows in the background, each in order.
-import { chunkBySize, dueEffects, isDeadLetter, retryDelayMs, type Address, type Lane, type PendingEffect } from "../core/delivery.ts";
+import { chunkBySize, dueEffects, isDeadLetter, retryDelayMs, withinSize, type Address, type Lane, type PendingEffect } from "../core/delivery.ts";
 import type { QueuedTask } from "../core/runner-protocol.ts";
 import { coalesceUpserts, compactStatements, type Statement } from "../db/mirror.ts";
 import { DEFAULT_WORKSPACE } from "../core/tenancy.ts";
@@ -196,14 +196,14 @@ export class Outbox {
   }
 
   /** The oldest rows of a lane, without their bodies, for the delivery rules (core/delivery.ts). */
-  private oldest(lane: Lane, limit: number): PendingEffect[] {
+  private oldest(lane: Lane, limit: number): (PendingEffect & { size: number })[] {
     return this.storage.sql
-      .exec<{ id: number; address: string; kind: string; next_at: number }>(
-        `SELECT id, address, kind, next_at FROM outbox WHERE ${lane === "mirror" ? "address = 'd1'" : "address <> 'd1'"} ORDER BY id LIMIT ?`,
+      .exec<{ id: number; address: string; kind: string; next_at: number; size: number }>(
+        `SELECT id, address, kind, next_at, length(body) AS size FROM outbox WHERE ${lane === "mirror" ? "address = 'd1'" : "address <> 'd1'"} ORDER BY id LIMIT ?`,
         limit,
       )
       .toArray()
-      .map((r) => ({ id: r.id, address: r.address as Address, kind: r.kind as PendingEffect["kind"], nextAt: r.next_at }));
+      .map((r) => ({ id: r.id, address: r.address as Address, kind: r.kind as PendingEffect["kind"], nextAt: r.next_at, size: r.size }));
   }
 
   private rows(ids: number[]): OutboxRow[] {
@@ -233,10 +233,10 @@ export class Outbox {
     return this.settle([...parts.keys()], outcomes, now);
   }
 
-  /** Up to BATCH due mirror rows as one D1 batch (one transaction). */
+  /** Up to BATCH due mirror rows, and a few MB of them, as one D1 batch (one transaction). */
   private async deliverMirrorBatch(): Promise<"empty" | "delivered" | "failed"> {
     const now = Date.now();
-    const due = dueEffects(this.oldest("mirror", BATCH), now);
+    const due = withinSize(dueEffects(this.oldest("mirror", BATCH), now));
     if (due.length === 0) return "empty";
     const outcome = await this.deliverMirror(this.rows(due.map((e) => e.id)));
     return this.settle(["d1"], [outcome], now);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chunkBySize, dueEffects, fitsOneOutboxRow, isDeadLetter, laneOf, MAX_TRIES, retryDelayMs, type PendingEffect } from "./delivery.ts";
+import { chunkBySize, dueEffects, fitsOneOutboxRow, withinSize, isDeadLetter, laneOf, MAX_TRIES, retryDelayMs, type PendingEffect } from "./delivery.ts";
 
 describe("outbox deliveries", () => {
   it("are tried again at once twice, then back off from 2 s, doubling, to at most 5 minutes", () => {
@@ -37,6 +37,12 @@ describe("outbox rows", () => {
   it("a 1 MiB definition fits one row; one whose escaping doubles it past Durable Object SQLite's 2 MB does not", () => {
     expect(fitsOneOutboxRow({ params: ["x".repeat(1024 * 1024)] })).toBe(true);
     expect(fitsOneOutboxRow({ params: ['"'.repeat(1024 * 1024)] })).toBe(false);
+  });
+
+  it("delivers the oldest mirror rows within a batch's size, and a larger row alone", () => {
+    const rows = [{ id: 1, size: 60 }, { id: 2, size: 30 }, { id: 3, size: 20 }];
+    expect(withinSize(rows, 100).map((r) => r.id)).toEqual([1, 2]);
+    expect(withinSize([{ id: 1, size: 500 }, { id: 2, size: 1 }], 100).map((r) => r.id)).toEqual([1]);
   });
 });
 

@@ -61,6 +61,24 @@ export function isDeadLetter(address: Address, tries: number): boolean {
 /** Durable Object SQLite holds values up to 2 MB: an outbox row's body stays well under it. */
 export const MAX_ROW_CHARS = 512 * 1024;
 
+/**
+ * The D1 mirror rows delivered in one batch, by their bodies' size: a run definition's row may be near 2 MB,
+ * and 50 of them at once would not fit a Worker's memory.
+ */
+export const MAX_MIRROR_BATCH_CHARS = 4 * 1024 * 1024;
+
+/** The first effects whose bodies together stay within `limit` characters; the first one always (it is sent alone). */
+export function withinSize<T extends { size: number }>(effects: readonly T[], limit = MAX_MIRROR_BATCH_CHARS): T[] {
+  let size = 0;
+  const taken: T[] = [];
+  for (const effect of effects) {
+    size += effect.size;
+    if (taken.length > 0 && size > limit) break;
+    taken.push(effect);
+  }
+  return taken;
+}
+
 /** Durable Object SQLite's limit on a row, in bytes. */
 const MAX_STORED_ROW_BYTES = 2_000_000;
 
