@@ -4,6 +4,7 @@ import { basename, dirname, join } from "node:path";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { PURGE_QUERY_BUDGET, PURGE_R2_CALL_BUDGET, PURGE_TIME_BUDGET_MS } from "../worker/core/retention.ts";
+import type { Baseline } from "./soak-baseline.ts";
 import type { MachineInfo } from "./stack-metrics.ts";
 
 export interface Load {
@@ -39,6 +40,10 @@ export interface Sample {
   phase: "load" | "drain" | "end";
   loads: LoadSample[];
   workerdRssMiB: number;
+  /** Of workerdRssMiB, wrangler's proxy process (no Sluice code runs there). */
+  proxyRssMiB: number;
+  /** The Worker isolate's JS heap in use in use (devtools); null when it did not answer. */
+  workerHeapMiB: number | null;
   runnerRssMiB: number;
   d1MiB: number;
   largestDoMiB: number;
@@ -81,12 +86,16 @@ export interface SoakRun {
     liveWindowMinutes: number;
     /** The triggers' dedup window; 0: the trigger default (24 h). */
     dedupWindowSeconds: number;
+    baselineMinutes: number;
+    baselineRate: number;
   };
   loads: Load[];
   samples: Sample[];
   purges: PurgeRun[];
   /** The highest run-start rate bench/RESULTS.json records (runs/s), which the purge must outpace. */
   highestIngest: { name: string; perSecond: number } | null;
+  /** A hello-world Worker under the same wrangler dev afterwards: what wrangler and workerd hold by themselves. */
+  baseline: Baseline | null;
   finishedAt: string;
 }
 
@@ -141,7 +150,20 @@ function charts(run: SoakRun): { name: string; title: string; spec: TopLevelSpec
     { name: "throughput", title: "Runs completed per second, by load", spec: lineChart("Runs completed per second", "runs/s", perLoad((l) => Math.round(l.completedPerSecond * 10) / 10, windows)) },
     { name: "lag", title: "Lag: events accepted but not started", spec: lineChart("Lag: events accepted, not started", "events", perLoad((l) => l.lag)) },
     { name: "backlog", title: "Backlog: events accepted whose run has not finished", spec: lineChart("Backlog: accepted, not finished", "events", perLoad((l) => l.unfinished)) },
-    { name: "memory", title: "Resident memory", spec: lineChart("Resident memory", "MiB", series([["workerd (both processes)", (s) => s.workerdRssMiB], ["runner", (s) => s.runnerRssMiB]])) },
+    {
+      name: "memory",
+      title: "Memory: resident, and the Worker isolate's heap in use",
+      spec: lineChart(
+        "Memory",
+        "MiB",
+        series([
+          ["workerd, both processes (RSS)", (s) => s.workerdRssMiB],
+          ["of which wrangler's proxy (RSS)", (s) => s.proxyRssMiB],
+          ["Worker isolate heap in use", (s) => s.workerHeapMiB ?? 0],
+          ["runner (RSS)", (s) => s.runnerRssMiB],
+        ]),
+      ),
+    },
     {
       name: "live",
       title: "Instances the coordinators hold in live state",
@@ -170,6 +192,8 @@ function verdicts(run: SoakRun): string[] {
     `| measure | value | target (issue #12) |`,
     `|---|---|---|`,
     `| workerd RSS over the second half of the load | ${halfway.workerdRssMiB} → ${lastLoad.workerdRssMiB} MiB (${signed(growth)}) | < 5 % over 30 minutes |`,
+    `| of it, wrangler's proxy process (no Sluice code) | ${halfway.proxyRssMiB} → ${lastLoad.proxyRssMiB} MiB (${signed(pct(halfway.proxyRssMiB, lastLoad.proxyRssMiB))}) | – |`,
+    `| the Worker isolate's JS heap in use (Sluice's own objects), same minutes | ${halfway.workerHeapMiB ?? "–"} → ${lastLoad.workerHeapMiB ?? "–"} MiB (${halfway.workerHeapMiB && lastLoad.workerHeapMiB ? signed(pct(halfway.workerHeapMiB, lastLoad.workerHeapMiB)) : "not read"}) | flat |`,
   ];
   for (const l of lastLoad.loads) lines.push(`| ${l.kind}: lag / backlog when the load stopped | ${l.lag} not started / ${l.unfinished} not finished | bounded (no growing backlog) |`);
   for (const l of end.loads) lines.push(`| ${l.kind}: accepted / started / completed / failed at the end | ${l.accepted} / ${l.started} / ${l.completed} / ${l.failed} | all accepted complete, none failed |`);
@@ -190,12 +214,12 @@ function storageVerdict(run: SoakRun, end: Sample): string[] {
   const at = (s: Sample) => (s.seconds / 60).toFixed(1);
   const row = (what: string, minutes: number, value: (s: Sample) => number, setting: string) => {
     const from = load.find((s) => s.seconds >= (minutes + 2) * 60);
-    if (!from || from === last) return `| ${what} | ${value(end)} MiB at the end | flat once ${setting} applies (it applies from minute ${minutes + 2}, after the load ended) |`;
-    return `| ${what}, minute ${at(from)} → ${at(last)} | ${value(from)} → ${value(last)} MiB (${signed(pct(value(from), value(last)))}) | flat once ${setting} applies |`;
+    if (!from || from === last) return `| ${what} | ${value(end)} MiB at the end | flat once ${setting} (from minute ${minutes + 2}, after the load ended) |`;
+    return `| ${what}, minute ${at(from)} → ${at(last)} | ${value(from)} → ${value(last)} MiB (${signed(pct(value(from), value(last)))}) | flat once ${setting} |`;
   };
   return [
-    row("D1 size", o.retentionMinutes || 30 * 24 * 60, (s) => s.d1MiB, "retention"),
-    row("largest Durable Object", Math.max(o.liveWindowMinutes || 60, (o.dedupWindowSeconds || 86_400) / 60), (s) => s.largestDoMiB, "the live window and dedup window"),
+    row("D1 size", o.retentionMinutes || 30 * 24 * 60, (s) => s.d1MiB, "retention applies"),
+    row("largest Durable Object", Math.max(o.liveWindowMinutes || 60, (o.dedupWindowSeconds || 86_400) / 60), (s) => s.largestDoMiB, "the live and dedup windows apply"),
   ];
 }
 
@@ -220,14 +244,35 @@ function purgeVerdict(run: SoakRun): string[] {
   ];
 }
 
+/** The baseline's section: its chart and its growth over the second half, beside the soak's. */
+async function baselineSection(run: SoakRun, chartDir: string): Promise<string[]> {
+  const b = run.baseline;
+  if (!b || b.samples.length < 2) return [];
+  const points = b.samples.map((s) => ({ minute: Math.round((s.seconds / 60) * 100) / 100, series: "workerd, both processes (RSS)", value: s.workerdRssMiB }));
+  writeFileSync(join(chartDir, "baseline.svg"), await svg(lineChart("Baseline: a hello-world Worker under wrangler dev", "MiB", points)));
+  const first = b.samples[0]!;
+  const half = b.samples.find((s) => s.seconds >= b.samples.at(-1)!.seconds / 2)!;
+  const last = b.samples.at(-1)!;
+  return [
+    "## Baseline: wrangler dev alone",
+    "",
+    `After the soak, a Worker that only answers \`ok\` (\`bench/baseline-worker\`) ran under the same wrangler dev for ${run.options.baselineMinutes} min at ${b.requestsPerSecond} requests/s. Its workerd processes went ${first.workerdRssMiB} → ${half.workerdRssMiB} → ${last.workerdRssMiB} MiB (start, halfway, end; ${signed(pct(half.workerdRssMiB, last.workerdRssMiB))} over the second half): the resident memory that wrangler's proxy and workerd hold by themselves under a request rate, none of it Sluice's.`,
+    "",
+    `![Baseline](${basename(chartDir)}/baseline.svg)`,
+    "",
+  ];
+}
+
 function windowTable(run: SoakRun): string[] {
   const kinds = run.loads.map((l) => l.kind);
-  const head = ["min", "phase", ...kinds.flatMap((k) => [`${k} /s`, `${k} lag`, `${k} backlog`]), "workerd MiB", "runner MiB", "D1 MiB", "largest DO MiB", "live instances", "R2 objects", "purged"];
+  const head = ["min", "phase", ...kinds.flatMap((k) => [`${k} /s`, `${k} lag`, `${k} backlog`]), "workerd MiB", "proxy MiB", "heap MiB", "runner MiB", "D1 MiB", "largest DO MiB", "live instances", "R2 objects", "purged"];
   const rows = run.samples.map((s) => [
     (s.seconds / 60).toFixed(1),
     s.phase,
     ...s.loads.flatMap((l) => [l.completedPerSecond.toFixed(1), String(l.lag), String(l.unfinished)]),
     String(s.workerdRssMiB),
+    String(s.proxyRssMiB),
+    String(s.workerHeapMiB ?? "–"),
     String(s.runnerRssMiB),
     String(s.d1MiB),
     String(s.largestDoMiB),
@@ -257,7 +302,7 @@ export async function writeSoakReport(run: SoakRun, outFile: string): Promise<vo
     "",
     `Machine: ${m.nproc} cores, ${m.memoryGiB} GiB, ${m.cpuModel}, kernel ${m.kernel}, Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}, code ${m.commit}, load average at start ${m.loadAtStart}.`,
     "",
-    "How it is measured: counts are D1's (what the API lists) by workflow and status, each finished instance counted once 10 s after it finished, so retention cannot take it back; lag is events the Worker accepted (2xx) minus instances that started; backlog, accepted minus instances that finished. Durable Object sizes and live instances are what each object reports (`GET /api/v1/stats`: `ctx.storage.sql.databaseSize`); D1's size is its SQLite pages (`PRAGMA page_count × page_size`) read from wrangler's state directory. Memory is VmRSS from /proc.",
+    "How it is measured: counts are D1's (what the API lists) by workflow and status, each finished instance counted once 10 s after it finished, so retention cannot take it back; lag is events the Worker accepted (2xx) minus instances that started; backlog, accepted minus instances that finished. Durable Object sizes and live instances are what each object reports (`GET /api/v1/stats`: `ctx.storage.sql.databaseSize`); D1's size is its SQLite pages (`PRAGMA page_count × page_size`) read from wrangler's state directory. Memory is VmRSS from /proc for both workerd processes (wrangler's proxy, which runs no Sluice code, and the one running the Worker with its Durable Objects and the local D1, R2 and Queues), and the Worker isolate's JavaScript heap in use (devtools `Runtime.getHeapUsage`), which is where Sluice's own objects live.",
     "",
     "## Against the targets",
     "",
@@ -266,6 +311,7 @@ export async function writeSoakReport(run: SoakRun, outFile: string): Promise<vo
     "## Over time",
     "",
     ...drawn.flatMap((d) => [d, ""]),
+    ...(await baselineSection(run, chartDir)),
     "## Every window",
     "",
     ...windowTable(run),

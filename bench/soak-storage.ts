@@ -1,5 +1,5 @@
 // What the soak reads off the local stack each window: instance counts and sizes from wrangler's state files, memory from /proc.
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { Api } from "./api.ts";
@@ -38,6 +38,18 @@ function withDatabase<T>(file: string, read: (db: DatabaseSync) => T, fallback: 
   }
 }
 
+/**
+ * Whether a workerd process is wrangler's proxy (it listens on the stack's port and runs no Sluice code) rather
+ * than the one running the Worker, its Durable Objects and the local D1, R2 and Queues.
+ */
+function isProxy(pid: number, port: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(`--socket-addr=entry=127.0.0.1:${port}`);
+  } catch {
+    return false;
+  }
+}
+
 /** What `GET /api/v1/stats` answers, as far as the soak reads it. */
 export interface StorageStats {
   coordinators: { databaseSize: number; liveInstances: number }[];
@@ -67,7 +79,10 @@ export class StorageProbe {
   /** Per workflow: finished instances counted up to `cut` (ms), by status. */
   private readonly counted = new Map<string, { cut: number; byStatus: Record<string, number> }>();
 
-  constructor(persistTo: string, wranglerPgid: number, runnerPids: number[]) {
+  private readonly port: number;
+
+  constructor(persistTo: string, wranglerPgid: number, runnerPids: number[], port: number) {
+    this.port = port;
     this.v3 = join(persistTo, "v3");
     this.wranglerPgid = wranglerPgid;
     this.runnerPids = runnerPids;
@@ -128,7 +143,7 @@ export class StorageProbe {
     };
   }
 
-  sample(startedAt: number, phase: Sample["phase"], loads: Load[], stats: StorageStats | null): Omit<Sample, "purgedInstances"> {
+  sample(startedAt: number, phase: Sample["phase"], loads: Load[], stats: StorageStats | null): Omit<Sample, "purgedInstances" | "workerHeapMiB"> {
     const now = Date.now();
     const loadSamples = loads.map((load) => this.loadSample(load, now, true));
     this.last = { at: now, completed: new Map(loads.map((l, i) => [l.workflowId, loadSamples[i]!.completed])) };
@@ -143,6 +158,7 @@ export class StorageProbe {
       phase,
       loads: loadSamples,
       workerdRssMiB: round1(workerd.reduce((sum, m) => sum + rssKiB(m.pid), 0) / 1024),
+      proxyRssMiB: round1(workerd.filter((m) => isProxy(m.pid, this.port)).reduce((sum, m) => sum + rssKiB(m.pid), 0) / 1024),
       runnerRssMiB: round1(this.runnerPids.reduce((sum, pid) => sum + rssKiB(pid), 0) / 1024),
       d1MiB: round1(d1 ? databaseBytes(d1) / MiB : 0),
       largestDoMiB: round1(Math.max(0, ...coordinators, ...pools) / MiB),

@@ -7,6 +7,8 @@ import { Webhook } from "standardwebhooks";
 import { ROOT, startStack, type Stack } from "../scripts/stack.ts";
 import { Api, sleep } from "./api.ts";
 import { machineInfo } from "./stack-metrics.ts";
+import { type Baseline, runBaseline } from "./soak-baseline.ts";
+import { workerHeapMiB } from "./soak-heap.ts";
 import { highestIngest, PurgeLog } from "./soak-purges.ts";
 import { type Load, type Sample, type SoakRun, writeSoakReport } from "./soak-report.ts";
 import { StorageProbe, storageStats } from "./soak-storage.ts";
@@ -23,6 +25,8 @@ const USAGE = `usage: npm run soak -- [options]
   --retention-minutes N    keep finished history N minutes (RETENTION_DAYS), default: the installation's 30 days
   --live-window-minutes N  a coordinator keeps a finished instance N minutes (LIVE_WINDOW_MINUTES), default 60
   --dedup-window N         the queue and webhook triggers' dedup window in seconds, default: the trigger default (24 h)
+  --baseline-minutes N     then a hello-world Worker under the same wrangler dev for N minutes, default 5 (0: none)
+  --baseline-rate N        its requests per second, default 150
   --out FILE         default bench/SOAK.md (charts beside it in bench/soak/)`;
 
 const { values: flags } = parseArgs({
@@ -37,6 +41,8 @@ const { values: flags } = parseArgs({
     "retention-minutes": { type: "string", default: "0" },
     "live-window-minutes": { type: "string", default: "0" },
     "dedup-window": { type: "string", default: "0" },
+    "baseline-minutes": { type: "string", default: "5" },
+    "baseline-rate": { type: "string", default: "150" },
     out: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -61,6 +67,8 @@ const options = {
   retentionMinutes: number("retention-minutes", 0),
   liveWindowMinutes: number("live-window-minutes", 0),
   dedupWindowSeconds: number("dedup-window", 0),
+  baselineMinutes: number("baseline-minutes", 0),
+  baselineRate: number("baseline-rate", 10),
 };
 // The probe counts an instance once it has finished and settled (SETTLE_MS): retention must not take it first.
 if (options.retentionMinutes > 0 && options.retentionMinutes * 60 < 2 * options.windowSeconds + 10) {
@@ -162,18 +170,18 @@ async function main(): Promise<void> {
   stack = await startStack({ quiet: true, persistTo, vars, runners: [{ name: "soak-runner", slots: options.slots }] });
   const api = new Api(stack.url, stack.adminToken);
   const s = await setup(api);
-  const probe = new StorageProbe(persistTo, stack.worker.pid!, stack.runners.map((r) => r.pid!));
+  const probe = new StorageProbe(persistTo, stack.worker.pid!, stack.runners.map((r) => r.pid!), Number(new URL(stack.url).port));
   const samples: Sample[] = [];
   const startedAt = Date.now();
   const purges = new PurgeLog(stack.output, startedAt);
   const loadEnds = startedAt + options.minutes * 60_000;
   const take = async (phase: Sample["phase"]) => {
-    const stats = await storageStats(api);
-    const sample = { ...probe.sample(startedAt, phase, s.loads, stats), purgedInstances: purges.read().instances };
+    const [stats, heapMiB] = await Promise.all([storageStats(api), workerHeapMiB(stack!.inspectorPort)]);
+    const sample = { ...probe.sample(startedAt, phase, s.loads, stats), purgedInstances: purges.read().instances, workerHeapMiB: heapMiB };
     samples.push(sample);
     const lag = sample.loads.map((l) => `${l.kind} ${l.completedPerSecond.toFixed(1)}/s lag ${l.lag} backlog ${l.unfinished}`).join(", ");
     console.log(
-      `[soak] ${Math.round(sample.seconds)} s: ${lag}; workerd ${sample.workerdRssMiB} MiB; D1 ${sample.d1MiB} MiB; largest DO ${sample.largestDoMiB} MiB; live ${sample.liveInstances}; purged ${sample.purgedInstances}`,
+      `[soak] ${Math.round(sample.seconds)} s: ${lag}; workerd ${sample.workerdRssMiB} MiB (proxy ${sample.proxyRssMiB}), heap ${sample.workerHeapMiB} MiB; D1 ${sample.d1MiB} MiB; largest DO ${sample.largestDoMiB} MiB; live ${sample.liveInstances}; purged ${sample.purgedInstances}`,
     );
   };
   const sampler = setInterval(() => void take(Date.now() < loadEnds ? "load" : "drain"), options.windowSeconds * 1000);
@@ -187,7 +195,13 @@ async function main(): Promise<void> {
   clearInterval(sampler);
   await take("end");
   probe.close();
-  const run: SoakRun = { machine, options, loads: s.loads, samples, purges: purges.read().runs, highestIngest: highestIngest(), finishedAt: new Date().toISOString() };
+  await cleanUp();
+  let baseline: Baseline | null = null;
+  if (options.baselineMinutes > 0) {
+    console.log(`[soak] baseline: a hello-world Worker under wrangler dev, ${options.baselineRate} requests/s for ${options.baselineMinutes} min…`);
+    baseline = await runBaseline(options.baselineMinutes, options.baselineRate, options.windowSeconds);
+  }
+  const run: SoakRun = { machine, options, loads: s.loads, samples, purges: purges.read().runs, highestIngest: highestIngest(), baseline, finishedAt: new Date().toISOString() };
   await writeSoakReport(run, outFile);
   console.log(`[soak] wrote ${outFile}`);
 }

@@ -28,6 +28,8 @@ export interface StackOptions {
 
 export interface Stack {
   url: string;
+  /** Wrangler's devtools port for the Worker's isolate (heap usage, profiles). */
+  inspectorPort: number;
   adminToken: string;
   runnerToken: string;
   worker: ChildProcess;
@@ -74,14 +76,19 @@ function cronTicker(url: string, everyMs: number): () => void {
   return () => clearInterval(timer);
 }
 
-function run(cmd: string, args: string[], opts: { quiet?: boolean; output?: string[] }): ChildProcess {
+function run(cmd: string, args: string[], opts: { quiet?: boolean; output?: string[]; cwd?: string }): ChildProcess {
   // Each child leads its own process group so stop() can end it with everything it spawned.
-  const child = spawn(cmd, args, { cwd: ROOT, detached: true, stdio: opts.quiet ? ["ignore", "pipe", "pipe"] : ["ignore", "inherit", "inherit"], env: childEnv() });
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, detached: true, stdio: opts.quiet ? ["ignore", "pipe", "pipe"] : ["ignore", "inherit", "inherit"], env: childEnv() });
   if (opts.quiet && opts.output) {
     child.stdout?.on("data", (d: Buffer) => opts.output!.push(d.toString()));
     child.stderr?.on("data", (d: Buffer) => opts.output!.push(d.toString()));
   }
   return child;
+}
+
+/** A quiet child in its own process group, with the stack's environment (the soak's baseline Worker). */
+export function startProcess(cmd: string, args: string[], cwd: string): ChildProcess {
+  return run(cmd, args, { quiet: true, output: [], cwd });
 }
 
 async function exec(cmd: string, args: string[], quiet: boolean): Promise<void> {
@@ -162,10 +169,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   await exec("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persist], quiet);
 
+  const inspectorPort = await freePort();
   const vars = Object.entries({ SLUICE_ADMIN_TOKEN: adminToken, SLUICE_SECRET_KEY: localSecretKey(options.persistTo), ...options.vars }).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
   const worker = run(
     "wrangler",
-    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--show-interactive-dev-session=false", ...persist, ...vars],
+    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--show-interactive-dev-session=false", ...persist, ...vars],
     { quiet, output },
   );
   const url = `http://127.0.0.1:${port}`;
@@ -197,7 +205,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await Promise.all([worker, ...runners].map(killGroup));
     };
     const restart = () => startStack({ ...options, port, adminToken });
-    return { url, adminToken, runnerToken, worker, runners, output, startRunner, stop, kill, restart };
+    return { url, inspectorPort, adminToken, runnerToken, worker, runners, output, startRunner, stop, kill, restart };
   } catch (err) {
     await stop();
     throw err;
