@@ -6,7 +6,7 @@ import type { Refusal, RunnerCaller } from "../pool/resource-pool.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
 import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
 import { insertLog, type Statement } from "../db/mirror.ts";
-import { archiveAttempt, logAttempt } from "../db/log-store.ts";
+import { archiveById } from "../db/log-store.ts";
 import { router, type AppEnv } from "./context.ts";
 import { body, errors, json } from "./schemas.ts";
 import type { Context } from "hono";
@@ -158,8 +158,7 @@ runnerApi.openapi(
  */
 async function archiveAfterResult(env: Env, attemptId: string): Promise<void> {
   try {
-    const attempt = await logAttempt(env.DB, attemptId);
-    if (attempt !== null) await archiveAttempt(env.DB, env.LOGS, attempt);
+    await archiveById(env.DB, env.LOGS, attemptId);
   } catch (err) {
     console.error(`sluice logs: the log of ${attemptId} was not archived after its result (the sweep will): ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -44,6 +44,14 @@ function concat(head: ArrayBuffer, tail: string): Uint8Array {
   return out;
 }
 
+/** archiveAttempt by id, for a runner's result: an attempt that printed nothing costs one D1 read. */
+export async function archiveById(db: D1Database, bucket: R2Bucket, attemptId: string): Promise<number> {
+  const chunks = await chunksOf(db, attemptId);
+  if (chunks.length === 0) return 0;
+  const attempt = await logAttempt(db, attemptId);
+  return attempt === null ? 0 : archiveAttempt(db, bucket, attempt, chunks);
+}
+
 /** One attempt as the archiver and the log route name it, from D1 (null: D1 has no such node run yet). */
 export async function logAttempt(db: D1Database, attemptId: string): Promise<LogAttempt | null> {
   return db
@@ -60,8 +68,8 @@ export async function logAttempt(db: D1Database, attemptId: string): Promise<Log
  * never happened is not repeated. The write is conditional on the object read, so two archivers at once never
  * lose a chunk: the one that loses writes nothing and deletes nothing. Returns the chunks deleted.
  */
-export async function archiveAttempt(db: D1Database, bucket: R2Bucket, attempt: LogAttempt): Promise<number> {
-  const chunks = await chunksOf(db, attempt.id);
+export async function archiveAttempt(db: D1Database, bucket: R2Bucket, attempt: LogAttempt, read?: LogChunk[]): Promise<number> {
+  const chunks = read ?? (await chunksOf(db, attempt.id));
   if (chunks.length === 0) return 0;
   const key = keyOf(attempt);
   const head = await bucket.head(key);
