@@ -50,6 +50,8 @@ export interface Sample {
   coordinatorsMiB: number;
   poolsMiB: number;
   r2Objects: number;
+  /** D1 log chunks of attempts finished over a minute ago (absent in runs recorded before it was measured). */
+  finishedLogChunks?: number;
   /** Finished or not, the instances the coordinators hold in live state (GET /api/v1/stats); null if it failed. */
   liveInstances: number | null;
   /** Instances the retention cron has deleted since the load began. */
@@ -198,6 +200,8 @@ function verdicts(run: SoakRun): string[] {
   for (const l of lastLoad.loads) lines.push(`| ${l.kind}: lag / backlog when the load stopped | ${l.lag} not started / ${l.unfinished} not finished | bounded (no growing backlog) |`);
   for (const l of end.loads) lines.push(`| ${l.kind}: accepted / started / completed / failed at the end | ${l.accepted} / ${l.started} / ${l.completed} / ${l.failed} | all accepted complete, none failed |`);
   lines.push(...storageVerdict(run, end));
+  const chunks = run.samples.map((s) => s.finishedLogChunks).filter((n): n is number => n !== undefined);
+  if (chunks.length > 0) lines.push(`| D1 log chunks of attempts finished over a minute ago, most in any window | ${Math.max(...chunks)} | none (logs of finished attempts are in R2) |`);
   lines.push(...purgeVerdict(run));
   return lines;
 }

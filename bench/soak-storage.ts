@@ -166,7 +166,18 @@ export class StorageProbe {
       poolsMiB: round1(pools.reduce((a, b) => a + b, 0) / MiB),
       liveInstances: stats?.coordinators.reduce((sum, c) => sum + c.liveInstances, 0) ?? null,
       r2Objects: this.r2Objects(),
+      finishedLogChunks: this.finishedLogChunks(now),
     };
+  }
+
+  /** D1 log chunks of attempts that finished over a minute ago: the archive should have moved them all to R2. */
+  private finishedLogChunks(now: number): number {
+    const db = this.database();
+    if (!db) return 0;
+    const row = db
+      .prepare("SELECT COUNT(*) AS n FROM node_logs l JOIN node_runs r ON r.id = l.node_run_id WHERE r.finished_at IS NOT NULL AND r.finished_at < ?")
+      .get(now - 60_000) as { n: number };
+    return row.n;
   }
 
   private r2Objects(): number {

@@ -1,5 +1,5 @@
 // npm run soak: mixed load on the real local stack for a long time; every window records throughput, lag, memory and storage, then bench/SOAK.md.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -27,7 +27,8 @@ const USAGE = `usage: npm run soak -- [options]
   --dedup-window N         the queue and webhook triggers' dedup window in seconds, default: the trigger default (24 h)
   --baseline-minutes N     then a hello-world Worker under the same wrangler dev for N minutes, default 5 (0: none)
   --baseline-rate N        its requests per second, default 150
-  --out FILE         default bench/SOAK.md (charts beside it in bench/soak/)`;
+  --out FILE         default bench/SOAK.md (charts beside it in bench/soak/, the raw run in FILE with .json)
+  --from FILE.json   write the report again from a saved run, without running anything`;
 
 const { values: flags } = parseArgs({
   options: {
@@ -44,6 +45,7 @@ const { values: flags } = parseArgs({
     "baseline-minutes": { type: "string", default: "5" },
     "baseline-rate": { type: "string", default: "150" },
     out: { type: "string" },
+    from: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -202,6 +204,7 @@ async function main(): Promise<void> {
     baseline = await runBaseline(options.baselineMinutes, options.baselineRate, options.windowSeconds);
   }
   const run: SoakRun = { machine, options, loads: s.loads, samples, purges: purges.read().runs, highestIngest: highestIngest(), baseline, finishedAt: new Date().toISOString() };
+  writeFileSync(outFile.replace(/\.md$/, "") + ".json", `${JSON.stringify(run, null, 1)}\n`);
   await writeSoakReport(run, outFile);
   console.log(`[soak] wrote ${outFile}`);
 }
@@ -219,8 +222,13 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-try {
-  await main();
-} finally {
-  await cleanUp();
+if (flags.from) {
+  await writeSoakReport(JSON.parse(readFileSync(flags.from, "utf8")) as SoakRun, outFile);
+  console.log(`[soak] wrote ${outFile} from ${flags.from}`);
+} else {
+  try {
+    await main();
+  } finally {
+    await cleanUp();
+  }
 }
