@@ -2,7 +2,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { logObjectKey } from "../../worker/core/logs.ts";
-import { PURGE_BATCH, PURGE_TIME_BUDGET_MS, retentionMs } from "../../worker/core/retention.ts";
+import { PURGE_BATCH, PURGE_TIME_BUDGET_MS, retentionMs, DATA_PATH_AUDIT_ACTIONS } from "../../worker/core/retention.ts";
 import { purgeHistory } from "../../worker/db/retention.ts";
 
 const NOW = Date.UTC(2026, 11, 6);
@@ -12,7 +12,7 @@ const DAY = 24 * 3600 * 1000;
  * `count` finished instances of workflow `wf`, finished at `finishedAt`, each with two node runs, a log
  * chunk per run, a trigger event and an audit row of the same age. Generated inside D1 (no bound ids).
  */
-async function history(wf: string, count: number, finishedAt: number): Promise<void> {
+async function history(wf: string, count: number, finishedAt: number, auditAction = "POST /api/v1/workflows/:id/publish"): Promise<void> {
   const n = `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1)`;
   await env.DB.batch([
     env.DB.prepare(
@@ -33,8 +33,8 @@ async function history(wf: string, count: number, finishedAt: number): Promise<v
     ).bind(count, wf, finishedAt),
     env.DB.prepare(
       `${n} INSERT INTO audit_events (workspace_id, at, actor_key_id, actor_role, action, target, status)
-       SELECT 'default', ?3, 'key_' || ?2, 'admin', 'POST /api/v1/workflows/:id/runs', '{}', 201 FROM n`,
-    ).bind(count, wf, finishedAt),
+       SELECT 'default', ?3, 'key_' || ?2, 'admin', ?4, '{}', 201 FROM n`,
+    ).bind(count, wf, finishedAt, auditAction),
   ]);
 }
 
@@ -117,6 +117,19 @@ describe("the retention purge", () => {
     expect(purged.runDefinitions).toBeGreaterThanOrEqual(1);
     const { results } = await env.DB.prepare(`SELECT hash FROM run_definitions WHERE hash LIKE ? ORDER BY hash`).bind(`%_${tag}`).all<{ hash: string }>();
     expect(results.map((r) => r.hash)).toEqual([named, young]);
+  });
+
+  it("purges the data path's audit rows (run requests, queue sends, uploads) with the run history, not after the audit's year", async () => {
+    const actions = ["POST /api/v1/workflows/:id/runs", "POST /api/v1/queues/:queue/messages", "PUT /api/v1/buckets/:bucket/objects/:key{.+}"];
+    expect(DATA_PATH_AUDIT_ACTIONS).toContain(actions[0]);
+    const tag = crypto.randomUUID().slice(0, 8);
+    for (const [i, action] of actions.entries()) await history(`wf_data${i}_${tag}`, 10, NOW - retentionMs(30) - DAY, action);
+    const config = `wf_cfgaudit_${tag}`;
+    await history(config, 10, NOW - retentionMs(30) - DAY);
+    const purged = await purgeHistory(env, 30, NOW, { auditDays: 365 });
+    expect(purged.auditEvents).toBeGreaterThanOrEqual(30);
+    for (const i of actions.keys()) expect(await left(`wf_data${i}_${tag}`)).toMatchObject({ instances: 0, auditEvents: 0 });
+    expect(await left(config)).toMatchObject({ instances: 0, auditEvents: 10 });
   });
 
   it("stops when its time budget is spent, says it is not complete, and the next run goes on where it stopped", async () => {

@@ -10,6 +10,18 @@ export const DEFAULT_RETENTION_DAYS = 30;
 /** Who did what outlives the runs it names: a year by default, never less than the run history. */
 export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
 /**
+ * Audit actions (SQL LIKE patterns) of the data path: run requests, queue sends, uploads. A system that
+ * starts runs or sends events through the API writes one such row a request: at 10 a second a year of them
+ * would outgrow a D1 database (10 GB), so they go with the run history (RETENTION_DAYS), and only changes to
+ * what exists (workflows, triggers, keys, grants…) keep the audit's year.
+ */
+export const DATA_PATH_AUDIT_ACTIONS = [
+  "POST /api/v1/workflows/:id/runs",
+  "POST /api/v1/queues/:queue/messages",
+  "PUT /api/v1/buckets/%",
+  "DELETE /api/v1/buckets/%",
+] as const;
+/**
  * Instances (with their node runs and logs), trigger events or audit rows deleted per D1 batch: a batch of
  * instances costs 4 D1 queries and an R2 delete per 1,000 attempts, so 600 queries a minute remove 300,000
  * instances (5,000/s), above the fastest ingest measured (bench/RESULTS.md, about 2,500 runs/s).

@@ -1,6 +1,6 @@
 // Purges history past its retention age (D1 rows, R2 log objects) in batches until none is left or the run's budget is spent (the Worker's cron, every minute).
 import { logObjectKey } from "../core/logs.ts";
-import { PURGE_BATCH, purgeMayContinue, retentionMs, type PurgeSpent } from "../core/retention.ts";
+import { PURGE_BATCH, purgeMayContinue, retentionMs, DATA_PATH_AUDIT_ACTIONS, type PurgeSpent } from "../core/retention.ts";
 
 export interface Purged {
   instances: number;
@@ -102,13 +102,23 @@ export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, 
     single(`DELETE FROM trigger_events WHERE id IN (SELECT id FROM trigger_events WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)`, cutoff),
     (n) => (purged.triggerEvents += n),
   );
-  let doneAudit = true;
+  // The data path's audit rows are run history: they go at its age (core/retention.ts DATA_PATH_AUDIT_ACTIONS).
+  const dataPath = DATA_PATH_AUDIT_ACTIONS.map((_, i) => `action LIKE ?${i + 3}`).join(" OR ");
+  const doneRunAudit = await drain(
+    () => [
+      db
+        .prepare(`DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ?1 AND (${dataPath}) ORDER BY at LIMIT ?2)`)
+        .bind(cutoff, PURGE_BATCH, ...DATA_PATH_AUDIT_ACTIONS),
+    ],
+    (n) => (purged.auditEvents += n),
+  );
+  let doneAudit = doneRunAudit;
   if (options.auditDays !== undefined) {
     const auditCutoff = now - retentionMs(options.auditDays);
-    doneAudit = await drain(
+    doneAudit = (await drain(
       single(`DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE at < ?1 ORDER BY at LIMIT ?2)`, auditCutoff),
       (n) => (purged.auditEvents += n),
-    );
+    )) && doneRunAudit;
   }
   purged.complete = doneInstances && doneDefinitions && doneEvents && doneAudit;
   return purged;
