@@ -1,4 +1,5 @@
 // How long a coordinator keeps a finished instance's live state, and when it may forget it (D1 keeps the history).
+import { FINISHED_INSTANCE, type InstanceStatus } from "./progress.ts";
 
 export const DEFAULT_LIVE_WINDOW_MINUTES = 60;
 /** 0: a finished instance is forgotten as soon as its history is in D1. */
@@ -42,7 +43,7 @@ export interface ForgetFacts {
  * its finish (and a margin) is delivered: forgetting it earlier would lose its history.
  */
 export function forgetVerdict({ instance, oldestUnmirroredAt, exiting }: ForgetFacts, now: number, windowMs: number): ForgetVerdict {
-  if (!instance || instance.finished_at === null || !["succeeded", "failed", "terminated"].includes(instance.status)) return { kind: "keep" };
+  if (!instance || instance.finished_at === null || !FINISHED_INSTANCE.has(instance.status as InstanceStatus)) return { kind: "keep" };
   if (instance.finished_at + windowMs > now) return { kind: "keep" };
   const mirrorBehind = oldestUnmirroredAt !== null && oldestUnmirroredAt <= instance.finished_at + SEAL_MARGIN_MS;
   return mirrorBehind || exiting ? { kind: "later", at: now + MIRROR_WAIT_MS } : { kind: "forget" };
