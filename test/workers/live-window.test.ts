@@ -95,13 +95,19 @@ describe("the live window", () => {
     expect((await instance(id)).status).toBe("succeeded");
   });
 
-  it("reruns a dev run gone from live state with the draft it ran, not the draft saved since", async () => {
-    const wf = await scope.createWorkflow({ name: "live-window-dev", nodes: [shellNode("n", "echo original")] });
+  /** A dev run whose one node failed, gone from its coordinator's live state. */
+  async function failedDevRunGone(name: string, code: string) {
+    const wf = await scope.createWorkflow({ name, nodes: [shellNode("n", code)] });
     const id = await startRun(wf.id, { env: "dev" });
     const runner = await scope.newRunner();
     const [task] = await runner.claim();
     await runner.complete(task.attemptId, 1);
     await leaveLiveWindow(wf.id, id);
+    return { wf, id, runner };
+  }
+
+  it("reruns a dev run gone from live state with the draft it ran, not the draft saved since", async () => {
+    const { wf, id, runner } = await failedDevRunGone("live-window-dev", "echo original");
     expect((await liveRows(wf.id, id)).instances).toBe(0);
     const saved = await api("PUT", `/api/v1/workflows/${wf.id}`, { name: "live-window-dev", policy: { resourceGroup: scope.name() }, nodes: [shellNode("n", "echo changed")] });
     expect(saved.status).toBe(200);
@@ -116,12 +122,7 @@ describe("the live window", () => {
   });
 
   it("refuses to rerun a dev run gone from live state whose definition D1 does not keep (mirrored before it did)", async () => {
-    const wf = await scope.createWorkflow({ name: "live-window-dev-old", nodes: [shellNode("n", "false")] });
-    const id = await startRun(wf.id, { env: "dev" });
-    const runner = await scope.newRunner();
-    const [task] = await runner.claim();
-    await runner.complete(task.attemptId, 1);
-    await leaveLiveWindow(wf.id, id);
+    const { id } = await failedDevRunGone("live-window-dev-old", "false");
     await env.DB.prepare(`UPDATE instances SET def_hash = NULL, cyctime = NULL WHERE id = ?`).bind(id).run();
     const rerun = await api("POST", `/api/v1/instances/${id}/rerun`, { mode: "failed" });
     expect(rerun.status).toBe(409);

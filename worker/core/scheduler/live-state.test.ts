@@ -7,13 +7,17 @@ import type { InstanceRecord, NodeRunRecord } from "./records.ts";
 
 const attemptOf = (w: World, instanceId: string, node: string) => w.host.currentRuns(instanceId).find((r) => r.node_name === node)!;
 
-/** What D1 mirrors of a live instance (the coordinator's host.ts drops the same fields). */
-function history(w: World, id: string): { row: HistoryInstance; runs: HistoryRun[] } {
+/**
+ * What D1 mirrors of a live instance (the coordinator's host.ts drops the same fields), with the definition
+ * it ran as D1's run_definitions keeps it.
+ */
+function history(w: World, id: string) {
   const { seq: _s, max_parallel: _m, ...row } = w.host.t.instances.get(id)! as InstanceRecord;
-  const runs = [...w.host.t.runs.values()]
+  const runs: HistoryRun[] = [...w.host.t.runs.values()]
     .filter((r) => r.instance_id === id)
     .map(({ current: _cu, not_before: _n, chosen: _ch, lost: _l, exiting: _e, ...run }: NodeRunRecord) => run);
-  return { row, runs };
+  const hash = row.def_hash;
+  return { row: row as HistoryInstance, runs, hash, parsed: w.host.definition(hash) };
 }
 
 describe("the live window", () => {
@@ -110,9 +114,7 @@ describe("a rerun after the live window", () => {
     const { id } = w.start(def);
     w.run(attemptOf(w, id, "make").id, 0, { file: "/tmp/out.csv" });
     w.run(attemptOf(w, id, "use").id, 1);
-    const hash = w.host.t.instances.get(id)!.def_hash;
-    const parsed = w.host.definition(hash);
-    const { row, runs } = history(w, id);
+    const { row, runs, hash, parsed } = history(w, id);
     w.advance(LIVE_WINDOW_MS);
     expect(w.status(id)).toBeUndefined();
     w.evict();
@@ -145,9 +147,8 @@ describe("a rerun after the live window", () => {
     const w = new World();
     const { id } = w.start(branchy);
     w.run(attemptOf(w, id, "yes").id, 1);
-    const hash = w.host.t.instances.get(id)!.def_hash;
-    const { row, runs } = history(w, id);
-    const rebuilt = liveRecordsFromHistory(row, runs, w.host.definition(hash).def, hash);
+    const { row, runs, hash, parsed } = history(w, id);
+    const rebuilt = liveRecordsFromHistory(row, runs, parsed.def, hash);
     expect(rebuilt.runs.find((r) => r.node_name === "route")!.chosen).toBe(JSON.stringify(["yes"]));
     expect(rebuilt.runs.every((r) => r.current === 1)).toBe(true);
   });
@@ -172,9 +173,8 @@ describe("what D1 keeps for a rerun after the live window", () => {
     const w = new World();
     const { id } = w.start(def, { orderingKey: "acct-1", priorityOverride: 8, cyctime: 42_000 });
     w.run(attemptOf(w, id, "n").id, 1);
-    const hash = w.host.t.instances.get(id)!.def_hash;
-    const { row, runs } = history(w, id);
-    const { instance } = liveRecordsFromHistory(row, runs, w.host.definition(hash).def, hash);
+    const { row, runs, hash, parsed } = history(w, id);
+    const { instance } = liveRecordsFromHistory(row, runs, parsed.def, hash);
     expect(instance).toMatchObject({ def_hash: hash, ordering_key: "acct-1", priority_override: 8, priority: 8, cyctime: 42_000 });
   });
 
@@ -182,9 +182,7 @@ describe("what D1 keeps for a rerun after the live window", () => {
     const w = new World();
     const { id } = w.start(def, { orderingKey: "acct-1" });
     w.run(attemptOf(w, id, "n").id, 1);
-    const hash = w.host.t.instances.get(id)!.def_hash;
-    const parsed = w.host.definition(hash);
-    const { row, runs } = history(w, id);
+    const { row, runs, hash, parsed } = history(w, id);
     w.advance(LIVE_WINDOW_MS);
     expect(w.status(id)).toBeUndefined();
     w.tx((s) => {
@@ -202,10 +200,9 @@ describe("what D1 keeps for a rerun after the live window", () => {
     const w = new World();
     const { id } = w.start(def, { orderingKey: "acct-1", cyctime: 42_000 });
     w.run(attemptOf(w, id, "n").id, 1);
-    const hash = w.host.t.instances.get(id)!.def_hash;
-    const { row, runs } = history(w, id);
+    const { row, runs, hash, parsed } = history(w, id);
     const old = { ...row, def_hash: null, ordering_key: null, priority_override: null, cyctime: null };
-    const { instance } = liveRecordsFromHistory(old, runs, w.host.definition(hash).def, hash);
+    const { instance } = liveRecordsFromHistory(old, runs, parsed.def, hash);
     expect(instance).toMatchObject({ def_hash: hash, ordering_key: null, priority_override: null, cyctime: row.created_at });
   });
 });
