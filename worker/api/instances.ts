@@ -1,6 +1,7 @@
 // Instances: list and read them, read a node's log, terminate and rerun (DESIGN §4). Runs start in runs.ts.
 import { createRoute, z } from "@hono/zod-openapi";
 import { notFound, unwrap } from "../core/errors.ts";
+import { INSTANCE_STATUSES } from "../core/progress.ts";
 import { workflowOfInstance } from "../core/ids.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
 import { coordinatorFor } from "../coordinator/stub.ts";
@@ -15,7 +16,7 @@ const tags = ["runs"];
 
 const Filter = Page.extend({
   workflowId: z.string().optional().openapi({ param: { name: "workflowId", in: "query" } }),
-  status: z.enum(["waiting", "running", "succeeded", "failed", "terminated"]).optional().openapi({ param: { name: "status", in: "query" } }),
+  status: z.enum(INSTANCE_STATUSES).optional().openapi({ param: { name: "status", in: "query" } }),
   env: z.enum(["dev", "prod"]).optional().openapi({ param: { name: "env", in: "query" } }),
 });
 
@@ -115,7 +116,7 @@ instancesApi.openapi(
   },
 );
 
-const Control = z.object({ id: z.string(), status: z.enum(["waiting", "running", "succeeded", "failed", "terminated"]) });
+const Control = z.object({ id: z.string(), status: z.enum(INSTANCE_STATUSES) });
 
 /**
  * The coordinator of an instance the caller may operate on (the right to run in its environment). An id

@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Priority } from "../core/definition.ts";
 import { SluiceError, unwrap } from "../core/errors.ts";
+import { INSTANCE_STATUSES } from "../core/progress.ts";
 import { newInstanceId } from "../core/ids.ts";
 import { MAX_RUNS_PER_REQUEST, type RunSpec } from "../core/run-starts.ts";
 import { checkTriggerMessageSize, RunRequestSchema, versionForRun, type RunRequest } from "../core/runs.ts";
@@ -18,7 +19,7 @@ const jsonCopy = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 /** An Idempotency-Key is remembered this long (DESIGN §2.7). */
 const IDEMPOTENCY_SECONDS = 86_400;
 
-const Started = z.object({ id: z.string(), status: z.enum(["waiting", "running", "succeeded", "failed", "terminated"]) }).openapi("StartedRun");
+const Started = z.object({ id: z.string(), status: z.enum(INSTANCE_STATUSES) }).openapi("StartedRun");
 const StartedBatch = z.object({ items: z.array(Started).openapi({ description: "One per run, in the order of `runs`" }) }).openapi("StartedRuns");
 const RunBatchSchema = z
   .strictObject({

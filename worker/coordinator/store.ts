@@ -3,6 +3,7 @@ import type { WorkflowDefinition } from "../core/definition.ts";
 import type { InstanceChanges, NodeRunChanges } from "../core/scheduler/host.ts";
 import type { HttpJob, InstanceRecord, NodeRunRecord, TimerKind } from "../core/scheduler/records.ts";
 import { applySchema } from "../db/durable-schema.ts";
+import { FINISHED_INSTANCE, type InstanceStatus } from "../core/progress.ts";
 
 export type LiveInstance = InstanceRecord;
 export type LiveNodeRun = NodeRunRecord;
@@ -162,7 +163,7 @@ export class CoordinatorStore {
   /** Forgets a finished instance's live state (its runs' timers and http jobs too); D1 keeps (and later purges) its history. */
   purgeInstance(id: string): void {
     const instance = this.instance(id);
-    if (!instance || !["succeeded", "failed", "terminated"].includes(instance.status)) return;
+    if (!instance || !FINISHED_INSTANCE.has(instance.status as InstanceStatus)) return;
     this.sql.exec(`UPDATE dedup SET status = ? WHERE instance_id = ?`, instance.status, id);
     for (const { id: runId } of this.sql.exec<{ id: string }>(`SELECT id FROM node_runs WHERE instance_id = ?`, id).toArray()) {
       this.sql.exec(`DELETE FROM timers WHERE ref = ?`, runId);

@@ -103,6 +103,33 @@ export const NodeSchema = z.strictObject({
 
 export const EdgeSchema = z.strictObject({ from: z.string().min(1), to: z.string().min(1) });
 
+/** What a new instance does when a limit (concurrency key or maxParallel) is full (DESIGN §2.9). */
+export const OVERLAP_POLICIES = ["queue", "skip", "replace", "latest"] as const;
+export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
+/** What an alert fires on (DESIGN §2.10). */
+export const ALERT_EVENTS = ["failed", "terminated", "skipped", "slow", "recovered"] as const;
+export type AlertEvent = (typeof ALERT_EVENTS)[number];
+export const MAX_ALERTS = 10;
+/** Longest a waiting instance may be told to wait before it is skipped: 30 days. */
+export const MAX_WAITING_TIMEOUT_SECONDS = 30 * 86_400;
+export const MAX_SHARE = 1_000;
+
+export const ConcurrencySchema = z.strictObject({
+  /** A template over the run, e.g. `${workflow.triggerMessage.key}` (or a CEL expression, DESIGN §2.9). */
+  key: z.string().min(1).max(1024),
+  limit: z.number().int().min(1).max(MAX_PARALLEL, `concurrency.limit is 1..${MAX_PARALLEL}`),
+});
+
+export const AlertSchema = z
+  .strictObject({
+    on: z.array(z.enum(ALERT_EVENTS, { error: `on lists events among ${ALERT_EVENTS.join(", ")}` })).min(1, "on needs at least one event"),
+    /** `slow`: the instance has run longer than this. */
+    slowAfterSeconds: z.number().int().min(1).max(MAX_WAITING_TIMEOUT_SECONDS).optional(),
+    url: z.url({ protocol: /^https?$/, error: "url is an http(s) URL" }).max(2048),
+    format: z.enum(["standard", "slack"]).default("standard"),
+  })
+  .refine((a) => !a.on.includes("slow") || a.slowAfterSeconds !== undefined, { message: "an alert on slow needs slowAfterSeconds", path: ["slowAfterSeconds"] });
+
 export const PolicySchema = z.strictObject({
   priority: priority.default(5),
   weighting: z.enum(["none", "downward"]).default("none"),
@@ -110,6 +137,14 @@ export const PolicySchema = z.strictObject({
   triggerId: z.string().nullable().default(null),
   timezone: z.string().refine(isTimeZone, { message: "timezone must be an IANA time zone name such as UTC or Asia/Shanghai" }).default("UTC"),
   resourceGroup: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default("default"),
+  /** At most `limit` instances per key value run at once (DESIGN §2.9). */
+  concurrency: ConcurrencySchema.nullable().default(null),
+  overlap: z.enum(OVERLAP_POLICIES, { error: `overlap is one of ${OVERLAP_POLICIES.join(", ")}` }).default("queue"),
+  /** A waiting instance is skipped after this long (null: it waits as long as it takes). */
+  waitingTimeoutSeconds: z.number().int().min(1).max(MAX_WAITING_TIMEOUT_SECONDS).nullable().default(null),
+  /** Its weight in the resource group's round robin among workflows at the same priority (DESIGN §2.9). */
+  share: z.number().int().min(1).max(MAX_SHARE).default(1),
+  alerts: z.array(AlertSchema).max(MAX_ALERTS, `at most ${MAX_ALERTS} alerts`).default([]),
 });
 
 const MAX_STRAY_POSITIONS_NAMED = 10;
@@ -158,6 +193,7 @@ export type NodeDefinition = z.output<typeof NodeSchema>;
 export type Edge = z.output<typeof EdgeSchema>;
 export type SchedulingPolicy = z.output<typeof PolicySchema>;
 export type RetryPolicy = z.output<typeof RetryPolicySchema>;
+export type AlertPolicy = z.output<typeof AlertSchema>;
 export type HttpRequest = z.output<typeof HttpRequestSchema>;
 export type BranchCondition = z.output<typeof BranchConditionSchema>;
 export type WorkflowUi = z.output<typeof UiSchema>;

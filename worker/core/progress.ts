@@ -1,10 +1,12 @@
 // DAG progression of one instance: which nodes become ready or skipped, and when the instance ends.
 
 export type NodeStatus = "pending" | "queued" | "running" | "succeeded" | "failed" | "skipped" | "terminated";
-export type InstanceStatus = "waiting" | "running" | "succeeded" | "failed" | "terminated";
+/** `skipped`: it never ran, because of an overlap policy or its waiting timeout (DESIGN §2.9). */
+export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
+export const INSTANCE_STATUSES = ["waiting", "running", "succeeded", "failed", "terminated", "skipped"] as const;
 
 export const FINISHED_NODE: ReadonlySet<NodeStatus> = new Set(["succeeded", "failed", "skipped", "terminated"]);
-export const FINISHED_INSTANCE: ReadonlySet<InstanceStatus> = new Set(["succeeded", "failed", "terminated"]);
+export const FINISHED_INSTANCE: ReadonlySet<InstanceStatus> = new Set(["succeeded", "failed", "terminated", "skipped"]);
 
 export interface DagShape {
   /** Node names in a topological order. */

@@ -40,7 +40,7 @@ describe("parseDefinition accepts", () => {
       name: "wf",
       description: "",
       params: {},
-      policy: { priority: 5, weighting: "none", maxParallel: null, triggerId: null, timezone: "UTC", resourceGroup: "default" },
+      policy: { priority: 5, weighting: "none", maxParallel: null, triggerId: null, timezone: "UTC", resourceGroup: "default", concurrency: null, overlap: "queue", waitingTimeoutSeconds: null, share: 1, alerts: [] },
       nodes: [{ name: "only", type: "shell", code: "", params: {}, timeoutSeconds: 3600 }],
       edges: [],
     });
@@ -202,7 +202,7 @@ describe("parseDefinition rejects", () => {
     expect(problems(workflow({ policy: { priorty: 5 } }))).toEqual([
       {
         path: "policy.priorty",
-        message: "policy has no field 'priorty'; its fields are priority, weighting, maxParallel, triggerId, timezone, resourceGroup",
+        message: "policy has no field 'priorty'; its fields are priority, weighting, maxParallel, triggerId, timezone, resourceGroup, concurrency, overlap, waitingTimeoutSeconds, share, alerts",
       },
     ]);
   });

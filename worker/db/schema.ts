@@ -45,6 +45,8 @@ export const workflows = sqliteTable(
     publishedTriggerId: text("published_trigger_id"),
     /** Bumped by every save of the draft: publish freezes the revision it validated (compare-and-set); dev runs cache by it. */
     draftRevision: integer("draft_revision").notNull().default(1),
+    /** Signs the workflow's alerts like a Standard Webhook (whsec_…), sealed with SLUICE_SECRET_KEY; made at the first alert. */
+    alertSecret: text("alert_secret"),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -96,6 +98,10 @@ export const instances = sqliteTable(
     priorityOverride: integer("priority_override"),
     /** The time its run is for (DESIGN §2.3); null for instances mirrored before it was kept. */
     cyctime: integer("cyctime"),
+    /** Why it ended as it did when no node says so: a skipped instance's overlap policy or waiting timeout (DESIGN §2.9). */
+    reason: text("reason"),
+    /** The value of policy.concurrency.key it resolved to (DESIGN §2.9). */
+    concurrencyKey: text("concurrency_key"),
   },
   (t) => [
     index("instances_ws_created").on(t.workspaceId, t.createdAt),
@@ -179,6 +185,13 @@ export const triggers = sqliteTable(
     dedupWindowSeconds: integer("dedup_window_seconds").notNull(),
     orderingKey: text("ordering_key"),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    /** `{maxEvents, windowSeconds, key}` as JSON: events gathered into one run (DESIGN §2.9). */
+    batch: text("batch"),
+    /** `{windowSeconds, maxWaitSeconds, key}` as JSON: a run once a key is quiet (DESIGN §2.9). */
+    debounce: text("debounce"),
+    /** A paused trigger keeps arriving events (outcome `paused`) until resumed or discarded (DESIGN §2.10). */
+    paused: integer("paused", { mode: "boolean" }).notNull().default(false),
+    pausedAt: integer("paused_at"),
     /**
      * Webhook signing secret, sealed with SLUICE_SECRET_KEY (`v1:…`, core/secret-box.ts). Rows from before
      * encryption held the plaintext whsec_…; the Worker seals them (db/secret-migration.ts). Verification needs
@@ -219,8 +232,44 @@ export const triggerEvents = sqliteTable(
     /** The trigger message as JSON, cut to a few KB. */
     message: text("message").notNull(),
     messageTruncated: integer("message_truncated", { mode: "boolean" }).notNull().default(false),
+    /** The whole message when `message` was cut and the event may be decided again (kept while paused; replay). */
+    messageFull: text("message_full"),
+    /** A replay names the event it decides again (DESIGN §2.10). */
+    replayOf: text("replay_of"),
   },
-  (t) => [index("trigger_events_by_trigger").on(t.triggerId, t.receivedAt, t.id), index("trigger_events_received").on(t.receivedAt)],
+  (t) => [
+    index("trigger_events_by_trigger").on(t.triggerId, t.receivedAt, t.id),
+    index("trigger_events_received").on(t.receivedAt),
+    // Resume and discard read a trigger's kept (paused) events in arrival order.
+    index("trigger_events_by_outcome").on(t.triggerId, t.outcome, t.receivedAt, t.id),
+  ],
+);
+
+/** Every alert a workflow sent (or tried to), with the answer it got (DESIGN §2.10). */
+export const alertDeliveries = sqliteTable(
+  "alert_deliveries",
+  {
+    id: text("id").primaryKey(),
+    workspaceId: text("workspace_id").notNull(),
+    workflowId: text("workflow_id").notNull(),
+    /** null for a test alert. */
+    instanceId: text("instance_id"),
+    /** failed | terminated | skipped | slow | recovered | test */
+    event: text("event").notNull(),
+    url: text("url").notNull(),
+    /** standard | slack */
+    format: text("format").notNull(),
+    /** pending | delivered | failed (retries used up) */
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** The last answer's HTTP status, or null when none came. */
+    responseStatus: integer("response_status"),
+    /** The last answer's first bytes, or why no answer came. */
+    response: text("response"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("alert_deliveries_by_workflow").on(t.workflowId, t.createdAt, t.id), index("alert_deliveries_created").on(t.createdAt)],
 );
 
 /** Who created, changed, published, ran, reran, terminated or deleted what (issue 6). */

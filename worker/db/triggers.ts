@@ -19,7 +19,11 @@ export interface TriggerRecord {
   filter: string | null;
   dedup: { key: string | null; windowSeconds: number };
   ordering: { key: string } | null;
+  batch: TriggerSpec["batch"];
+  debounce: TriggerSpec["debounce"];
   enabled: boolean;
+  paused: boolean;
+  pausedAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -33,14 +37,19 @@ export const toRecord = (row: Row): TriggerRecord => ({
   filter: row.filter,
   dedup: { key: row.dedupKey, windowSeconds: row.dedupWindowSeconds },
   ordering: row.orderingKey === null ? null : { key: row.orderingKey },
+  batch: row.batch === null ? null : (JSON.parse(row.batch) as TriggerSpec["batch"]),
+  debounce: row.debounce === null ? null : (JSON.parse(row.debounce) as TriggerSpec["debounce"]),
   enabled: row.enabled,
+  paused: row.paused,
+  pausedAt: row.pausedAt === null ? null : new Date(row.pausedAt).toISOString(),
   createdAt: new Date(row.createdAt).toISOString(),
   updatedAt: new Date(row.updatedAt).toISOString(),
 });
 
 export const toSpec = (row: Row): TriggerSpec => {
   const r = toRecord(row);
-  return { id: r.id, type: r.type, config: r.config, filter: r.filter, dedup: r.dedup, ordering: r.ordering, enabled: r.enabled } as TriggerSpec;
+  const { id, type, config, filter, dedup, ordering, batch, debounce, enabled, paused } = r;
+  return { id, type, config, filter, dedup, ordering, batch, debounce, enabled, paused } as TriggerSpec;
 };
 
 const columns = (input: TriggerInput) => ({
@@ -53,6 +62,8 @@ const columns = (input: TriggerInput) => ({
   dedupKey: input.dedup.key,
   dedupWindowSeconds: input.dedup.windowSeconds,
   orderingKey: input.ordering?.key ?? null,
+  batch: input.batch === null ? null : JSON.stringify(input.batch),
+  debounce: input.debounce === null ? null : JSON.stringify(input.debounce),
   enabled: input.enabled,
 });
 

@@ -46,6 +46,26 @@ export const OrderingSchema = z.strictObject({
   key: z.string().min(1).max(MAX_TEMPLATE_LENGTH),
 });
 
+/** Events that pass the filter gathered per key value into one run (DESIGN §2.9). */
+export const BatchSchema = z.strictObject({
+  maxEvents: z.number().int().min(1).max(1000, "batch.maxEvents is at most 1000"),
+  windowSeconds: z.number().int().min(1).max(86_400, "batch.windowSeconds is at most 86400 (a day)"),
+  /** A template over the trigger message; null: one batch for every event. */
+  key: z.string().min(1).max(MAX_TEMPLATE_LENGTH).nullable().default(null),
+});
+
+/** A run once no event of a key arrived for windowSeconds, with the last event (DESIGN §2.9). */
+export const DebounceSchema = z
+  .strictObject({
+    windowSeconds: z.number().int().min(1).max(86_400, "debounce.windowSeconds is at most 86400 (a day)"),
+    maxWaitSeconds: z.number().int().min(1).max(7 * 86_400).nullable().default(null),
+    key: z.string().min(1).max(MAX_TEMPLATE_LENGTH).nullable().default(null),
+  })
+  .refine((d) => d.maxWaitSeconds === null || d.maxWaitSeconds >= d.windowSeconds, {
+    message: "debounce.maxWaitSeconds is at least windowSeconds",
+    path: ["maxWaitSeconds"],
+  });
+
 const common = {
   name: z.string().min(1).max(128).regex(/^\S/, "the name must not start with a space"),
   description: z.string().max(4000).default(""),
@@ -53,6 +73,8 @@ const common = {
   filter: z.string().min(1).max(MAX_FILTER_LENGTH).nullable().default(null),
   dedup: DedupSchema.default({ key: null, windowSeconds: DEDUP_WINDOW.defaultSeconds }),
   ordering: OrderingSchema.nullable().default(null),
+  batch: BatchSchema.nullable().default(null),
+  debounce: DebounceSchema.nullable().default(null),
   enabled: z.boolean().default(true),
 };
 
@@ -78,7 +100,11 @@ export type TriggerSpec = TriggerConfig & {
   filter: string | null;
   dedup: { key: string | null; windowSeconds: number };
   ordering: { key: string } | null;
+  batch: z.output<typeof BatchSchema> | null;
+  debounce: z.output<typeof DebounceSchema> | null;
   enabled: boolean;
+  /** Kept events wait for resume or discard (DESIGN §2.10). */
+  paused: boolean;
 };
 
 /** The event source a trigger listens to: the bucket or the queue; a webhook has its own URL. */
@@ -111,6 +137,9 @@ export function parseTriggerInput(input: unknown, consumedQueues: readonly strin
   }
   if (trigger.dedup.key !== null) details.push(...checkTemplate(trigger.dedup.key, "dedup.key"));
   if (trigger.ordering !== null) details.push(...checkTemplate(trigger.ordering.key, "ordering.key"));
+  if (trigger.batch !== null && trigger.debounce !== null) details.push({ path: "debounce", message: "debounce: a trigger either batches or debounces, not both" });
+  if (trigger.batch?.key) details.push(...checkTemplate(trigger.batch.key, "batch.key"));
+  if (trigger.debounce?.key) details.push(...checkTemplate(trigger.debounce.key, "debounce.key"));
   if (trigger.type === "queue" && !consumedQueues.includes(trigger.config.queue)) {
     details.push({
       path: "config.queue",

@@ -8,7 +8,7 @@ import { cloudEvent, R2NotificationSchema } from "./r2.ts";
 const at = Date.UTC(2026, 2, 11, 5, 40, 46);
 
 function spec(input: Record<string, unknown>): TriggerSpec {
-  return { id: "trg_1", ...parseTriggerInput({ name: "t", ...input }, ["user-behavior"]) } as TriggerSpec;
+  return { id: "trg_1", paused: false, ...parseTriggerInput({ name: "t", ...input }, ["user-behavior"]) } as TriggerSpec;
 }
 const r2Event = (name: string, patch: Record<string, unknown> = {}): TriggerEvent => ({
   type: "r2",

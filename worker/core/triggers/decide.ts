@@ -7,7 +7,25 @@ import { keyMatches, matchesEventSelectors, type CloudEvent } from "./r2.ts";
 import { resolveTemplate } from "./templates.ts";
 
 /** `not_granted`: the trigger's workspace no longer holds the bucket or queue (DESIGN §2.7); the event is not delivered to it. */
-export const EVENT_OUTCOMES = ["started", "duplicate", "filtered", "key_mismatch", "unpublished", "disabled", "no_workflow", "error", "not_granted"] as const;
+/**
+ * `batched` / `debounced`: gathered into a run that starts later (the instance it joined is named); `paused`: kept by a
+ * paused trigger until resumed or discarded (DESIGN §2.9, §2.10).
+ */
+export const EVENT_OUTCOMES = [
+  "started",
+  "duplicate",
+  "filtered",
+  "key_mismatch",
+  "unpublished",
+  "disabled",
+  "no_workflow",
+  "error",
+  "not_granted",
+  "batched",
+  "debounced",
+  "paused",
+  "discarded",
+] as const;
 export type EventOutcome = (typeof EVENT_OUTCOMES)[number];
 
 /** One received event in the form its trigger type gives it; `message` is workflow.triggerMessage. */
