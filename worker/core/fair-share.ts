@@ -39,7 +39,10 @@ export interface FairShareHost {
   savePass(workspaceId: string, priority: number, clock: number, workflowId: string, pass: number): void;
 }
 
-/** Ready tasks of a workflow read per page: a line costs one short indexed read, not its whole backlog. */
+/**
+ * Ready tasks of a workflow read per page: a line costs one short indexed read, not its whole backlog. The
+ * first read takes only the head, which is all a workflow that does not win the slot ever needs.
+ */
 const PAGE = 16;
 
 /** One workflow's ready tasks at a level, in its own order, read page by page; skipped tasks are passed over. */
@@ -51,9 +54,9 @@ class Line {
   private verified = false;
 
   readonly workflowId: string;
-  private readonly read: (after: PoolTask | null) => PoolTask[];
+  private readonly read: (after: PoolTask | null, limit: number) => PoolTask[];
 
-  constructor(workflowId: string, read: (after: PoolTask | null) => PoolTask[]) {
+  constructor(workflowId: string, read: (after: PoolTask | null, limit: number) => PoolTask[]) {
     this.workflowId = workflowId;
     this.read = read;
   }
@@ -68,8 +71,9 @@ class Line {
         this.buffer.shift();
       }
       if (this.exhausted) return null;
-      const page = this.read(this.last);
-      if (page.length < PAGE) this.exhausted = true;
+      const limit = this.last === null ? 1 : PAGE;
+      const page = this.read(this.last, limit);
+      if (page.length < limit) this.exhausted = true;
       if (page.length > 0) this.last = page[page.length - 1]!;
       this.buffer = page;
     }
@@ -101,7 +105,7 @@ function* levelOrder(host: FairShareHost, workspaceId: string, level: number, el
   const passOf = (workflowId: string) => Math.max(state.passes.get(workflowId) ?? 0, state.clock);
   let lines = host
     .readyWorkflows(workspaceId, level)
-    .map((wf) => new Line(wf, (after) => host.readyOfWorkflow(workspaceId, level, wf, after, PAGE)));
+    .map((wf) => new Line(wf, (after, limit) => host.readyOfWorkflow(workspaceId, level, wf, after, limit)));
   for (;;) {
     let best: { line: Line; task: PoolTask; pass: number } | null = null;
     const open: Line[] = [];
