@@ -130,6 +130,13 @@ describe("POST /instances/bulk", () => {
     expect(dev.json).toMatchObject({ matched: 1, affected: ids });
   });
 
+  it("is in the OpenAPI document with its request and answer", async () => {
+    const doc = (await api("GET", "/api/v1/openapi.json")).json;
+    const op = doc.paths["/api/v1/instances/bulk"].post;
+    expect(op.requestBody.content["application/json"].schema.$ref).toBe("#/components/schemas/BulkRequest");
+    expect(Object.keys(doc.components.schemas.BulkResult.properties).sort()).toEqual(["affected", "dryRun", "failed", "matched", "remaining"]);
+  });
+
   it("audit-logs the whole action with its count and ids", async () => {
     const wf = await oneNode("audit");
     const ids = await running(wf.id, 2);

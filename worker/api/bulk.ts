@@ -65,7 +65,8 @@ bulkApi.openapi(
     const { matched, instances } = await matchInstances(c.env.DB, principal.workspaceId, match, MAX_PER_REQUEST);
     const outcomes = dryRun ? instances.map((i) => ({ id: i.id, error: null })) : await applyInBatches(instances.map((i) => i.id), actOn(c.env, action, instances));
     // D1 follows each coordinator in the background: delivered now, a repeated call (for `remaining`) sees what this one changed.
-    if (!dryRun) for (const round of batches([...new Set(instances.map((i) => i.workflowId))])) await Promise.all(round.map((wf) => coordinatorFor(c.env, wf).mirrored()));
+    // Best effort: the actions are done and must be reported even if a mirror is not delivered yet.
+    if (!dryRun) for (const round of batches([...new Set(instances.map((i) => i.workflowId))])) await Promise.allSettled(round.map((wf) => coordinatorFor(c.env, wf).mirrored()));
     const report = bulkReport(dryRun, matched, outcomes);
     // One audit row names the whole action: the filter, the count and every id acted on (or listed, in a dry run).
     c.set("auditWritten", true);
