@@ -92,7 +92,8 @@ const lineOrder = (a: PoolTask, b: PoolTask): number => b.weight - a.weight || a
  * Ready tasks of a workspace in the order slots go to them: levels strictly from the highest priority down;
  * within a level, the workflow with the smallest pass (ties: the better head task), then its next task.
  * `eligible` says whether a task may be granted now (its node may be busy); a workflow with no eligible task
- * left drops out of the round. Every task yielded is charged to its workflow's pass: the caller takes it.
+ * left drops out of the round (its pass waits; if the clock passes it meanwhile, it rejoins at the clock, as
+ * an idle one does). Every task yielded is charged to its workflow's pass: the caller takes it.
  */
 export function* fairReadyOrder(host: FairShareHost, workspaceId: string, eligible: (task: PoolTask) => boolean): Generator<PoolTask> {
   for (let level = host.topReadyLevel(workspaceId, null); level !== null; level = host.topReadyLevel(workspaceId, level)) {
