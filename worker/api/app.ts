@@ -8,6 +8,7 @@ import { SluiceError } from "../core/errors.ts";
 import { API_CONTENT_SECURITY_POLICY, COMMON_SECURITY_HEADERS } from "../core/security-headers.ts";
 import { authenticate, bearerFromWebSocketProtocol } from "../auth/keys.ts";
 import type { AppEnv } from "./context.ts";
+import { alertsApi } from "./alerts.ts";
 import { bucketsApi } from "./buckets.ts";
 import { documentHooks, hooksApi } from "./hooks.ts";
 import { instancesApi } from "./instances.ts";
@@ -75,6 +76,7 @@ export function createApp() {
   for (const api of [workflowsApi, versionsApi, runsApi, instancesApi, runnerApi, runnersApi, statsApi, keysApi, workspacesApi, triggersApi, triggerActivityApi, queuesApi, bucketsApi]) {
     app.route("/api/v1", api);
   }
+  app.route("/api/v1", alertsApi);
   // Signed webhooks: outside /api/v1, so no bearer key; the Standard Webhooks signature is the auth.
   app.route("/", hooksApi);
   documentHooks(app);
