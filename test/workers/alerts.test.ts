@@ -1,7 +1,10 @@
 // Alerts in the Workers runtime: signed posts on failure, retries with every attempt logged, recovered, slow, the test button, tenancy.
 import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
+import { retentionMs } from "../../worker/core/retention.ts";
 import { verifyWebhook } from "../../worker/core/triggers/webhook-signature.ts";
+import { AlertLog } from "../../worker/db/alerts.ts";
+import { purgeHistory } from "../../worker/db/retention.ts";
 import { api, instance, isolatedGroup, mirrored, startRun } from "./helpers.ts";
 import { fakeHttpTarget } from "./http-target.ts";
 import { otherWorkspace } from "./tenancy-helpers.ts";
@@ -202,5 +205,22 @@ describe("the test button and the secret", () => {
       expect((await api(method, `/api/v1/workflows/${wf.id}/${path}`, method === "POST" ? { url: ALERT_URL } : undefined, other.admin)).status).toBe(404);
     }
     expect(received).toEqual([]);
+  });
+});
+
+describe("retention", () => {
+  it("purges alert log rows with run history and keeps the younger ones", async () => {
+    const now = Date.now();
+    const workflowId = `wf_alertlog_${crypto.randomUUID().slice(0, 8)}`;
+    const row = (id: string, createdAt: number) => ({
+      id, workspaceId: "default", workflowId, instanceId: null, event: "test" as const, url: ALERT_URL, format: "standard" as const,
+      status: "delivered" as const, attempts: 1, responseStatus: 200, response: "ok", createdAt, updatedAt: createdAt,
+    });
+    const log = new AlertLog(env.DB, "default");
+    await log.insert(row(`alr_old_${workflowId}`, now - retentionMs(30) - 86_400_000));
+    await log.insert(row(`alr_young_${workflowId}`, now - retentionMs(30) + 86_400_000));
+    const purged = await purgeHistory(env, 30, now);
+    expect(purged.alertDeliveries).toBeGreaterThanOrEqual(1);
+    expect((await log.list(workflowId, 10, null)).items.map((i) => i.id)).toEqual([`alr_young_${workflowId}`]);
   });
 });

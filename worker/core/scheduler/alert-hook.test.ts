@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { shell, World } from "./fake-host.ts";
 
-const alerts = [{ on: ["failed", "terminated", "skipped", "recovered"], url: "https://hooks.example/a" }];
+const alerts = [{ on: ["failed", "terminated", "skipped", "recovered"] as ("failed" | "terminated" | "skipped" | "recovered")[], url: "https://hooks.example/a" }];
 const alertEffects = (w: World) => w.take().flatMap((e) => (e.kind === "alert" ? [{ instance: e.instance.id, status: e.status, env: e.instance.env }] : []));
 const attempt = (w: World, id: string) => w.host.currentRuns(id)[0]!.id;
 
