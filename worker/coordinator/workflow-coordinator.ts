@@ -292,7 +292,8 @@ export class WorkflowCoordinator extends DurableObject<Env> {
       this.engine.fireTimers();
       this.alerts.fireSlow(Date.now());
     });
-    await this.alerts.deliver();
+    // A delivery this alarm could not settle keeps its lease: the alarm armed for it tries again.
+    await this.alerts.deliver().catch((err: unknown) => console.error("coordinator alerts: delivery interrupted", err));
     await this.watches.reconcile();
     await this.armNextAlarm();
   }

@@ -179,3 +179,12 @@ describe("payload", () => {
     expect(consoleLink(undefined, "ins_1")).toBe("/instances/ins_1");
   });
 });
+
+describe("payload size", () => {
+  it("names at most 20 failed nodes, each error cut to 500 characters", () => {
+    const many = { ...facts, instance: { ...facts.instance, failedNodes: Array.from({ length: 30 }, (_, i) => ({ name: `n${i}`, error: "e".repeat(2_000) })) } };
+    const body = JSON.parse(alertBody("failed", "standard", many, 0));
+    expect(body.data.instance.failedNodes).toHaveLength(20);
+    expect(body.data.instance.failedNodes[0].error).toHaveLength(500);
+  });
+});

@@ -8,6 +8,9 @@ export const MAX_ALERT_ATTEMPTS = ALERT_RETRY_DELAYS_MS.length + 1;
 export const ALERT_TIMEOUT_MS = 10_000;
 /** The first characters of an answer (or of why none came) kept in the alert log. */
 export const ALERT_RESPONSE_CHARS = 1_024;
+/** An alert names at most this many failed nodes, each error cut to ERROR_CHARS: a page, not a log. */
+export const MAX_FAILED_NODES = 20;
+const ERROR_CHARS = 500;
 
 export type AlertFormat = AlertPolicy["format"];
 /** What a delivery reports: an event of the policy, or `test` (the test button's sample). */
@@ -104,7 +107,7 @@ export function alertSummary(event: DeliveryEvent, facts: AlertFacts): string {
   const version = instance.version === null ? "draft" : `v${instance.version}`;
   let line = `Workflow ${workflow.name}: instance ${instance.id} (${instance.env}, ${version}) ${WORDS[event]}`;
   if (instance.reason) line += `: ${instance.reason}`;
-  const failed = instance.failedNodes.slice(0, 5).map((n) => `${n.name}${n.error ? ` (${n.error})` : ""}`);
+  const failed = instance.failedNodes.slice(0, 5).map((n) => `${n.name}${n.error ? ` (${n.error.slice(0, 200)})` : ""}`);
   if (failed.length > 0) line += `; failed nodes: ${failed.join(", ")}${instance.failedNodes.length > 5 ? ", …" : ""}`;
   return line;
 }
@@ -127,7 +130,7 @@ export function alertBody(event: DeliveryEvent, format: AlertFormat, facts: Aler
         startedAt: iso(instance.startedAt),
         finishedAt: iso(instance.finishedAt),
         ...(instance.reason ? { reason: instance.reason } : {}),
-        failedNodes: instance.failedNodes,
+        failedNodes: instance.failedNodes.slice(0, MAX_FAILED_NODES).map((n) => ({ name: n.name, error: n.error?.slice(0, ERROR_CHARS) ?? null })),
       },
       url: facts.url,
       summary: alertSummary(event, facts),
