@@ -44,6 +44,8 @@ const SCHEMA = [
 export const ALERT_SEND_LEASE_MS = ALERT_TIMEOUT_MS + 5_000;
 /** Deliveries attempted side by side per round. */
 const ROUND = 10;
+/** Definitions whose alerts are kept in memory (a workflow has few live versions). */
+const CACHED_DEFINITIONS = 100;
 /** Slow watches fired per alarm; more left keep the alarm due at once. */
 const SLOW_PER_ALARM = 200;
 
@@ -70,6 +72,7 @@ export class AlertJobs {
   private readonly clock: () => number;
   /** The workflow's opened signing secret (one coordinator per workflow), read from D1 once. */
   private secret: Promise<string> | null = null;
+  private readonly alertsByHash = new Map<string, AlertPolicy[]>();
   /** Sends the due deliveries, one round at a time; a call meanwhile gets one more round. */
   readonly deliver: () => Promise<boolean>;
 
@@ -90,8 +93,15 @@ export class AlertJobs {
     else if (effect.kind === "instance-changed" && effect.instance.status === "running") this.started(effect.instance);
   }
 
+  /** A definition is immutable under its hash: its alerts are read once, not parsed again at every start. */
   private alertsOf(instance: InstanceRecord): AlertPolicy[] {
-    return this.store.definition(instance.def_hash).def.policy.alerts ?? [];
+    let alerts = this.alertsByHash.get(instance.def_hash);
+    if (!alerts) {
+      if (this.alertsByHash.size >= CACHED_DEFINITIONS) this.alertsByHash.clear();
+      alerts = this.store.definition(instance.def_hash).def.policy.alerts ?? [];
+      this.alertsByHash.set(instance.def_hash, alerts);
+    }
+    return alerts;
   }
 
   /** Each run of an instance (a rerun too) is watched from its own start: `slow` fires at most once per run. */
