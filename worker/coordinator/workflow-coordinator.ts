@@ -339,7 +339,8 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     // A terminated or timed-out http node stops now: a rerun never runs beside its old request.
     for (const [attemptId, stop] of this.httpInFlight) if (this.store.nodeRun(attemptId)?.status !== "running") stop.abort();
     injectFault(this.env, "coordinator.afterCommit"); // test/faults: dies after committing, before delivering effects
-    for (const job of this.engine.takeHttpJobs()) this.ctx.waitUntil(this.runHttp(job));
+    // A commit of its outcome that fails leaves the job stored: its watch timer makes the request again.
+    for (const job of this.engine.takeHttpJobs()) this.ctx.waitUntil(this.runHttp(job).catch((err: unknown) => console.error("coordinator http: outcome not recorded", err)));
     // Alerts decided by this commit go out now; one that fails here is the alarm's (its lease runs out).
     if (this.alerts.hasDueDeliveries()) this.ctx.waitUntil(this.alerts.deliver().catch((err: unknown) => console.error("coordinator alerts: delivery interrupted", err)));
     this.broadcast(this.engine.takeTouched());
