@@ -2,7 +2,7 @@
 import { and, desc, eq, getTableColumns, lt, or, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { notFound } from "../core/errors.ts";
-import type { EventOutcome } from "../core/triggers/index.ts";
+import { KEEP_WHOLE_MESSAGE, type EventOutcome } from "../core/triggers/index.ts";
 import { triggerEvents, triggers } from "./schema.ts";
 
 /** The message kept with an event: enough to see what arrived, not a second copy of every payload. */
@@ -20,6 +20,8 @@ export interface TriggerEventRecord {
   detail: string;
   instanceIds: string[];
   message: unknown;
+  /** A replay names the event it decides again (DESIGN §2.10). */
+  replayOf?: string | null;
 }
 
 function row(event: TriggerEventRecord): typeof triggerEvents.$inferInsert {
@@ -39,6 +41,9 @@ function row(event: TriggerEventRecord): typeof triggerEvents.$inferInsert {
     instanceIds: JSON.stringify(event.instanceIds),
     message: truncated ? json.slice(0, MAX_EVENT_MESSAGE_CHARS) : json,
     messageTruncated: truncated,
+    // Kept whole only where it will be decided again: a paused event on resume, or a replay after a fix.
+    messageFull: truncated && KEEP_WHOLE_MESSAGE.has(event.outcome) ? json : null,
+    replayOf: event.replayOf ?? null,
   };
 }
 
@@ -65,6 +70,7 @@ export async function recordEvents(d1: D1Database, events: TriggerEventRecord[])
             detail: sql`excluded.detail`,
             instanceIds: sql`excluded.instance_ids`,
             dedupKey: sql`excluded.dedup_key`,
+            messageFull: sql`coalesce(excluded.message_full, ${triggerEvents.messageFull})`,
           },
         }),
     );
@@ -88,6 +94,7 @@ const toItem = (r: Row) => ({
   // A cut message is no longer JSON: it is returned as the text that was kept.
   message: r.messageTruncated ? r.message : (JSON.parse(r.message) as unknown),
   messageTruncated: r.messageTruncated,
+  replayOf: r.replayOf,
 });
 export type TriggerEventItem = ReturnType<typeof toItem>;
 
