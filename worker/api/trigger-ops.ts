@@ -82,7 +82,7 @@ triggerOpsApi.openapi(
       c.executionCtx.waitUntil(continueResume(c.env, id, RESUME_CRON_BUDGET).catch((err: unknown) => console.error(`sluice: resuming trigger ${id} in the background`, err)));
     }
     const trigger = await new TriggerRepo(c.env.DB, principal.workspaceId).get(id);
-    return c.json({ trigger: withHookUrl(c, trigger), ...progress }, 200);
+    return c.json({ trigger: withHookUrl(c, trigger), resumed: progress.resumed, remaining: progress.remaining }, 200);
   },
 );
 

@@ -50,6 +50,16 @@ function row(event: TriggerEventRecord): typeof triggerEvents.$inferInsert {
 /** D1 takes at most 100 bound parameters per statement: rows per multi-row insert. */
 const ROWS_PER_STATEMENT = Math.floor(100 / Object.keys(getTableColumns(triggerEvents)).length);
 
+/**
+ * A redelivery does not undo what became of its event since: one that resume started and that now finds that run
+ * (a duplicate naming the same instances) is still started, and a discarded one delivered again while the
+ * trigger keeps events stays discarded.
+ */
+const SETTLED = sql.raw(
+  `(trigger_events.outcome = 'started' AND excluded.outcome = 'duplicate' AND excluded.instance_ids = trigger_events.instance_ids) ` +
+    `OR (trigger_events.outcome = 'discarded' AND excluded.outcome = 'paused')`,
+);
+
 /** Writes the verdicts in one D1 batch; a redelivery of the same message updates its row and counts it. */
 export async function recordEvents(d1: D1Database, events: TriggerEventRecord[]): Promise<void> {
   if (events.length === 0) return;
@@ -66,10 +76,10 @@ export async function recordEvents(d1: D1Database, events: TriggerEventRecord[])
           set: {
             lastReceivedAt: sql`excluded.last_received_at`,
             deliveries: sql`${triggerEvents.deliveries} + 1`,
-            outcome: sql`excluded.outcome`,
-            detail: sql`excluded.detail`,
+            outcome: sql`CASE WHEN ${SETTLED} THEN ${triggerEvents.outcome} ELSE excluded.outcome END`,
+            detail: sql`CASE WHEN ${SETTLED} THEN ${triggerEvents.detail} ELSE excluded.detail END`,
             instanceIds: sql`excluded.instance_ids`,
-            dedupKey: sql`excluded.dedup_key`,
+            dedupKey: sql`coalesce(excluded.dedup_key, ${triggerEvents.dedupKey})`,
             messageFull: sql`coalesce(excluded.message_full, ${triggerEvents.messageFull})`,
           },
         }),
