@@ -1,6 +1,7 @@
 // Pause, resume, discard and replay of trigger events, and debug runs from a logged event, through the public API (DESIGN §2.10).
-import { createScheduledController, env } from "cloudflare:test";
+import { createScheduledController, env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { signWebhook } from "../../worker/core/triggers/index.ts";
 import worker from "../../worker/index.ts";
 import { api, isolatedGroup, shellNode } from "./helpers.ts";
 import { otherWorkspace } from "./tenancy-helpers.ts";
@@ -74,6 +75,8 @@ describe("pause and resume", () => {
     expect((await api("GET", `/api/v1/triggers/${trigger.id}`)).json.paused, "discard leaves the trigger paused").toBe(true);
     expect((await post(`/triggers/${trigger.id}/resume`)).json).toMatchObject({ resumed: 0, remaining: 0 });
     expect(await instancesOf(wf.id)).toEqual([]);
+    const audited = await env.DB.prepare("SELECT action FROM audit_events WHERE target LIKE ? ORDER BY id").bind(`%${trigger.id}%`).all<{ action: string }>();
+    expect(audited.results.map((r) => r.action)).toEqual(["pause", "discard", "resume"].map((a) => `POST /api/v1/triggers/:id/${a}`));
     // Live again: a new event starts at once.
     await deliverBatch(QUEUE, [message(unique("d"), { key, value: "d" })]);
     expect(await instancesOf(wf.id)).toHaveLength(1);
@@ -114,6 +117,28 @@ describe("pause and resume", () => {
     expect(byArrival(await eventsOf(trigger.id)).at(-1).outcome, "once none is kept, events go live").toBe("started");
     expect(await runOrder(4)).toEqual(["k1", "k2", "k3", "k4"]);
     expect(await instancesOf(wf.id)).toHaveLength(4);
+  });
+
+  it("keeps a signed webhook while paused and resumes it with its webhook-id as the dedup key", async () => {
+    const trigger = (await createTrigger({ name: unique("hook"), type: "webhook" })) as { id: string; secret: string };
+    const wf = await group.createWorkflow({ name: unique("on_hook"), policy: { triggerId: trigger.id }, nodes: [{ name: "n", type: "noop" }] });
+    await publish(wf.id);
+    await post(`/triggers/${trigger.id}/pause`);
+    const body = JSON.stringify({ order: 7 });
+    const hook = await SELF.fetch(`http://sluice.test/hooks/${trigger.id}`, { method: "POST", headers: { "content-type": "application/json", ...signWebhook(trigger.secret, "msg_paused", body) }, body });
+    expect(hook.status).toBe(200);
+    expect(await hook.json()).toMatchObject({ outcome: "paused", instanceIds: [] });
+    expect((await post(`/triggers/${trigger.id}/resume`)).json).toMatchObject({ resumed: 1, remaining: 0 });
+    expect(await eventsOf(trigger.id)).toMatchObject([{ outcome: "started", dedupKey: "msg_paused", sourceId: "msg_paused" }]);
+    const [run] = await instancesOf(wf.id);
+    expect((await api("GET", `/api/v1/instances/${run!.id}`)).json).toMatchObject({ triggerType: "webhook", triggerMessage: { order: 7 } });
+  });
+
+  it("documents pause, resume, discard and replay in the OpenAPI document", async () => {
+    const doc = await api("GET", "/api/v1/openapi.json", undefined, null);
+    expect(Object.keys(doc.json.paths)).toEqual(
+      expect.arrayContaining(["/api/v1/triggers/{id}/pause", "/api/v1/triggers/{id}/resume", "/api/v1/triggers/{id}/discard", "/api/v1/triggers/{id}/events/{eventId}/replay"]),
+    );
   });
 
   it("answers 404 for another workspace's trigger", async () => {
