@@ -11,6 +11,7 @@ import { consumeBatch } from "./ingest/queue.ts";
 
 export { WorkflowCoordinator } from "./coordinator/workflow-coordinator.ts";
 export { ResourcePool } from "./pool/resource-pool.ts";
+export { TriggerGate } from "./gate/trigger-gate.ts";
 
 const app = createApp();
 

@@ -1,0 +1,184 @@
+// The TriggerGate's SQLite tables: the trigger it gathers for, its groups, and which events joined which group.
+import type { GatherEvent, GatherRule, GatherStore, Group, GroupState } from "../core/triggers/gather.ts";
+import { applySchema } from "../db/durable-schema.ts";
+
+const SCHEMA = [
+  `CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), trigger_id TEXT NOT NULL, workspace_id TEXT NOT NULL, trigger_type TEXT NOT NULL)`,
+  `CREATE TABLE groups (
+     id TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     key TEXT,
+     rule TEXT NOT NULL,
+     state TEXT NOT NULL,
+     opened_at INTEGER NOT NULL,
+     due_at INTEGER NOT NULL,
+     deadline_at INTEGER,
+     count INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     first_received_at INTEGER NOT NULL,
+     last_received_at INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     last_message TEXT,
+     closed_at INTEGER)`,
+  `CREATE INDEX groups_open ON groups (state, kind, key)`,
+  `CREATE INDEX groups_due ON groups (state, due_at)`,
+  // A batch keeps each member's message until it started; a debounce keeps only its group's last message.
+  `CREATE TABLE members (event_id TEXT PRIMARY KEY, group_id TEXT NOT NULL, seq INTEGER NOT NULL, message TEXT)`,
+  `CREATE INDEX members_group ON members (group_id, seq)`,
+];
+
+/** The trigger a gate gathers for, told with every add (a gate is named after its trigger id). */
+export interface GateTrigger {
+  id: string;
+  workspaceId: string;
+  type: "r2" | "queue" | "webhook";
+}
+
+interface GroupRow extends Record<string, SqlStorageValue> {
+  id: string;
+  key: string | null;
+  rule: string;
+  state: string;
+  opened_at: number;
+  due_at: number;
+  deadline_at: number | null;
+  count: number;
+  bytes: number;
+  first_received_at: number;
+  last_received_at: number;
+  attempts: number;
+}
+
+const toGroup = (r: GroupRow): Group => ({
+  id: r.id,
+  key: r.key,
+  rule: JSON.parse(r.rule) as GatherRule,
+  state: r.state as GroupState,
+  openedAt: r.opened_at,
+  dueAt: r.due_at,
+  deadlineAt: r.deadline_at,
+  count: r.count,
+  bytes: r.bytes,
+  firstReceivedAt: r.first_received_at,
+  lastReceivedAt: r.last_received_at,
+  attempts: r.attempts,
+});
+
+const GROUP_COLUMNS = `id, key, rule, state, opened_at, due_at, deadline_at, count, bytes, first_received_at, last_received_at, attempts`;
+
+export class GateStore implements GatherStore {
+  private readonly sql: SqlStorage;
+
+  constructor(sql: SqlStorage) {
+    this.sql = sql;
+    applySchema(sql, SCHEMA);
+  }
+
+  rememberTrigger(trigger: GateTrigger): void {
+    this.sql.exec(
+      `INSERT INTO meta (id, trigger_id, workspace_id, trigger_type) VALUES (1, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, trigger_type = excluded.trigger_type`,
+      trigger.id,
+      trigger.workspaceId,
+      trigger.type,
+    );
+  }
+
+  trigger(): GateTrigger | null {
+    const row = this.sql.exec<{ trigger_id: string; workspace_id: string; trigger_type: string }>(`SELECT * FROM meta WHERE id = 1`).toArray()[0];
+    return row ? { id: row.trigger_id, workspaceId: row.workspace_id, type: row.trigger_type as GateTrigger["type"] } : null;
+  }
+
+  groupOfEvent(eventId: string): Group | null {
+    const row = this.sql
+      .exec<GroupRow>(`SELECT ${GROUP_COLUMNS.split(", ").map((c) => `g.${c}`).join(", ")} FROM members m JOIN groups g ON g.id = m.group_id WHERE m.event_id = ?`, eventId)
+      .toArray()[0];
+    return row ? toGroup(row) : null;
+  }
+
+  openGroupFor(kind: GatherRule["kind"], key: string | null): Group | null {
+    const row = this.sql.exec<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM groups WHERE state = 'open' AND kind = ? AND key IS ? LIMIT 1`, kind, key).toArray()[0];
+    return row ? toGroup(row) : null;
+  }
+
+  saveGroup(g: Group): void {
+    this.sql.exec(
+      `INSERT INTO groups (${GROUP_COLUMNS}, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, due_at = excluded.due_at, count = excluded.count, bytes = excluded.bytes,
+         last_received_at = excluded.last_received_at, attempts = excluded.attempts`,
+      g.id,
+      g.key,
+      JSON.stringify(g.rule),
+      g.state,
+      g.openedAt,
+      g.dueAt,
+      g.deadlineAt,
+      g.count,
+      g.bytes,
+      g.firstReceivedAt,
+      g.lastReceivedAt,
+      g.attempts,
+      g.rule.kind,
+    );
+  }
+
+  addMember(group: Group, event: GatherEvent): void {
+    const text = JSON.stringify(event.message ?? null);
+    const batch = group.rule.kind === "batch";
+    this.sql.exec(`INSERT INTO members (event_id, group_id, seq, message) VALUES (?, ?, ?, ?)`, event.eventId, group.id, group.count, batch ? text : null);
+    if (!batch) this.sql.exec(`UPDATE groups SET last_message = ? WHERE id = ?`, text, group.id);
+  }
+
+  /** Groups not started yet whose time has come (open and due, or closing and due for another try), oldest first. */
+  dueGroups(now: number, limit: number): Group[] {
+    return this.sql
+      .exec<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM groups WHERE state IN ('open', 'closing') AND due_at <= ? ORDER BY due_at, id LIMIT ?`, now, limit)
+      .toArray()
+      .map(toGroup);
+  }
+
+  /** The run's trigger message material: a batch's member messages in arrival order, or a debounce's last message. */
+  messagesOf(group: Group): unknown[] {
+    if (group.rule.kind === "debounce") {
+      const row = this.sql.exec<{ last_message: string | null }>(`SELECT last_message FROM groups WHERE id = ?`, group.id).one();
+      return [JSON.parse(row.last_message ?? "null")];
+    }
+    return this.sql
+      .exec<{ message: string | null }>(`SELECT message FROM members WHERE group_id = ? ORDER BY seq`, group.id)
+      .toArray()
+      .map((r) => JSON.parse(r.message ?? "null") as unknown);
+  }
+
+  /** Started: its members stay (a late redelivery finds them) without their messages. */
+  markStarted(groupId: string, now: number): void {
+    this.sql.exec(`UPDATE groups SET state = 'closed', closed_at = ?, last_message = NULL WHERE id = ?`, now, groupId);
+    this.sql.exec(`UPDATE members SET message = NULL WHERE group_id = ?`, groupId);
+  }
+
+  /** Forgets groups started before `before`, with their members. */
+  purgeStarted(before: number): void {
+    this.sql.exec(`DELETE FROM members WHERE group_id IN (SELECT id FROM groups WHERE state = 'closed' AND closed_at < ?)`, before);
+    this.sql.exec(`DELETE FROM groups WHERE state = 'closed' AND closed_at < ?`, before);
+  }
+
+  /** When the alarm must next wake: the earliest group due, or the oldest started group to forget. */
+  nextWake(memoryMs: number): number | null {
+    const due = this.sql.exec<{ at: number | null }>(`SELECT MIN(due_at) AS at FROM groups WHERE state IN ('open', 'closing')`).one().at;
+    const oldest = this.sql.exec<{ at: number | null }>(`SELECT MIN(closed_at) AS at FROM groups WHERE state = 'closed'`).one().at;
+    const forget = oldest === null ? null : oldest + memoryMs;
+    if (due === null) return forget;
+    return forget === null ? due : Math.min(due, forget);
+  }
+
+  /** What the gate holds, for tests and stats. */
+  counts(): { open: number; closing: number; closed: number; members: number } {
+    const by = Object.fromEntries(
+      this.sql
+        .exec<{ state: string; n: number }>(`SELECT state, COUNT(*) AS n FROM groups GROUP BY state`)
+        .toArray()
+        .map((r) => [r.state, r.n]),
+    );
+    const members = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM members`).one().n;
+    return { open: by.open ?? 0, closing: by.closing ?? 0, closed: by.closed ?? 0, members };
+  }
+}
