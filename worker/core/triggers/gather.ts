@@ -134,7 +134,8 @@ const bytesWith = (group: Group, event: GatherEvent) => group.bytes + event.byte
 
 /**
  * Adds one event. An event id seen before answers with the group it joined (open or already started), so a
- * redelivery is never counted twice. A batch closes when it reaches maxEvents, and closes early, before this event,
+ * redelivery is never counted twice. A group past its close time takes no more. A batch closes when it reaches
+ * maxEvents, and closes early, before this event,
  * when the event would take its message past 128 KB. A debounce moves its close to windowSeconds from now, but
  * never past maxWaitSeconds from its opening.
  */
@@ -142,7 +143,9 @@ export function admit(store: GatherStore, rule: GatherRule, event: GatherEvent, 
   const seen = store.groupOfEvent(event.eventId);
   if (seen) return joined(seen, event.eventId, false);
   let group = store.openGroupFor(rule.kind, event.key);
-  if (group && group.rule.kind === "batch" && bytesWith(group, event) > MAX_TRIGGER_MESSAGE_BYTES) {
+  // A group whose time has come takes no more events, even if the alarm that starts it has not run yet.
+  const expired = group !== null && group.dueAt <= now;
+  if (group && (expired || (group.rule.kind === "batch" && bytesWith(group, event) > MAX_TRIGGER_MESSAGE_BYTES))) {
     closeNow(group, now);
     store.saveGroup(group);
     group = null;

@@ -1,0 +1,122 @@
+// Batching and debounce per trigger in the Workers runtime (DESIGN §2.9): one run per group, every event in it once.
+import { evictAllDurableObjects, SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { signWebhook } from "../../worker/core/triggers/index.ts";
+import { api, isolatedGroup } from "./helpers.ts";
+import { createTrigger, deliverBatch, eventsOf, eventually, instancesOf, message, publish, queueTriggerSetup, unique } from "./trigger-helpers.ts";
+
+const group = isolatedGroup();
+const QUEUE = "user-behavior";
+
+const triggerMessageOf = async (instanceId: string) => (await api("GET", `/api/v1/instances/${instanceId}`)).json.triggerMessage;
+
+/** The one instance a gathering trigger's workflow ends up with, once its gate started it. */
+async function onlyInstance(workflowId: string) {
+  const list = await eventually(() => instancesOf(workflowId), (l) => l.length > 0);
+  expect(list).toHaveLength(1);
+  return list[0]!;
+}
+
+describe("batching triggers", () => {
+  it("sends through POST /queues/{queue}/messages; a batch of maxEvents starts one instance with every message in order", async () => {
+    const { key, trigger, wf } = await queueTriggerSetup(group, { batch: { maxEvents: 3, windowSeconds: 600, key: null } });
+    for (const v of ["v1", "v2", "v3"]) {
+      const res = await api("POST", `/api/v1/queues/${QUEUE}/messages`, { key, value: v });
+      expect(res.status).toBe(202);
+      // One at a time: the local queue then hands them over in the order they were sent.
+      await eventually(() => eventsOf(trigger.id), (list) => list.filter((e) => e.outcome === "batched").length >= ["v1", "v2", "v3"].indexOf(v) + 1);
+    }
+    const run = await onlyInstance(wf.id);
+    const msg = await triggerMessageOf(run.id);
+    expect(msg.batch).toMatchObject({ key: null, count: 3 });
+    expect(Date.parse(msg.batch.firstReceivedAt)).toBeLessThanOrEqual(Date.parse(msg.batch.lastReceivedAt));
+    expect(msg.events.map((e: { value: string }) => e.value)).toEqual(["v1", "v2", "v3"]);
+    const events = await eventually(() => eventsOf(trigger.id), (list) => list.some((e) => e.outcome === "started"));
+    const members = events.filter((e) => e.outcome === "batched");
+    expect(members).toHaveLength(3);
+    expect(members.every((e) => e.instanceIds.length === 1 && e.instanceIds[0] === run.id)).toBe(true);
+    expect(events.find((e) => e.outcome === "started")).toMatchObject({ source: "batch", instanceIds: [run.id] });
+  });
+
+  it("closes a batch windowSeconds after its first event with what arrived, one batch per key value", async () => {
+    const { key, wf } = await queueTriggerSetup(group, { batch: { maxEvents: 100, windowSeconds: 1, key: "${workflow.triggerMessage.headers.user}" } });
+    const send = (id: string, user: string) => message(id, { key, value: id, headers: { user } });
+    await deliverBatch(QUEUE, [send("w-1", "u1"), send("w-2", "u2"), send("w-3", "u1")]);
+    const list = await eventually(() => instancesOf(wf.id), (l) => l.length === 2);
+    const messages = await Promise.all(list.map((i) => triggerMessageOf(i.id)));
+    const byUser = Object.fromEntries(messages.map((m) => [m.batch.key, m.events.map((e: { value: string }) => e.value)]));
+    expect(byUser).toEqual({ u1: ["w-1", "w-3"], u2: ["w-2"] });
+  });
+
+  it("counts a redelivered message once", async () => {
+    const { key, trigger, wf } = await queueTriggerSetup(group, { batch: { maxEvents: 3, windowSeconds: 600, key: null } });
+    const at = new Date();
+    const m = (id: string) => message(id, { key, value: id }, at);
+    const first = await deliverBatch(QUEUE, [m("r-1"), m("r-2")]);
+    expect(first.explicitAcks.sort()).toEqual(["r-1", "r-2"]);
+    await deliverBatch(QUEUE, [{ ...m("r-2"), attempts: 2 }, m("r-1")]);
+    await deliverBatch(QUEUE, [m("r-3")]);
+    const run = await onlyInstance(wf.id);
+    expect((await triggerMessageOf(run.id)).events.map((e: { value: string }) => e.value)).toEqual(["r-1", "r-2", "r-3"]);
+    // A redelivery after the batch started is answered with that batch, not a new one.
+    await deliverBatch(QUEUE, [{ ...m("r-2"), attempts: 3 }]);
+    const events = await eventsOf(trigger.id);
+    expect(events.find((e) => e.sourceId === "r-2")).toMatchObject({ outcome: "batched", deliveries: 3, instanceIds: [run.id] });
+    expect(await instancesOf(wf.id)).toHaveLength(1);
+  });
+
+  it("loses nothing when the gate is evicted between adds", async () => {
+    const { key, wf } = await queueTriggerSetup(group, { batch: { maxEvents: 3, windowSeconds: 600, key: null } });
+    const m = (id: string) => message(id, { key, value: id });
+    await deliverBatch(QUEUE, [m("x-1")]);
+    await evictAllDurableObjects();
+    await deliverBatch(QUEUE, [m("x-2")]);
+    await evictAllDurableObjects();
+    await deliverBatch(QUEUE, [m("x-3")]);
+    const run = await onlyInstance(wf.id);
+    expect((await triggerMessageOf(run.id)).events.map((e: { value: string }) => e.value)).toEqual(["x-1", "x-2", "x-3"]);
+  });
+
+  it("a window-closed batch still starts when the gate is evicted before its alarm", async () => {
+    const { key, wf } = await queueTriggerSetup(group, { batch: { maxEvents: 100, windowSeconds: 1, key: null } });
+    await deliverBatch(QUEUE, [message("ev-1", { key, value: "ev-1" }), message("ev-2", { key, value: "ev-2" })]);
+    await evictAllDurableObjects();
+    const run = await onlyInstance(wf.id);
+    expect((await triggerMessageOf(run.id)).batch.count).toBe(2);
+  });
+});
+
+describe("debouncing triggers", () => {
+  it("starts one instance with the last message once the key went quiet, and logs each event as debounced", async () => {
+    const { key, trigger, wf } = await queueTriggerSetup(group, { debounce: { windowSeconds: 1, maxWaitSeconds: null, key: null } });
+    await deliverBatch(QUEUE, [message("d-1", { key, value: "first" }), message("d-2", { key, value: "second" })]);
+    await deliverBatch(QUEUE, [message("d-3", { key, value: "last" })]);
+    const run = await onlyInstance(wf.id);
+    expect(await triggerMessageOf(run.id)).toMatchObject({ topic: QUEUE, key, value: "last", id: "d-3" });
+    const events = await eventsOf(trigger.id);
+    const members = events.filter((e) => e.outcome === "debounced");
+    expect(members.map((e) => e.sourceId).sort()).toEqual(["d-1", "d-2", "d-3"]);
+    expect(members.every((e) => e.instanceIds[0] === run.id)).toBe(true);
+  });
+
+  it("debounces a webhook trigger: 202 naming the instance that starts later", async () => {
+    const trigger = (await createTrigger({ name: unique("hook"), type: "webhook", debounce: { windowSeconds: 1, maxWaitSeconds: null, key: null } })) as {
+      id: string;
+      secret: string;
+    };
+    const wf = await group.createWorkflow({ name: unique("on_hook"), policy: { triggerId: trigger.id }, nodes: [{ name: "n", type: "noop" }] });
+    await publish(wf.id);
+    const post = async (id: string, n: number) => {
+      const body = JSON.stringify({ n });
+      const res = await SELF.fetch(`http://sluice.test/hooks/${trigger.id}`, { method: "POST", headers: { "content-type": "application/json", ...signWebhook(trigger.secret, id, body) }, body });
+      return { status: res.status, json: (await res.json()) as { outcome: string; instanceIds: string[] } };
+    };
+    const a = await post(unique("msg"), 1);
+    const b = await post(unique("msg"), 2);
+    expect(a).toMatchObject({ status: 202, json: { outcome: "debounced" } });
+    expect(b.json.instanceIds).toEqual(a.json.instanceIds);
+    const run = await onlyInstance(wf.id);
+    expect(run.id).toBe(a.json.instanceIds[0]);
+    expect(await triggerMessageOf(run.id)).toEqual({ n: 2 });
+  });
+});
