@@ -51,7 +51,7 @@ export class TriggerGate extends DurableObject<Env> {
       return events.map((event) => admit(this.store, rule, event, now, () => newId("grp", now)));
     });
     await this.armAlarm();
-    injectFault(this.env, `gate:added:${events[0]?.eventId ?? ""}`); // test/faults: the answer is lost after the commit
+    injectFault(this.env, `gate:added:${trigger.id}`); // test/faults: the answer is lost after the commit
     return joined;
   }
 
