@@ -65,6 +65,18 @@ describe("batching triggers", () => {
     expect(await instancesOf(wf.id)).toHaveLength(1);
   });
 
+  it("keeps the trigger's dedup: a second message with the same dedup key joins nothing and is logged as a duplicate", async () => {
+    const { key, trigger, wf } = await queueTriggerSetup(group, {
+      batch: { maxEvents: 2, windowSeconds: 1, key: null },
+      dedup: { key: "${workflow.triggerMessage.value}", windowSeconds: 3600 },
+    });
+    await deliverBatch(QUEUE, [message("dd-1", { key, value: "same" }), message("dd-2", { key, value: "same" }), message("dd-3", { key, value: "other" })]);
+    const run = await onlyInstance(wf.id);
+    expect((await triggerMessageOf(run.id)).events.map((e: { id: string }) => e.id)).toEqual(["dd-1", "dd-3"]);
+    const events = await eventsOf(trigger.id);
+    expect(events.find((e) => e.sourceId === "dd-2")).toMatchObject({ outcome: "duplicate", instanceIds: [run.id], detail: expect.stringMatching(/same dedup key/) });
+  });
+
   it("loses nothing when the gate is evicted between adds", async () => {
     const { key, wf } = await queueTriggerSetup(group, { batch: { maxEvents: 3, windowSeconds: 600, key: null } });
     const m = (id: string) => message(id, { key, value: id });

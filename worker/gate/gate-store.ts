@@ -25,7 +25,17 @@ const SCHEMA = [
   // A batch keeps each member's message until it started; a debounce keeps only its group's last message.
   `CREATE TABLE members (event_id TEXT PRIMARY KEY, group_id TEXT NOT NULL, seq INTEGER NOT NULL, message TEXT)`,
   `CREATE INDEX members_group ON members (group_id, seq)`,
+  // The trigger's dedup keys of gathered events, each until its window ends (kept apart from members: a window may
+  // outlast the memory of a started group).
+  `CREATE TABLE dedup (key TEXT PRIMARY KEY, group_id TEXT NOT NULL, event_id TEXT NOT NULL, until INTEGER NOT NULL)`,
+  `CREATE INDEX dedup_until ON dedup (until)`,
+  `CREATE INDEX dedup_group ON dedup (group_id)`,
 ];
+
+const PURGE_SLACK_MS = 10 * 60 * 1000;
+
+/** A started group no dedup key still names: it is forgotten once CLOSED_MEMORY_MS passed. */
+const UNHELD = `NOT EXISTS (SELECT 1 FROM dedup d WHERE d.group_id = groups.id)`;
 
 /** The trigger a gate gathers for, told with every add (a gate is named after its trigger id). */
 export interface GateTrigger {
@@ -129,6 +139,28 @@ export class GateStore implements GatherStore {
     if (!batch) this.sql.exec(`UPDATE groups SET last_message = ? WHERE id = ?`, text, group.id);
   }
 
+  dedupHolder(key: string, now: number): { group: Group; eventId: string } | null {
+    const row = this.sql
+      .exec<GroupRow & { event_id: string }>(
+        `SELECT ${GROUP_COLUMNS.split(", ").map((c) => `g.${c}`).join(", ")}, d.event_id FROM dedup d JOIN groups g ON g.id = d.group_id WHERE d.key = ? AND d.until > ?`,
+        key,
+        now,
+      )
+      .toArray()[0];
+    return row ? { group: toGroup(row), eventId: row.event_id } : null;
+  }
+
+  holdDedup(key: string, groupId: string, eventId: string, until: number): void {
+    this.sql.exec(
+      `INSERT INTO dedup (key, group_id, event_id, until) VALUES (?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET group_id = excluded.group_id, event_id = excluded.event_id, until = excluded.until`,
+      key,
+      groupId,
+      eventId,
+      until,
+    );
+  }
+
   /** Groups not started yet whose time has come (open and due, or closing and due for another try), oldest first. */
   dueGroups(now: number, limit: number): Group[] {
     return this.sql
@@ -155,19 +187,26 @@ export class GateStore implements GatherStore {
     this.sql.exec(`UPDATE members SET message = NULL WHERE group_id = ?`, groupId);
   }
 
-  /** Forgets groups started before `before`, with their members. */
-  purgeStarted(before: number): void {
+  /**
+   * Forgets dedup keys whose window ended, and groups started before `before` with their members. A group a dedup
+   * key still names stays (without its members) until that window ends, so the duplicate can name its run.
+   */
+  purgeStarted(before: number, now: number): void {
+    this.sql.exec(`DELETE FROM dedup WHERE until <= ?`, now);
     this.sql.exec(`DELETE FROM members WHERE group_id IN (SELECT id FROM groups WHERE state = 'closed' AND closed_at < ?)`, before);
-    this.sql.exec(`DELETE FROM groups WHERE state = 'closed' AND closed_at < ?`, before);
+    this.sql.exec(`DELETE FROM groups WHERE state = 'closed' AND closed_at < ? AND ${UNHELD}`, before);
   }
 
-  /** When the alarm must next wake: the earliest group due, or the oldest started group to forget. */
+  /** When the alarm must next wake: the earliest group due, started group to forget, or dedup window to end. */
   nextWake(memoryMs: number): number | null {
-    const due = this.sql.exec<{ at: number | null }>(`SELECT MIN(due_at) AS at FROM groups WHERE state IN ('open', 'closing')`).one().at;
-    const oldest = this.sql.exec<{ at: number | null }>(`SELECT MIN(closed_at) AS at FROM groups WHERE state = 'closed'`).one().at;
-    const forget = oldest === null ? null : oldest + memoryMs;
-    if (due === null) return forget;
-    return forget === null ? due : Math.min(due, forget);
+    const at = (query: string) => this.sql.exec<{ at: number | null }>(query).one().at;
+    const due = at(`SELECT MIN(due_at) AS at FROM groups WHERE state IN ('open', 'closing')`);
+    const oldest = at(`SELECT MIN(closed_at) AS at FROM groups WHERE state = 'closed' AND ${UNHELD}`);
+    const dedupEnds = at(`SELECT MIN(until) AS at FROM dedup`);
+    // Forgetting is not urgent: late wakes let one alarm forget many rows instead of one alarm per event.
+    const forget = [oldest === null ? null : oldest + memoryMs, dedupEnds].filter((t): t is number => t !== null).map((t) => t + PURGE_SLACK_MS);
+    const times = [...(due === null ? [] : [due]), ...forget];
+    return times.length === 0 ? null : Math.min(...times);
   }
 
   /** What the gate holds, for tests and stats. */

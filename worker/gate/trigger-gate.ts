@@ -95,7 +95,7 @@ export class TriggerGate extends DurableObject<Env> {
         started.forEach((g) => this.failed(g, err));
       }
     }
-    this.store.purgeStarted(Date.now() - CLOSED_MEMORY_MS);
+    this.store.purgeStarted(Date.now() - CLOSED_MEMORY_MS, Date.now());
     await this.armAlarm();
   }
 

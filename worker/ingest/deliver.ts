@@ -134,13 +134,13 @@ export async function planDelivery(d: Delivery, lookup: WorkflowLookup): Promise
   const workflows = await lookup.publishedFor(d.trigger.id);
   if (workflows.length === 0) return { done: true, record: { ...verdict, ...noWorkflowVerdict(await lookup.unpublishedFor(d.trigger.id)), instanceIds: [] } };
   const rule = gatherRuleOf(d.trigger);
-  if (rule) return planGather(d, rule, verdict, workflows);
+  if (rule) return planGather(d, rule, verdict, workflows, await coordinatorDedupKey(d.trigger.id, decision.dedupKey));
   const starts = await Promise.all(workflows.map((wf) => plannedStart(d, wf, decision.dedupKey, decision.orderingKey)));
   return { done: false, verdict, starts };
 }
 
 /** An event for the trigger's gate, or an error verdict when its gather key cannot resolve or it cannot fit a batch. */
-function planGather(d: Delivery, rule: GatherRule, verdict: Verdict, workflows: PublishedWorkflow[]): PlannedDelivery {
+function planGather(d: Delivery, rule: GatherRule, verdict: Verdict, workflows: PublishedWorkflow[], dedupKey: string): PlannedDelivery {
   const key = gatherKeyOf(rule, d.event.message, d.event.receivedAt);
   if (!key.ok) return { done: true, record: { ...verdict, outcome: "error", detail: `${rule.kind} key: ${key.error}`, instanceIds: [] } };
   const bytes = messageBytes(d.event.message);
@@ -153,7 +153,14 @@ function planGather(d: Delivery, rule: GatherRule, verdict: Verdict, workflows: 
     gather: {
       trigger: { id: d.trigger.id, workspaceId: d.workspaceId, type: d.trigger.type },
       rule,
-      event: { eventId: d.eventId, key: key.value, message: d.event.message, receivedAt: d.event.receivedAt, bytes },
+      event: {
+        eventId: d.eventId,
+        key: key.value,
+        message: d.event.message,
+        receivedAt: d.event.receivedAt,
+        bytes,
+        dedup: { key: dedupKey, windowSeconds: d.trigger.dedup.windowSeconds },
+      },
       workflows: workflows.map((wf) => ({ id: wf.id, name: wf.name })),
     },
   };
@@ -165,6 +172,9 @@ export async function settleGather(plan: PlannedGathering, joined: Joined): Prom
   const what = joined.outcome === "batched" ? "batch" : "debounce";
   const keyed = plan.gather.event.key === null ? "" : ` (key '${plan.gather.event.key}')`;
   const runs = plan.gather.workflows.map((wf, i) => `${wf.name} (${instanceIds[i]})`).join(", ");
+  if (joined.duplicateOf !== null) {
+    return { ...plan.verdict, outcome: "duplicate", detail: `same dedup key as event ${joined.duplicateOf}, already in ${what} ${joined.groupId}; its run: ${runs}`, instanceIds };
+  }
   const again = joined.added ? "" : "already ";
   return { ...plan.verdict, outcome: joined.outcome, detail: `${again}in ${what} ${joined.groupId}${keyed}; its run: ${runs}`, instanceIds };
 }

@@ -21,6 +21,7 @@ class MemoryStore implements GatherStore {
   groups = new Map<string, Group>();
   members = new Map<string, { groupId: string; seq: number; message: unknown }>();
   lastMessage = new Map<string, unknown>();
+  dedup = new Map<string, { groupId: string; eventId: string; until: number }>();
 
   groupOfEvent(eventId: string) {
     const m = this.members.get(eventId);
@@ -36,6 +37,13 @@ class MemoryStore implements GatherStore {
   addMember(group: Group, event: GatherEvent) {
     this.members.set(event.eventId, { groupId: group.id, seq: group.count, message: event.message });
     this.lastMessage.set(group.id, event.message);
+  }
+  dedupHolder(key: string, now: number) {
+    const held = this.dedup.get(key);
+    return held && held.until > now ? { group: { ...this.groups.get(held.groupId)! }, eventId: held.eventId } : null;
+  }
+  holdDedup(key: string, groupId: string, eventId: string, until: number) {
+    this.dedup.set(key, { groupId, eventId, until });
   }
   messagesOf(groupId: string) {
     return [...this.members.values()].filter((m) => m.groupId === groupId).sort((a, b) => a.seq - b.seq).map((m) => m.message);
@@ -59,6 +67,7 @@ const ev = (id: string, key: string | null = null, message: unknown = { id }, re
   message,
   receivedAt,
   bytes: messageBytes(message),
+  dedup: { key: `trg:${id}`, windowSeconds: 3600 },
 });
 
 describe("batching", () => {
@@ -105,8 +114,18 @@ describe("batching", () => {
     const store = new MemoryStore();
     const first = admit(store, BATCH, ev("a"), 0, ids);
     const again = admit(store, BATCH, ev("a"), 1_000, ids);
-    expect(again).toEqual({ ...first, added: false });
+    expect(again).toEqual({ ...first, added: false, duplicateOf: null });
     expect(store.groups.get(first.groupId)!.count).toBe(1);
+  });
+
+  it("answers another event with a held dedup key as a duplicate of the group, until its window ends", () => {
+    const store = new MemoryStore();
+    const first = admit(store, BATCH, { ...ev("a"), dedup: { key: "trg:same", windowSeconds: 60 } }, 0, ids);
+    const dup = admit(store, BATCH, { ...ev("b"), dedup: { key: "trg:same", windowSeconds: 60 } }, 1_000, ids);
+    expect(dup).toMatchObject({ groupId: first.groupId, added: false, duplicateOf: "a" });
+    expect(store.groups.get(first.groupId)!.count).toBe(1);
+    const later = admit(store, BATCH, { ...ev("c"), dedup: { key: "trg:same", windowSeconds: 60 } }, 60_000, ids);
+    expect(later).toMatchObject({ added: true, duplicateOf: null });
   });
 
   it("answers a member redelivered after its batch started with that batch, not a new one", () => {

@@ -51,6 +51,8 @@ export interface GatherEvent {
   message: unknown;
   receivedAt: number;
   bytes: number;
+  /** The trigger's dedup key (scoped, see coordinatorDedupKey) and window: a second event with it is a duplicate. */
+  dedup: { key: string; windowSeconds: number };
 }
 
 export type GroupState = "open" | "closing" | "closed";
@@ -85,6 +87,10 @@ export interface GatherStore {
   saveGroup(group: Group): void;
   /** Records the event as a member, in arrival order. A batch keeps every message; a debounce only the last. */
   addMember(group: Group, event: GatherEvent): void;
+  /** The group and event that took a dedup key whose window is still open at `now`. */
+  dedupHolder(key: string, now: number): { group: Group; eventId: string } | null;
+  /** Remembers a dedup key until `until`. */
+  holdDedup(key: string, groupId: string, eventId: string, until: number): void;
 }
 
 export interface Joined {
@@ -94,14 +100,17 @@ export interface Joined {
   outcome: GatherOutcome;
   /** False when the event had joined before (a redelivery): it was not counted again. */
   added: boolean;
+  /** Another event with the same dedup key inside its window joined that group: this one is a duplicate, not gathered. */
+  duplicateOf: string | null;
 }
 
-const joined = (group: Group, eventId: string, added: boolean): Joined => ({
+const joined = (group: Group, eventId: string, added: boolean, duplicateOf: string | null = null): Joined => ({
   eventId,
   groupId: group.id,
   openedAt: group.openedAt,
   outcome: gatherOutcome(group.rule),
   added,
+  duplicateOf,
 });
 
 function openGroup(rule: GatherRule, event: GatherEvent, now: number, id: string): Group {
@@ -134,7 +143,7 @@ const bytesWith = (group: Group, event: GatherEvent) => group.bytes + event.byte
 
 /**
  * Adds one event. An event id seen before answers with the group it joined (open or already started), so a
- * redelivery is never counted twice. A group past its close time takes no more. A batch closes when it reaches
+ * redelivery is never counted twice; another event with a dedup key held inside its window is a duplicate. A group past its close time takes no more. A batch closes when it reaches
  * maxEvents, and closes early, before this event,
  * when the event would take its message past 128 KB. A debounce moves its close to windowSeconds from now, but
  * never past maxWaitSeconds from its opening.
@@ -142,6 +151,9 @@ const bytesWith = (group: Group, event: GatherEvent) => group.bytes + event.byte
 export function admit(store: GatherStore, rule: GatherRule, event: GatherEvent, now: number, newGroupId: () => string): Joined {
   const seen = store.groupOfEvent(event.eventId);
   if (seen) return joined(seen, event.eventId, false);
+  // The trigger's dedup applies as to any event (DESIGN §2.7): a duplicate joins nothing and names the group it duplicates.
+  const holder = store.dedupHolder(event.dedup.key, now);
+  if (holder) return joined(holder.group, event.eventId, false, holder.eventId);
   let group = store.openGroupFor(rule.kind, event.key);
   // A group whose time has come takes no more events, even if the alarm that starts it has not run yet.
   const expired = group !== null && group.dueAt <= now;
@@ -162,6 +174,7 @@ export function admit(store: GatherStore, rule: GatherRule, event: GatherEvent, 
   }
   store.saveGroup(group);
   store.addMember(group, event);
+  store.holdDedup(event.dedup.key, group.id, event.eventId, now + event.dedup.windowSeconds * 1000);
   return joined(group, event.eventId, true);
 }
 
