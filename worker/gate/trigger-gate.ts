@@ -20,10 +20,11 @@ import {
   type Group,
   type Joined,
 } from "../core/triggers/index.ts";
-import { publishedWorkflowsOf, unpublishedWorkflowsOf } from "../db/triggers.ts";
+import type { Started } from "../coordinator/workflow-coordinator.ts";
+import { publishedWorkflowsOf, unpublishedWorkflowsOf, type PublishedWorkflow } from "../db/triggers.ts";
 import { recordEvents, type TriggerEventRecord } from "../db/trigger-events.ts";
 import { injectFault } from "../faults.ts";
-import { StartBatch } from "../ingest/starts.ts";
+import { StartBatch, type PublishedStart } from "../ingest/starts.ts";
 import { GateStore, type GateTrigger } from "./gate-store.ts";
 
 /** Groups started per alarm round: a backlog of due groups is worked off round after round. */
@@ -71,9 +72,10 @@ export class TriggerGate extends DurableObject<Env> {
   }
 
   /**
-   * Starts every due group with one call per workflow coordinator, then writes the groups' own event-log rows and
-   * marks them started. A group whose start (or log row) failed stays closing and is tried again from the alarm,
-   * with the same instance ids and dedup key, so a repeated close never runs twice.
+   * Starts every due group with one call per workflow coordinator (the trigger's published workflows read once),
+   * then writes the groups' own event-log rows and marks them started. A group whose start (or log row) failed
+   * stays closing and is tried again from the alarm, with the same instance ids and dedup key, so a repeated close
+   * never runs twice.
    */
   private async startDueGroups(): Promise<void> {
     const now = Date.now();
@@ -83,20 +85,37 @@ export class TriggerGate extends DurableObject<Env> {
       return groups;
     });
     const trigger = this.store.trigger();
-    if (due.length > 0 && trigger) {
-      const rows = await Promise.all(due.map((g) => this.startGroupRun(trigger, g).catch((err: unknown) => this.failed(g, err))));
-      const started = due.filter((_, i) => rows[i] !== null);
-      try {
-        await recordEvents(this.env.DB, rows.filter((r) => r !== null));
-        injectFault(this.env, `gate:started:${trigger.id}`); // test/faults: the gate dies after the starts, before marking them
-        const at = Date.now();
-        this.ctx.storage.transactionSync(() => started.forEach((g) => this.store.markStarted(g.id, at)));
-      } catch (err) {
-        started.forEach((g) => this.failed(g, err));
-      }
-    }
+    if (due.length > 0 && trigger) await this.startGroups(trigger, due).catch((err: unknown) => due.forEach((g) => this.failed(g, err)));
     this.store.purgeStarted(Date.now() - CLOSED_MEMORY_MS, Date.now());
     await this.armAlarm();
+  }
+
+  private async startGroups(trigger: GateTrigger, due: Group[]): Promise<void> {
+    const workflows = await publishedWorkflowsOf(this.env.DB, trigger.id);
+    const unpublished = workflows.length === 0 ? noWorkflowVerdict(await unpublishedWorkflowsOf(this.env.DB, trigger.id)) : null;
+    const plans = await Promise.all(due.map((g) => this.planGroupRun(trigger, g, workflows)));
+    const starts = new StartBatch(this.env);
+    const answered = plans.map((plan) => Promise.all(plan.runs.map((r) => starts.add(r.start))));
+    for (const a of answered) a.catch(() => {}); // settled below, after the flush
+    await starts.flush();
+    const rows: (TriggerEventRecord | null)[] = await Promise.all(
+      plans.map(async (plan, i) => {
+        try {
+          return settleGroupRun(plan, await answered[i]!, unpublished);
+        } catch (err) {
+          return this.failed(due[i]!, err);
+        }
+      }),
+    );
+    const started = due.filter((_, i) => rows[i] !== null);
+    try {
+      await recordEvents(this.env.DB, rows.filter((r) => r !== null));
+      injectFault(this.env, `gate:started:${trigger.id}`); // test/faults: the gate dies after the starts, before marking them
+      const at = Date.now();
+      this.ctx.storage.transactionSync(() => started.forEach((g) => this.store.markStarted(g.id, at)));
+    } catch (err) {
+      started.forEach((g) => this.failed(g, err));
+    }
   }
 
   private failed(group: Group, err: unknown): null {
@@ -107,13 +126,12 @@ export class TriggerGate extends DurableObject<Env> {
     return null;
   }
 
-  /** Starts one group's run in each published workflow of the trigger; returns the group's event-log row. */
-  private async startGroupRun(trigger: GateTrigger, group: Group): Promise<TriggerEventRecord> {
+  /** One group's run in each published workflow of the trigger, and the base of the group's own event-log row. */
+  private async planGroupRun(trigger: GateTrigger, group: Group, workflows: PublishedWorkflow[]): Promise<GroupRun> {
     const messages = this.store.messagesOf(group);
     const message = group.rule.kind === "batch" ? batchMessage(group, messages) : messages[0];
     const what = group.rule.kind === "batch" ? `batch of ${messages.length} event(s)` : `debounce of ${group.count} event(s)`;
-    const keyed = group.key === null ? "" : ` (key '${group.key}')`;
-    const base = {
+    const row = {
       id: await groupEventId(group.id, group.openedAt),
       triggerId: trigger.id,
       workspaceId: trigger.workspaceId,
@@ -123,43 +141,55 @@ export class TriggerGate extends DurableObject<Env> {
       dedupKey: gatheredDedupKey(group.id),
       message,
     };
-    const workflows = await publishedWorkflowsOf(this.env.DB, trigger.id);
-    if (workflows.length === 0) {
-      const none = noWorkflowVerdict(await unpublishedWorkflowsOf(this.env.DB, trigger.id));
-      return { ...base, outcome: none.outcome, detail: `${what}${keyed}: ${none.detail}`, instanceIds: [] };
-    }
     const dedup = { key: await coordinatorDedupKey(trigger.id, gatheredDedupKey(group.id)), windowSeconds: DEDUP_WINDOW.defaultSeconds };
-    const planned = await Promise.all(
-      workflows.map(async (wf) => ({ wf, requestedId: await gatheredInstanceId(wf.id, group.id, group.openedAt) })),
+    const runs = await Promise.all(
+      workflows.map(async (wf) => {
+        const instanceId = await gatheredInstanceId(wf.id, group.id, group.openedAt);
+        const start: PublishedStart = {
+          workspaceId: wf.workspaceId,
+          workflowId: wf.id,
+          version: wf.version,
+          run: {
+            instanceId,
+            env: "prod",
+            receivedAt: group.lastReceivedAt,
+            runDate: null,
+            priorityOverride: null,
+            triggerType: trigger.type,
+            triggerMessage: message,
+            params: null,
+            dedup,
+            orderingKey: null,
+          },
+        };
+        return { wf, start };
+      }),
     );
-    const starts = new StartBatch(this.env);
-    const [answers] = await Promise.all([
-      Promise.all(
-        planned.map(({ wf, requestedId }) =>
-          starts.add({
-            workspaceId: wf.workspaceId,
-            workflowId: wf.id,
-            version: wf.version,
-            run: {
-              instanceId: requestedId,
-              env: "prod",
-              receivedAt: group.lastReceivedAt,
-              runDate: null,
-              priorityOverride: null,
-              triggerType: trigger.type,
-              triggerMessage: message,
-              params: null,
-              dedup,
-              orderingKey: null,
-            },
-          }),
-        ),
-      ),
-      starts.flush(),
-    ]);
-    const verdict = startVerdict(
-      planned.map(({ wf, requestedId }, i) => ({ workflowId: wf.id, workflowName: wf.name, requestedId, id: answers[i]!.id, duplicate: answers[i]!.duplicate === true })),
-    );
-    return { ...base, ...verdict, detail: `${what}${keyed}: ${verdict.detail}` };
+    return { row, label: `${what}${group.key === null ? "" : ` (key '${group.key}')`}`, runs };
   }
+}
+
+interface GroupRun {
+  row: Omit<TriggerEventRecord, "outcome" | "detail" | "instanceIds">;
+  /** How the group's row names it: `batch of 3 event(s) (key 'u1')`. */
+  label: string;
+  runs: { wf: PublishedWorkflow; start: PublishedStart }[];
+}
+
+/** The group's own row once the coordinators answered: started (or duplicate), or why nothing could start. */
+function settleGroupRun(plan: GroupRun, answers: Started[], unpublished: ReturnType<typeof noWorkflowVerdict> | null): TriggerEventRecord {
+  if (plan.runs.length === 0) {
+    const none = unpublished ?? noWorkflowVerdict([]);
+    return { ...plan.row, outcome: none.outcome, detail: `${plan.label}: ${none.detail}`, instanceIds: [] };
+  }
+  const verdict = startVerdict(
+    plan.runs.map(({ wf, start }, i) => ({
+      workflowId: wf.id,
+      workflowName: wf.name,
+      requestedId: start.run.instanceId,
+      id: answers[i]!.id,
+      duplicate: answers[i]!.duplicate === true,
+    })),
+  );
+  return { ...plan.row, ...verdict, detail: `${plan.label}: ${verdict.detail}` };
 }
