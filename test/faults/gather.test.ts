@@ -1,6 +1,7 @@
 // Batching and debounce under faults (DESIGN §2.9): duplicate and re-ordered deliveries, consumers failing after the gate
-// committed, gate answers lost, gates dying after starting a run, and Durable Objects aborted or evicted mid-flight. Every
-// batched event is in exactly one started run's message; every debounce group starts exactly one run; nothing is lost.
+// committed, gate answers lost, gates and coordinators dying after starting a run, and Durable Objects aborted or evicted
+// mid-flight. Every batched event is in exactly one started run's message; every debounce group starts exactly one run;
+// nothing is lost.
 import { abortAllDurableObjects, env, evictAllDurableObjects } from "cloudflare:test";
 import { expect, it } from "vitest";
 import { armFault, disarmFaults, faultsFired } from "../../worker/faults.ts";
@@ -40,7 +41,7 @@ function publishAll(rng: Rng, broker: Broker, triggerKey: string, prefix: string
 
 /** Delivers until the backlog is empty, with consumer failures, lost gate answers, dying gates, aborts and evictions. */
 async function deliverWithFaults(rng: Rng, broker: Broker, triggerIds: string[]) {
-  const faults = { aborts: 0, evictions: 0, gateAnswersLost: 0, gateDiedAfterStart: 0 };
+  const faults = { aborts: 0, evictions: 0, gateAnswersLost: 0, gateDiedAfterStart: 0, coordinatorDied: 0 };
   while (broker.pending() > 0) {
     // Rates low enough that no message fails all six deliveries (wrangler.toml max_retries = 5) and dead-letters.
     const batch = broker.takeBatch(rng, QUEUE, 1 + rng.int(12), rng.chance(0.15));
@@ -53,6 +54,11 @@ async function deliverWithFaults(rng: Rng, broker: Broker, triggerIds: string[])
     if (rng.chance(0.15)) {
       armFault(`gate:started:${rng.pick(triggerIds)}`);
       faults.gateDiedAfterStart++;
+    }
+    if (rng.chance(0.1)) {
+      // The next coordinator commit (a gate starting a group's run) fails after committing: the gate retries the start.
+      armFault("coordinator.afterCommit");
+      faults.coordinatorDied++;
     }
     const restart = rng.chance(0.1) ? (rng.chance(0.5) ? "abort" : "evict") : null;
     const delay = rng.int(30);
@@ -75,7 +81,12 @@ async function deliverWithFaults(rng: Rng, broker: Broker, triggerIds: string[])
   return faults;
 }
 
-/** Waits until every sent event's log row names instances that exist, or the settle time is over. */
+const groupRow = (e: { source: string }) => e.source === "batch" || e.source === "debounce";
+
+/**
+ * Waits until every sent event's log row names instances that exist and every instance has its group's `started` row
+ * (a group whose start failed after its coordinator committed writes it on the retry), or the settle time is over.
+ */
 async function settled(workflowId: string, triggerId: string, sent: Sent[]) {
   const deadline = Date.now() + SETTLE_MS;
   for (;;) {
@@ -84,7 +95,9 @@ async function settled(workflowId: string, triggerId: string, sent: Sent[]) {
     const existing = new Set(instances.map((i) => i.id));
     const members = events.filter((e) => e.outcome === "batched" || e.outcome === "debounced");
     const allNamed = sent.every((s) => members.some((e) => e.sourceId === s.id && e.instanceIds.every((id: string) => existing.has(id))));
-    if (allNamed || Date.now() > deadline) return { instances, events, members };
+    const startedRows = new Set(events.filter((e) => groupRow(e) && e.outcome === "started").flatMap((e) => e.instanceIds));
+    const allLogged = instances.every((i) => startedRows.has(i.id));
+    if ((allNamed && allLogged) || Date.now() > deadline) return { instances, events, members };
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -145,7 +158,7 @@ it(`batches and debounces every event exactly once under duplicates, re-ordering
     const message = await triggerMessageOf(run);
     expect(members.map((m) => m.id), `run ${run}'s message is not one of its events; ${report}`).toContain(message.id);
   }
-  // The groups' own rows: one started row per run, no group started twice.
-  const groupRows = [...b.events, ...d.events].filter((e) => e.source === "batch" || e.source === "debounce");
-  expect(groupRows.filter((e) => e.outcome === "started").length, report).toBe(b.instances.length + d.instances.length);
+  // The groups' own rows: one started row per run, naming that run.
+  const groupRows = [...b.events, ...d.events].filter((e) => groupRow(e) && e.outcome === "started");
+  expect(groupRows.flatMap((e) => e.instanceIds).sort(), report).toEqual([...b.instances, ...d.instances].map((i) => i.id).sort());
 }, 120_000);
