@@ -126,10 +126,12 @@ function retryLater(queue: string, message: Message<unknown>, err: unknown): voi
 
 /**
  * Each message is acknowledged only after its runs (or duplicate verdicts) are committed by the
- * coordinators and its verdicts are in the event log; a message that fails is retried, the others go
- * on. Three steps: plan every message in delivery order (the arrival order ordering keys keep; a
- * retried message arrives again later, and Queues promises no producer order), start all of the
- * batch's runs with one call per coordinator, then write the event log in one D1 batch and ack.
+ * coordinators, its gathered events by their triggers' gates, and its verdicts are in the event log;
+ * a message that fails is retried, the others go on. Three steps: plan every message in delivery order
+ * (the arrival order ordering keys and batches keep; a retried message arrives again later, and Queues
+ * promises no producer order), start all of the batch's runs with one call per coordinator and gather
+ * its batched or debounced events with one call per trigger's gate, then write the event log in one D1
+ * batch and ack.
  */
 export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const triggers = new TriggerLookup(env.DB);
