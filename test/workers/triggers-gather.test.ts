@@ -77,6 +77,41 @@ describe("batching triggers", () => {
     expect(events.find((e) => e.sourceId === "dd-2")).toMatchObject({ outcome: "duplicate", instanceIds: [run.id], detail: expect.stringMatching(/same dedup key/) });
   });
 
+  it("closes a batch early before the event that would take its message past 128 KB", async () => {
+    const { key, wf } = await queueTriggerSetup(group, { batch: { maxEvents: 100, windowSeconds: 1, key: null } });
+    const big = (id: string) => message(id, { key, value: `${id}:${"x".repeat(50_000)}` });
+    await deliverBatch(QUEUE, [big("big-1"), big("big-2"), big("big-3")]);
+    const list = await eventually(() => instancesOf(wf.id), (l) => l.length === 2);
+    const counts = await Promise.all(list.map(async (i) => (await triggerMessageOf(i.id)).events.map((e: { id: string }) => e.id)));
+    expect(counts.sort((a, b) => b.length - a.length)).toEqual([["big-1", "big-2"], ["big-3"]]);
+  });
+
+  it("lets an open batch finish with the settings it opened with when the trigger's batch changes", async () => {
+    const { key, trigger, wf } = await queueTriggerSetup(group, { batch: { maxEvents: 2, windowSeconds: 600, key: null } });
+    await deliverBatch(QUEUE, [message("c-1", { key, value: "c-1" })]);
+    const current = (await api("GET", `/api/v1/triggers/${trigger.id}`)).json;
+    const replaced = await api("PUT", `/api/v1/triggers/${trigger.id}`, {
+      name: current.name,
+      type: "queue",
+      config: current.config,
+      batch: { maxEvents: 50, windowSeconds: 600, key: null },
+    });
+    expect(replaced.status).toBe(200);
+    await deliverBatch(QUEUE, [message("c-2", { key, value: "c-2" })]);
+    // The open batch still closes at its own maxEvents (2), not the new 50.
+    const run = await onlyInstance(wf.id);
+    expect((await triggerMessageOf(run.id)).events.map((e: { id: string }) => e.id)).toEqual(["c-1", "c-2"]);
+  });
+
+  it("never gathers a disabled trigger's events", async () => {
+    const { key, trigger, wf } = await queueTriggerSetup(group, { batch: { maxEvents: 1, windowSeconds: 1, key: null } });
+    expect((await api("POST", `/api/v1/triggers/${trigger.id}/disable`, {})).status).toBe(200);
+    await deliverBatch(QUEUE, [message("off-1", { key, value: "off-1" })]);
+    expect(await eventsOf(trigger.id)).toMatchObject([{ sourceId: "off-1", outcome: "disabled", instanceIds: [] }]);
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(await instancesOf(wf.id)).toEqual([]);
+  });
+
   it("loses nothing when the gate is evicted between adds", async () => {
     const { key, wf } = await queueTriggerSetup(group, { batch: { maxEvents: 3, windowSeconds: 600, key: null } });
     const m = (id: string) => message(id, { key, value: id });
