@@ -124,6 +124,7 @@ it(`batches and debounces every event exactly once under duplicates, re-ordering
   for (const { id, message } of messages) {
     expect(message.events.length, report).toBeLessThanOrEqual(5);
     expect(message.batch.count, report).toBe(message.events.length);
+    expect(Date.parse(message.batch.firstReceivedAt), report).toBeLessThanOrEqual(Date.parse(message.batch.lastReceivedAt));
     for (const e of message.events) {
       expect(e.headers.k, `run ${id} mixes keys; ${report}`).toBe(message.batch.key);
       seen.set(e.id, [...(seen.get(e.id) ?? []), id]);

@@ -115,7 +115,7 @@ export class GateStore implements GatherStore {
     this.sql.exec(
       `INSERT INTO groups (${GROUP_COLUMNS}, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, due_at = excluded.due_at, count = excluded.count, bytes = excluded.bytes,
-         last_received_at = excluded.last_received_at, attempts = excluded.attempts`,
+         first_received_at = excluded.first_received_at, last_received_at = excluded.last_received_at, attempts = excluded.attempts`,
       g.id,
       g.key,
       JSON.stringify(g.rule),

@@ -85,6 +85,14 @@ describe("batching", () => {
     });
   });
 
+  it("names the earliest and latest receive times of its events, whatever order they were delivered in", () => {
+    const store = new MemoryStore();
+    const a = admit(store, BATCH, ev("a", null, {}, 5_000), 0, ids);
+    admit(store, BATCH, ev("b", null, {}, 1_000), 0, ids);
+    admit(store, BATCH, ev("c", null, {}, 3_000), 0, ids);
+    expect(store.groups.get(a.groupId)).toMatchObject({ firstReceivedAt: 1_000, lastReceivedAt: 5_000 });
+  });
+
   it("closes a batch windowSeconds after its first event, however few arrived", () => {
     const store = new MemoryStore();
     const first = admit(store, BATCH, ev("a"), 0, ids);

@@ -143,10 +143,10 @@ const bytesWith = (group: Group, event: GatherEvent) => group.bytes + event.byte
 
 /**
  * Adds one event. An event id seen before answers with the group it joined (open or already started), so a
- * redelivery is never counted twice; another event with a dedup key held inside its window is a duplicate. A group past its close time takes no more. A batch closes when it reaches
- * maxEvents, and closes early, before this event,
- * when the event would take its message past 128 KB. A debounce moves its close to windowSeconds from now, but
- * never past maxWaitSeconds from its opening.
+ * redelivery is never counted twice; another event with a dedup key held inside its window is a duplicate. A group
+ * past its close time takes no more. A batch closes when it reaches maxEvents, and closes early, before this event,
+ * when the event would take its message past 128 KB. A debounce moves its close to windowSeconds from now, but never
+ * past maxWaitSeconds from its opening.
  */
 export function admit(store: GatherStore, rule: GatherRule, event: GatherEvent, now: number, newGroupId: () => string): Joined {
   const seen = store.groupOfEvent(event.eventId);
@@ -165,7 +165,9 @@ export function admit(store: GatherStore, rule: GatherRule, event: GatherEvent, 
   group ??= openGroup(rule, event, now, newGroupId());
   group.bytes = group.rule.kind === "batch" ? bytesWith(group, event) : 0;
   group.count += 1;
-  group.lastReceivedAt = event.receivedAt;
+  // Deliveries may come out of order: the batch names the earliest and latest times its events were received.
+  group.firstReceivedAt = Math.min(group.firstReceivedAt, event.receivedAt);
+  group.lastReceivedAt = Math.max(group.lastReceivedAt, event.receivedAt);
   if (group.rule.kind === "batch") {
     if (group.count >= group.rule.maxEvents) closeNow(group, now);
   } else {
