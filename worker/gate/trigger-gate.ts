@@ -11,10 +11,10 @@ import {
   gatheredDedupKey,
   gatheredInstanceId,
   groupEventId,
+  groupStartVerdict,
   groupsToStart,
   noWorkflowVerdict,
   startRetryAt,
-  startVerdict,
   type GatherEvent,
   type GatherRule,
   type Group,
@@ -95,8 +95,7 @@ export class TriggerGate extends DurableObject<Env> {
     const unpublished = workflows.length === 0 ? noWorkflowVerdict(await unpublishedWorkflowsOf(this.env.DB, trigger.id)) : null;
     const plans = await Promise.all(due.map((g) => this.planGroupRun(trigger, g, workflows)));
     const starts = new StartBatch(this.env);
-    const answered = plans.map((plan) => Promise.all(plan.runs.map((r) => starts.add(r.start))));
-    for (const a of answered) a.catch(() => {}); // settled below, after the flush
+    const answered = plans.map((plan) => Promise.allSettled(plan.runs.map((r) => starts.add(r.start))));
     await starts.flush();
     const rows: (TriggerEventRecord | null)[] = await Promise.all(
       plans.map(async (plan, i) => {
@@ -176,20 +175,16 @@ interface GroupRun {
   runs: { wf: PublishedWorkflow; start: PublishedStart }[];
 }
 
-/** The group's own row once the coordinators answered: started (or duplicate), or why nothing could start. */
-function settleGroupRun(plan: GroupRun, answers: Started[], unpublished: ReturnType<typeof noWorkflowVerdict> | null): TriggerEventRecord {
+/** The group's own row once the coordinators answered (core/triggers/gather.ts groupStartVerdict); throws to retry. */
+function settleGroupRun(plan: GroupRun, answers: PromiseSettledResult<Started>[], unpublished: ReturnType<typeof noWorkflowVerdict> | null): TriggerEventRecord {
   if (plan.runs.length === 0) {
     const none = unpublished ?? noWorkflowVerdict([]);
     return { ...plan.row, outcome: none.outcome, detail: `${plan.label}: ${none.detail}`, instanceIds: [] };
   }
-  const verdict = startVerdict(
-    plan.runs.map(({ wf, start }, i) => ({
-      workflowId: wf.id,
-      workflowName: wf.name,
-      requestedId: start.run.instanceId,
-      id: answers[i]!.id,
-      duplicate: answers[i]!.duplicate === true,
-    })),
+  const verdict = groupStartVerdict(
+    plan.label,
+    plan.runs.map(({ wf, start }, i) => ({ workflowId: wf.id, workflowName: wf.name, requestedId: start.run.instanceId, answer: answers[i]! })),
   );
-  return { ...plan.row, ...verdict, detail: `${plan.label}: ${verdict.detail}` };
+  if ("retry" in verdict) throw verdict.retry;
+  return { ...plan.row, ...verdict };
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { SluiceError } from "../errors.ts";
 import { MAX_TRIGGER_MESSAGE_BYTES } from "../runs.ts";
 import {
   admit,
@@ -7,6 +8,7 @@ import {
   gatheredInstanceId,
   gatherKeyOf,
   gatherRuleOf,
+  groupStartVerdict,
   groupsToStart,
   messageBytes,
   startRetryAt,
@@ -250,5 +252,31 @@ describe("rules, keys and ids", () => {
     expect(startRetryAt(g, 0)).toBe(2_000);
     expect(startRetryAt({ ...g, attempts: 3 }, 0)).toBe(8_000);
     expect(startRetryAt({ ...g, attempts: 12 }, 0)).toBe(60_000);
+  });
+});
+
+describe("a closed group's start", () => {
+  const ok = (id: string, duplicate = false) => ({ status: "fulfilled" as const, value: { id, duplicate } });
+  const no = (reason: unknown) => ({ status: "rejected" as const, reason });
+  const answer = (name: string, a: PromiseSettledResult<{ id: string; duplicate?: boolean }>) => ({ workflowId: `wf_${name}`, workflowName: name, requestedId: `ins_${name}`, answer: a });
+
+  it("is started when every workflow started it, also when a repeated close finds the instances it asked for", () => {
+    const v = groupStartVerdict("batch of 2 event(s)", [answer("a", ok("ins_a")), answer("b", ok("ins_b", true))]);
+    expect(v).toMatchObject({ outcome: "started", instanceIds: ["ins_a", "ins_b"] });
+  });
+
+  it("is retried when a start failed for a passing reason", () => {
+    const down = new Error("coordinator restarting");
+    expect(groupStartVerdict("g", [answer("a", ok("ins_a")), answer("b", no(down))])).toEqual({ retry: down });
+  });
+
+  it("is logged, not retried forever, when a workflow refuses it for good", () => {
+    const gone = new SluiceError(404, "not_found", "workflow wf_b not found");
+    expect(groupStartVerdict("g", [answer("a", ok("ins_a")), answer("b", no(gone))])).toMatchObject({
+      outcome: "started",
+      instanceIds: ["ins_a"],
+      detail: expect.stringMatching(/b refused it: workflow wf_b not found/),
+    });
+    expect(groupStartVerdict("g", [answer("b", no(gone))])).toMatchObject({ outcome: "error", instanceIds: [] });
   });
 });

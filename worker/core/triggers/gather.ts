@@ -1,7 +1,9 @@
 // Batching and debounce per trigger (DESIGN §2.9): which group an event joins, when a group closes, and its run's message.
+import { SluiceError } from "../errors.ts";
 import { derivedId, derivedInstanceId } from "../ids.ts";
 import { MAX_TRIGGER_MESSAGE_BYTES } from "../runs.ts";
 import type { TriggerSpec } from "./config.ts";
+import { startVerdict, type WorkflowStart } from "./decide.ts";
 import { sha256Hex } from "./hash.ts";
 import { resolveTemplate, type TemplateResult } from "./templates.ts";
 
@@ -222,4 +224,39 @@ export const gatheredDedupKey = (groupId: string) => `gather:${groupId}`;
 /** The group's own event-log row (the run start itself), written once it started. */
 export async function groupEventId(groupId: string, openedAt: number): Promise<string> {
   return derivedId("evt", openedAt, await sha256Hex(`gather-row|${groupId}`));
+}
+
+/**
+ * Refusals no retry can change (the workflow is gone, its parameters cannot resolve): the group is logged with them
+ * instead of retrying forever. Anything else (a coordinator restarting, D1) is retried with the same ids.
+ */
+export const isPermanentRefusal = (err: unknown) => err instanceof SluiceError && [400, 404, 413, 422].includes(err.status);
+
+export interface GroupStartAnswer {
+  workflowId: string;
+  workflowName: string;
+  requestedId: string;
+  answer: PromiseSettledResult<{ id: string; duplicate?: boolean }>;
+}
+
+/**
+ * A closed group's own verdict once each workflow's coordinator answered: started (or duplicate), naming any workflow
+ * that refused it for good; `error` when every one refused; or `retry` (with the failure) when any start failed for a
+ * passing reason: the whole group is started again, and the starts that succeeded answer with their instances.
+ */
+export function groupStartVerdict(
+  label: string,
+  answers: GroupStartAnswer[],
+): { outcome: "started" | "duplicate" | "error"; detail: string; instanceIds: string[] } | { retry: unknown } {
+  const passing = answers.find((a) => a.answer.status === "rejected" && !isPermanentRefusal(a.answer.reason));
+  if (passing) return { retry: (passing.answer as PromiseRejectedResult).reason };
+  const refused: string[] = [];
+  const started: WorkflowStart[] = [];
+  for (const { workflowId, workflowName, requestedId, answer } of answers) {
+    if (answer.status === "fulfilled") started.push({ workflowId, workflowName, requestedId, id: answer.value.id, duplicate: answer.value.duplicate === true });
+    else refused.push(`${workflowName} refused it: ${answer.reason instanceof Error ? answer.reason.message : String(answer.reason)}`);
+  }
+  if (started.length === 0) return { outcome: "error", detail: `${label}: ${refused.join("; ")}`, instanceIds: [] };
+  const verdict = startVerdict(started);
+  return { ...verdict, detail: [`${label}: ${verdict.detail}`, ...refused].join("; ") };
 }
