@@ -208,16 +208,4 @@ export class GateStore implements GatherStore {
     const times = [...(due === null ? [] : [due]), ...forget];
     return times.length === 0 ? null : Math.min(...times);
   }
-
-  /** What the gate holds, for tests and stats. */
-  counts(): { open: number; closing: number; closed: number; members: number } {
-    const by = Object.fromEntries(
-      this.sql
-        .exec<{ state: string; n: number }>(`SELECT state, COUNT(*) AS n FROM groups GROUP BY state`)
-        .toArray()
-        .map((r) => [r.state, r.n]),
-    );
-    const members = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM members`).one().n;
-    return { open: by.open ?? 0, closing: by.closing ?? 0, closed: by.closed ?? 0, members };
-  }
 }

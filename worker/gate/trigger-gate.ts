@@ -1,7 +1,6 @@
 // TriggerGate Durable Object: one per batching or debouncing trigger; gathers its events and starts a group's runs when it closes.
 import { DurableObject } from "cloudflare:workers";
 import { newId } from "../core/ids.ts";
-import { singleFlight } from "../core/single-flight.ts";
 import {
   admit,
   batchMessage,
@@ -32,8 +31,6 @@ const GROUPS_PER_ROUND = 100;
 
 export class TriggerGate extends DurableObject<Env> {
   private readonly store: GateStore;
-  /** One round of starts at a time: an alarm and a count-closed batch asking together start each group once. */
-  private readonly startDue = singleFlight(() => this.startDueGroups(), () => undefined);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -56,13 +53,9 @@ export class TriggerGate extends DurableObject<Env> {
     return joined;
   }
 
-  /** What the gate holds (tests). */
-  async counts() {
-    return this.store.counts();
-  }
-
+  /** The only caller of the starts: alarms of one object never overlap, so a group is never started twice at once. */
   override async alarm(): Promise<void> {
-    await this.startDue();
+    await this.startDueGroups();
   }
 
   private async armAlarm(): Promise<void> {
