@@ -1,6 +1,7 @@
 // The Worker's bindings, as declared in wrangler.toml (plus the admin secret).
 import type { ResourcePool } from "./pool/resource-pool.ts";
 import type { WorkflowCoordinator } from "./coordinator/workflow-coordinator.ts";
+import type { TriggerGate } from "./gate/trigger-gate.ts";
 
 declare global {
   interface Env {
@@ -12,6 +13,8 @@ declare global {
     USER_BEHAVIOR: Queue;
     COORDINATOR: DurableObjectNamespace<WorkflowCoordinator>;
     POOL: DurableObjectNamespace<ResourcePool>;
+    /** One per batching or debouncing trigger (gate/trigger-gate.ts). */
+    GATE: DurableObjectNamespace<TriggerGate>;
     ASSETS: Fetcher;
     EMULATE_R2_NOTIFICATIONS: string;
     LEASE_SECONDS: string;
