@@ -28,6 +28,8 @@ declare global {
     SLUICE_ADMIN_TOKEN?: string;
     /** 32 random bytes, base64: seals webhook secrets at rest (a secret in production; `npm start` keeps a local one). */
     SLUICE_SECRET_KEY?: string;
+    /** The console's public origin (e.g. https://sluice.example.com): alerts link to instances there (`npm start` sets the local one). */
+    PUBLIC_URL?: string;
     /** Set only by the fault-injection suite's test config: arms the hooks of worker/faults.ts. Never in production. */
     SLUICE_FAULTS?: string;
   }
