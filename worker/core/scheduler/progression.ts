@@ -137,10 +137,13 @@ export class Progression {
     state.record(run);
   }
 
-  protected setInstanceStatus(id: string, status: InstanceStatus, at: number): InstanceRecord {
+  /** `reason`: why it finished as it did (skipped, or replaced); cleared by every other change. */
+  protected setInstanceStatus(id: string, status: InstanceStatus, at: number, reason: string | null = null): InstanceRecord {
     const changes: InstanceChanges =
       status === "running" ? { status, started_at: at, finished_at: null } : status === "waiting" ? { status, finished_at: null } : { status, finished_at: at };
-    const instance = this.host.updateInstance(id, changes);
+    const instance = this.host.updateInstance(id, { ...changes, reason });
+    // Whatever it no longer waits for, its waiting timeout has nothing left to watch.
+    if (status !== "waiting") this.host.dropTimers("waiting", id);
     this.host.emit({ kind: "instance-changed", instance });
     return instance;
   }
@@ -229,9 +232,12 @@ export class Progression {
     }
   }
 
-  /** Ends an instance; its live state stays for the live window (core/live-window.ts). */
-  protected finish(instanceId: string, status: Exclude<InstanceStatus, "waiting" | "running">, now: number): void {
-    this.setInstanceStatus(instanceId, status, now);
+  /**
+   * Ends an instance (every final state passes here, once); its live state stays for the live window
+   * (core/live-window.ts). `reason`: why a skipped instance never ran, or who replaced a terminated one.
+   */
+  protected finish(instanceId: string, status: Exclude<InstanceStatus, "waiting" | "running">, now: number, reason: string | null = null): void {
+    this.setInstanceStatus(instanceId, status, now, reason);
     this.host.addTimer("purge", instanceId, now + this.timings.liveWindowMs);
     this.dropState(instanceId);
   }
