@@ -61,7 +61,7 @@ describe("compactStatements", () => {
     };
     const plain = history("ins_plain");
     const compact = compactStatements(history("ins_compact"));
-    expect(compact.length).toBe(6 + 5 + 30); // 5 instance rows and 7 node-run rows per statement; log lines as they were
+    expect(compact.length).toBe(8 + 5 + 30); // 4 instance rows and 7 node-run rows per statement; log lines as they were
     expect(Math.max(...compact.map((s) => s.params.length))).toBeLessThanOrEqual(100);
     await run(plain);
     await run(compact);
