@@ -36,6 +36,11 @@ describe("concurrency keys", () => {
     expect((await instance(u2)).status).toBe("running");
     const third = await view(u1[2]!);
     expect(third).toMatchObject({ status: "waiting", concurrencyKey: "u1", waitReason: "concurrency key 'u1' limit 1 reached (1 running); 2nd in its line" });
+    // Each key's line has one head, the first to wait: admission reads heads only.
+    const heads = await runInDurableObject(coordinator(wf.id), (_, state) =>
+      state.storage.sql.exec<{ id: string }>(`SELECT id FROM instances WHERE status = 'waiting' AND line_head = 1`).toArray().map((r) => r.id),
+    );
+    expect(heads).toEqual([u1[1]]);
     // Each u1 instance starts only when the one before it has finished, in arrival order.
     for (let i = 0; i < u1.length; i++) {
       const tasks = await runner.claim(10);

@@ -1,7 +1,8 @@
 // Flow control with a fake host (DESIGN §2.9): concurrency keys, overlap policies, waiting timeouts, skipped instances, rerun from a node.
 import { describe, expect, it } from "vitest";
 import type { WorkflowDefinitionInput } from "../definition.ts";
-import { edge, GRACE_MS, shell, World } from "./fake-host.ts";
+import { edge, GRACE_MS, LIVE_WINDOW_MS, shell, World } from "./fake-host.ts";
+import { liveRecordsFromHistory } from "./rehydrate.ts";
 
 /** A small deterministic PRNG, so a failing run can be replayed from its seed. */
 function prng(seed: number) {
@@ -231,6 +232,28 @@ describe("skipped instances", () => {
     expect(w.tx((s) => s.rerun(b, "failed"))).toEqual({ id: b, status: "running" });
     expect(w.reason(b)).toBeNull();
     expect(attemptOf(w, b).attempt).toBe(2);
+  });
+});
+
+describe("a keyed instance after its live window", () => {
+  it("comes back from its history with its key and limit: its rerun waits in its key's line", () => {
+    const w = new World();
+    const def = keyed(1, { overlap: "skip" });
+    const a = w.start(def, key("u1")).id;
+    const skipped = w.start(def, key("u1")).id;
+    const { seq: _s, max_parallel: _m, concurrency_limit: _c, ...row } = w.host.t.instances.get(skipped)!;
+    const runs = w.host.currentRuns(skipped).map(({ current: _cu, not_before: _n, chosen: _ch, lost: _l, exiting: _e, ...run }) => run);
+    const parsed = w.host.definition(row.def_hash);
+    w.advance(LIVE_WINDOW_MS);
+    expect(w.status(skipped)).toBeUndefined();
+    w.tx((s) => {
+      s.rehydrate(liveRecordsFromHistory(row, runs, parsed.def, row.def_hash), parsed);
+      return s.rerun(skipped, "failed");
+    });
+    expect(w.host.t.instances.get(skipped)).toMatchObject({ status: "waiting", concurrency_key: "u1", concurrency_limit: 1, reason: null });
+    expect(w.scheduler.waitReason(skipped)).toBe("concurrency key 'u1' limit 1 reached (1 running); 1st in its line");
+    w.run(attemptOf(w, a).id);
+    expect(w.status(skipped)).toBe("running");
   });
 });
 
