@@ -221,6 +221,21 @@ describe("waiting timeout", () => {
   });
 });
 
+describe("waiting timeout of a rerun", () => {
+  it("applies to a rerun that waits, and is never set for an instance that starts at once", () => {
+    const w = new World();
+    const def = keyed(1, { waitingTimeoutSeconds: 5 });
+    const a = w.start(def, key("u1")).id;
+    expect(w.host.t.timers.filter((t) => t.kind === "waiting")).toEqual([]);
+    w.run(attemptOf(w, a).id, 1);
+    w.start(def, key("u1"));
+    expect(w.tx((s) => s.rerun(a, "failed")).status).toBe("waiting");
+    w.advance(5_000);
+    expect(w.status(a)).toBe("skipped");
+    expect(w.reason(a)).toBe("skipped: waited longer than 5 s (policy.waitingTimeoutSeconds)");
+  });
+});
+
 describe("skipped instances", () => {
   it("cannot be terminated, and rerun runs all of them", () => {
     const w = new World();

@@ -11,10 +11,15 @@ export const waitedTooLong = (seconds: number) => `skipped: waited longer than $
 export const replacedBy = (newer: string, overlap: "latest" | "replace") => `replaced by a newer arrival ${newer} (overlap: ${overlap})`;
 
 export class FlowControl extends Progression {
-  /** An instance begins to wait (it arrived, or was rerun): its waiting timeout starts, if its policy sets one. */
-  protected startedWaiting(instance: InstanceRecord, now: number): void {
+  /**
+   * An instance arrived or was rerun, and admission did not start it: its waiting timeout starts, if its
+   * policy sets one (admission, a skip or a terminate drops it: Progression.setInstanceStatus).
+   */
+  protected startedWaiting(instanceId: string): void {
+    const instance = this.host.instance(instanceId);
+    if (instance?.status !== "waiting") return;
     const seconds = this.definitionOf(instance).def.policy.waitingTimeoutSeconds;
-    if (seconds !== null) this.host.addTimer("waiting", instance.id, now + seconds * 1000);
+    if (seconds !== null) this.host.addTimer("waiting", instance.id, this.host.now() + seconds * 1000);
   }
 
   /**

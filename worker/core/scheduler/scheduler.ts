@@ -28,7 +28,9 @@ export class Scheduler extends FlowControl {
   startMany(inputs: StartInstance[], defHashes: string[]): Started[] {
     const early = inputs.map((input, i) => this.insertStart(input, defHashes[i]!));
     for (const env of new Set(inputs.map((i) => i.env))) this.admitWaiting(env);
-    this.applyOverlap(inputs.filter((_, i) => early[i] === null).map((input) => input.instanceId));
+    const arrivals = inputs.filter((_, i) => early[i] === null).map((input) => input.instanceId);
+    this.applyOverlap(arrivals);
+    for (const id of arrivals) this.startedWaiting(id);
     return inputs.map((input, i) => early[i] ?? { id: input.instanceId, status: this.host.instance(input.instanceId)!.status as InstanceStatus });
   }
 
@@ -90,7 +92,6 @@ export class Scheduler extends FlowControl {
     }
     // A key that cannot be resolved has no line to wait in: the instance is skipped, saying why.
     if (input.concurrencyKey && "error" in input.concurrencyKey) this.skip(instance.id, `skipped: ${input.concurrencyKey.error}`);
-    else this.startedWaiting(instance, now);
     return null;
   }
 
@@ -254,8 +255,9 @@ export class Scheduler extends FlowControl {
       this.host.insertNodeRun(fresh);
       this.mirrorRun(fresh);
     }
-    this.startedWaiting(this.setInstanceStatus(instanceId, "waiting", this.host.now()), this.host.now());
+    this.setInstanceStatus(instanceId, "waiting", this.host.now());
     this.admitWaiting(instance.env);
+    this.startedWaiting(instanceId);
     return { id: instanceId, status: this.host.instance(instanceId)!.status as InstanceStatus };
   }
 
