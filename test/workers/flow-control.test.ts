@@ -41,6 +41,15 @@ describe("concurrency keys", () => {
       state.storage.sql.exec<{ id: string }>(`SELECT id FROM instances WHERE status = 'waiting' AND line_head = 1`).toArray().map((r) => r.id),
     );
     expect(heads).toEqual([u1[1]]);
+    // ...through the heads' index, not by filtering every waiting row.
+    const plan = await runInDurableObject(coordinator(wf.id), (_, state) =>
+      state.storage.sql
+        .exec<{ detail: string }>(`EXPLAIN QUERY PLAN SELECT * FROM instances WHERE env = 'dev' AND status = 'waiting' AND line_head = 1 ORDER BY priority DESC, seq LIMIT 4`)
+        .toArray()
+        .map((r) => r.detail)
+        .join("; "),
+    );
+    expect(plan).toMatch(/USING INDEX instances_line_heads \(env=\? AND status=\? AND line_head=\?\)/);
     // Each u1 instance starts only when the one before it has finished, in arrival order.
     for (let i = 0; i < u1.length; i++) {
       const tasks = await runner.claim(10);

@@ -56,8 +56,10 @@ const SCHEMA = [
   // (see refreshKeyHead). Admission reads only heads, so a long line behind a full key costs it nothing.
   `ALTER TABLE instances ADD COLUMN line_head INTEGER NOT NULL DEFAULT 1`,
   `CREATE INDEX instances_key_line ON instances (concurrency_key, env, status, priority DESC, seq)`,
-  `CREATE INDEX instances_line_heads ON instances (env, priority DESC, seq) WHERE status = 'waiting' AND line_head = 1`,
-  `CREATE INDEX instances_key_heads ON instances (concurrency_key, env) WHERE status = 'waiting' AND line_head = 1`,
+  // line_head is an equality column of these two, so the planner picks them over instances_by_status and
+  // instances_key_line (a partial index it passes over); admission then walks heads only.
+  `CREATE INDEX instances_line_heads ON instances (env, status, line_head, priority DESC, seq)`,
+  `CREATE INDEX instances_key_heads ON instances (concurrency_key, env, status, line_head)`,
 ];
 
 /**
@@ -127,7 +129,7 @@ export class CoordinatorStore {
   }
 
   /**
-   * Waiting line heads in (priority, arrival) order through their partial index, in pages that grow: the
+   * Waiting line heads in (priority, arrival) order through their index, in pages that grow: the
    * first one usually starts, and the reader stops there; never all in memory.
    */
   *waitingLineHeads(env: string): Generator<LiveInstance> {
