@@ -45,12 +45,17 @@ interface Held {
 it(`never lets more than limit instances of a key hold a place, and ends every instance, under faults (${RUNS} runs, seed ${seed})`, async () => {
   console.log(`concurrency-keys: seed=${seed}; replay: SLUICE_FAULT_SEED=${seed} npx vitest run --project faults test/faults/concurrency-keys.test.ts`);
   const rng = new Rng(seed);
-  // queue waits its turn; replace terminates a running instance of the key, whose process still holds the place until gone.
+  // queue waits its turn; replace terminates a running instance of the key, whose process still holds the place until
+  // gone; latest skips the older waiting one, and what waits longer than a lease period is skipped.
   const workflows = await Promise.all(
-    (["queue", "replace"] as const).map((overlap) =>
+    (["queue", "replace", "latest"] as const).map((overlap) =>
       scope.createWorkflow({
         name: `keys-${overlap}-${crypto.randomUUID().slice(0, 6)}`,
-        policy: { concurrency: { key: "${workflow.triggerMessage.user}", limit: LIMIT }, overlap },
+        policy: {
+          concurrency: { key: "${workflow.triggerMessage.user}", limit: LIMIT },
+          overlap,
+          waitingTimeoutSeconds: overlap === "latest" ? LEASE_MS / 1000 : null,
+        },
         nodes: [shellNode("work", "true", { retry: { count: 1 } }), shellNode("after", "true")],
         edges: [{ from: "work", to: "after" }],
       }),
