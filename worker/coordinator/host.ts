@@ -67,6 +67,7 @@ export class StoreHost implements SchedulerHost {
   keyPlacesHeld: SchedulerHost["keyPlacesHeld"] = (env, key) => this.store.keyPlacesHeld(env, key);
   countWaitingAheadWithKey: SchedulerHost["countWaitingAheadWithKey"] = (env, key, priority, seq) => this.store.countWaitingAheadWithKey(env, key, priority, seq);
   firstWithConcurrencyKey: SchedulerHost["firstWithConcurrencyKey"] = (env, key, status) => this.store.firstWithConcurrencyKey(env, key, status);
+  waitingWithConcurrencyKey: SchedulerHost["waitingWithConcurrencyKey"] = (env, key) => this.store.waitingWithConcurrencyKey(env, key);
   oldestRunning: SchedulerHost["oldestRunning"] = (env) => this.store.oldestRunning(env);
   countWaitingAhead: SchedulerHost["countWaitingAhead"] = (env, priority, seq) => this.store.countWaitingAhead(env, priority, seq);
   countRunning: SchedulerHost["countRunning"] = (env) => this.store.countRunning(env);

@@ -132,16 +132,18 @@ export class CoordinatorStore {
    * Waiting line heads in (priority, arrival) order through their index, in pages that grow: the
    * first one usually starts, and the reader stops there; never all in memory.
    */
-  *waitingLineHeads(env: string): Generator<LiveInstance> {
+  waitingLineHeads(env: string): Generator<LiveInstance> {
+    return this.pages(`SELECT * FROM instances WHERE env = ? AND status = 'waiting' AND line_head = 1 ORDER BY priority DESC, seq LIMIT ? OFFSET ?`, env);
+  }
+
+  /** A key value's waiting line in (priority, arrival) order, in pages that grow. */
+  waitingWithConcurrencyKey(env: string, key: string): Generator<LiveInstance> {
+    return this.pages(`SELECT * FROM instances WHERE concurrency_key = ? AND env = ? AND status = 'waiting' ORDER BY priority DESC, seq LIMIT ? OFFSET ?`, key, env);
+  }
+
+  private *pages(query: string, ...binds: SqlStorageValue[]): Generator<LiveInstance> {
     for (let offset = 0, page = 4; ; offset += page, page = Math.min(page * 2, 256)) {
-      const rows = this.sql
-        .exec<Row<LiveInstance>>(
-          `SELECT * FROM instances WHERE env = ? AND status = 'waiting' AND line_head = 1 ORDER BY priority DESC, seq LIMIT ? OFFSET ?`,
-          env,
-          page,
-          offset,
-        )
-        .toArray();
+      const rows = this.sql.exec<Row<LiveInstance>>(query, ...binds, page, offset).toArray();
       yield* rows;
       if (rows.length < page) return;
     }

@@ -70,9 +70,23 @@ export function blockerOf(host: SchedulerHost, instance: InstanceRecord): Blocke
  * as keys holding places), and one behind it in its key's line is never read. A full maxParallel holds everyone.
  */
 export function nextToAdmit(host: SchedulerHost, env: string): InstanceRecord | null {
-  for (const candidate of host.waitingLineHeads(env)) {
-    if (fullKey(host, candidate) || !orderingKeyFree(host, candidate)) continue;
+  for (const head of host.waitingLineHeads(env)) {
+    if (fullKey(host, head)) continue;
+    const candidate = orderingKeyFree(host, head) ? head : firstOrderingFreeBehind(host, head);
+    if (!candidate) continue;
     return fullMaxParallel(host, candidate) ? null : candidate;
+  }
+  return null;
+}
+
+/**
+ * A key's line whose head waits for its trigger ordering key: the first behind it whose ordering key is
+ * free may use the key's free place (a line of ordering keys is read as admission always read them).
+ */
+function firstOrderingFreeBehind(host: SchedulerHost, head: InstanceRecord): InstanceRecord | null {
+  if (head.concurrency_key === null) return null;
+  for (const candidate of host.waitingWithConcurrencyKey(head.env, head.concurrency_key)) {
+    if (orderingKeyFree(host, candidate)) return candidate;
   }
   return null;
 }

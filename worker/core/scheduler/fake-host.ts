@@ -92,6 +92,8 @@ export class FakeHost implements SchedulerHost {
     this.instancesOf(env, "waiting").filter((i) => i.concurrency_key === key && (i.priority > priority || (i.priority === priority && i.seq < seq))).length;
   firstWithConcurrencyKey = (env: string, key: string | null, status: "waiting" | "running") =>
     copy(this.instancesOf(env, status).filter((i) => i.concurrency_key === key).sort((a, b) => a.seq - b.seq)[0]);
+  waitingWithConcurrencyKey = (env: string, key: string) =>
+    this.inLineOrder(this.instancesOf(env, "waiting").filter((i) => i.concurrency_key === key)).map((i) => ({ ...i }));
   oldestRunning = (env: string) => copy(this.instancesOf(env, "running").sort((a, b) => a.seq - b.seq)[0]);
   countWaitingAhead = (env: string, priority: number, seq: number) =>
     this.instancesOf(env, "waiting").filter((i) => i.priority > priority || (i.priority === priority && i.seq < seq)).length;

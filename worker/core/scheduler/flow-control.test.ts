@@ -80,6 +80,16 @@ describe("concurrency keys", () => {
     expect(w.status(first)).toBe("running");
   });
 
+  it("lets the next of a key's line use a free place while the line's head waits for its trigger ordering key", () => {
+    const w = new World();
+    const def = keyed(2);
+    w.start(def, { ...key("u9"), orderingKey: "acct" });
+    const head = w.start(def, { ...key("u1"), orderingKey: "acct" }).id;
+    const behind = w.start(def, key("u1")).id;
+    expect(w.status(head)).toBe("waiting");
+    expect(w.status(behind)).toBe("running");
+  });
+
   it("says which key holds a waiting instance and its place in that key's line", () => {
     const w = new World();
     const def = keyed(2);

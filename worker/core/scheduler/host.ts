@@ -71,6 +71,8 @@ export interface SchedulerHost {
   countWaitingAheadWithKey(env: string, key: string, priority: number, seq: number): number;
   /** The earliest arrival with this concurrency key value (null: without a key) and status in the environment. */
   firstWithConcurrencyKey(env: string, key: string | null, status: "waiting" | "running"): InstanceRecord | undefined;
+  /** Waiting instances of a concurrency key value in (priority descending, arrival) order, read lazily. */
+  waitingWithConcurrencyKey(env: string, key: string): Iterable<InstanceRecord>;
   /** The earliest arrival running in the environment, whatever its key. */
   oldestRunning(env: string): InstanceRecord | undefined;
 
