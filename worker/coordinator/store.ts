@@ -53,7 +53,7 @@ const SCHEMA = [
   `ALTER TABLE instances ADD COLUMN concurrency_limit INTEGER`,
   `ALTER TABLE instances ADD COLUMN reason TEXT`,
   // 1 for a waiting instance that heads its line: every keyless one, and per key value the first of its line
-  // (see refreshKeyHead). Admission reads only heads, so a long line behind a full key costs it nothing.
+  // (see keepLineHead). Admission reads only heads, so a long line behind a full key costs it nothing.
   `ALTER TABLE instances ADD COLUMN line_head INTEGER NOT NULL DEFAULT 1`,
   `CREATE INDEX instances_key_line ON instances (concurrency_key, env, status, priority DESC, seq)`,
   // line_head is an equality column of these two, so the planner picks them over instances_by_status and
@@ -100,7 +100,7 @@ export class CoordinatorStore {
   }
 
   /**
-   * An instance with a concurrency key joined or left waiting: its key's line may have a new head. Two
+   * An instance with a concurrency key joined or left waiting: its key's line may have a new head. Three
    * indexed statements, whatever the line's length. Returns the row as it now is.
    */
   private keepLineHead(row: LiveInstance): LiveInstance {
