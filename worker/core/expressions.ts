@@ -54,3 +54,38 @@ export function evaluateCondition(expression: string, variables: Record<string, 
     return { error: firstLine(err) };
   }
 }
+
+export type ValueResult = { value: unknown } | { error: string };
+const compiledValues = new Map<string, CompiledCondition>();
+
+/** Parses and type-checks an expression whose value may be of any type (a concurrency key, DESIGN §2.9). */
+export function compileValueExpression(expression: string): CompiledCondition {
+  const cached = compiledValues.get(expression);
+  if (cached) return cached;
+  let result: CompiledCondition;
+  if (expression.length > MAX_CONDITION_LENGTH) {
+    result = { ok: false, error: `an expression is at most ${MAX_CONDITION_LENGTH} characters` };
+  } else {
+    try {
+      const parsed = environment.parse(expression);
+      const checked = parsed.check();
+      result = checked.valid ? { ok: true, program: parsed as Program } : { ok: false, error: firstLine(checked.error) };
+    } catch (err) {
+      result = { ok: false, error: firstLine(err) };
+    }
+  }
+  if (compiledValues.size > 1000) compiledValues.clear();
+  compiledValues.set(expression, result);
+  return result;
+}
+
+/** The expression's value; an evaluation error (e.g. a missing field) is reported, not thrown. */
+export function evaluateValueExpression(expression: string, variables: Record<string, unknown>): ValueResult {
+  const compiledExpression = compileValueExpression(expression);
+  if (!compiledExpression.ok) return { error: `the expression does not compile: ${compiledExpression.error}` };
+  try {
+    return { value: compiledExpression.program(variables) };
+  } catch (err) {
+    return { error: firstLine(err) };
+  }
+}
