@@ -122,6 +122,27 @@ describe("trigger test bench", () => {
     expect((await api("GET", `/api/v1/triggers/${t.id}/events`)).json.items).toEqual([]);
   });
 
+  it("on a batching trigger shows the group the sample would join and resolves references against the batch's message", async () => {
+    const t = await createTrigger({ name: unique("bench_batch"), type: "r2", config: { bucket: "uploads", keyPattern: "input/*.csv" }, batch: { maxEvents: 50, windowSeconds: 30, key: null } });
+    const wf = await group.createWorkflow({
+      name: unique("bench_batch_wf"),
+      policy: { triggerId: t.id },
+      nodes: [shellNode("count", 'echo "${workflow.triggerMessage.batch.count} files"')],
+    });
+    await publish(wf.id);
+    const res = await api("POST", `/api/v1/triggers/${t.id}/test`, { message: FIXTURES.put });
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({
+      matches: true,
+      outcome: "batched",
+      detail: expect.stringMatching(/50 events arrived or 30 s after the first/),
+      gatherKey: null,
+      triggerMessage: { batch: { key: null, count: 1 }, events: [{ subject: "input/test_file_20260310.csv" }] },
+      workflows: [{ id: wf.id, wouldStart: true, references: [{ node: "count", ref: "${workflow.triggerMessage.batch.count}", value: "1" }] }],
+    });
+    expect((await api("GET", `/api/v1/triggers/${t.id}/events`)).json.items).toEqual([]);
+  });
+
   it("builds a queue record from a producer body and shows unresolvable references as errors", async () => {
     const t = await createTrigger({ name: unique("bench_q"), type: "queue", config: { queue: "user-behavior", key: "some-key" } });
     const wf = await group.createWorkflow({

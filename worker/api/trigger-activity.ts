@@ -1,7 +1,7 @@
 // A trigger's activity: its event log, and the test bench that shows what a sample message would do.
 import { createRoute, z } from "@hono/zod-openapi";
 import { badRequest } from "../core/errors.ts";
-import { decide, EVENT_OUTCOMES, explainReferences, noWorkflowVerdict, sampleEvent } from "../core/triggers/index.ts";
+import { decide, EVENT_OUTCOMES, explainReferences, gatherPreview, noWorkflowVerdict, sampleEvent } from "../core/triggers/index.ts";
 import { requirePermission } from "../auth/keys.ts";
 import { TriggerEventRepo } from "../db/trigger-events.ts";
 import { publishedDefinitionsOf, toSpec, TriggerRepo } from "../db/triggers.ts";
@@ -64,6 +64,7 @@ const TestResult = z
     detail: z.string(),
     dedupKey: z.string().nullable(),
     orderingKey: z.string().nullable(),
+    gatherKey: z.string().nullable().openapi({ description: "A batching or debouncing trigger: the key value the sample is gathered under" }),
     workflows: z.array(
       z.object({
         id: z.string(),
@@ -95,27 +96,33 @@ triggerActivityApi.openapi(
     if (!sample.ok) throw badRequest(sample.details.map((d) => d.message).join("; "), sample.details);
     const { event } = sample;
     const decision = decide(trigger, event);
+    // A gathering trigger's run reads the group's message, not the sample's: references are explained against it.
+    const gathered = decision.start ? gatherPreview(trigger, event) : null;
+    const runMessage = gathered?.runMessage ?? event.message;
     // Published versions are what events start; drafts that select the trigger are shown too, marked.
     const published = await publishedDefinitionsOf(c.env.DB, id);
     const users = await new TriggerRepo(c.env.DB, principal.workspaceId).workflowsUsing(id);
     const workflows = new WorkflowRepo(c.env.DB, principal.workspaceId);
     const drafts = await Promise.all(users.filter((u) => u.draft && !published.some((p) => p.id === u.id)).map((u) => workflows.get(u.id)));
     const explained = [
-      ...published.map((w) => ({ id: w.id, name: w.name, version: w.version as number | null, wouldStart: decision.start, references: explainReferences(w.definition, event.message, now) })),
-      ...drafts.map((w) => ({ id: w.id, name: w.name, version: null, wouldStart: false, references: explainReferences(w.definition, event.message, now) })),
+      ...published.map((w) => ({ id: w.id, name: w.name, version: w.version as number | null, wouldStart: decision.start && gathered?.outcome !== "error", references: explainReferences(w.definition, runMessage, now) })),
+      ...drafts.map((w) => ({ id: w.id, name: w.name, version: null, wouldStart: false, references: explainReferences(w.definition, runMessage, now) })),
     ];
     const verdict = !decision.start
       ? { outcome: decision.outcome, detail: decision.detail }
-      : published.length > 0
+      : gathered && (gathered.outcome === "error" || published.length > 0)
+        ? { outcome: gathered.outcome, detail: gathered.detail }
+        : published.length > 0
         ? { outcome: "would_start" as const, detail: `would start ${published.map((w) => `'${w.name}' v${w.version}`).join(", ")} unless the dedup key was seen in the last ${trigger.dedup.windowSeconds} s` }
         : noWorkflowVerdict(drafts);
     return c.json(
       {
-        triggerMessage: event.message,
+        triggerMessage: runMessage,
         matches: decision.start,
         ...verdict,
         dedupKey: decision.start ? decision.dedupKey : null,
-        orderingKey: decision.start ? decision.orderingKey : null,
+        orderingKey: decision.start && !gathered ? decision.orderingKey : null,
+        gatherKey: gathered?.gatherKey ?? null,
         workflows: explained,
       },
       200,

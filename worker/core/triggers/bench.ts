@@ -4,6 +4,7 @@ import type { ErrorDetail } from "../errors.ts";
 import { referencesIn, resolveText, runClock, type Reference } from "../params/index.ts";
 import type { TriggerSpec } from "./config.ts";
 import type { TriggerEvent } from "./decide.ts";
+import { batchMessage, gatherKeyOf, gatherOutcome, gatherRuleOf, type GatherOutcome } from "./gather.ts";
 import { queueRecord } from "./queue-record.ts";
 import { cloudEvent, cloudEventId, R2NotificationSchema } from "./r2.ts";
 
@@ -73,4 +74,30 @@ export async function sampleEvent(trigger: TriggerSpec, sample: SampleMessage, r
     case "webhook":
       return { ok: true, event: { type: "webhook", message: sample.message, webhookId: messageId, receivedAt } };
   }
+}
+
+/** What a gathering trigger would do with a sample: the group it joins, and the message its run would carry. */
+export type GatherPreview =
+  | { outcome: GatherOutcome; detail: string; gatherKey: string | null; runMessage: unknown }
+  | { outcome: "error"; detail: string; gatherKey: null; runMessage: null };
+
+/**
+ * The test bench's view of a batching or debouncing trigger (DESIGN §2.9), null for one that starts a run per
+ * event. A batch's run reads `{batch, events}`, shown here as a batch of this one sample; a debounced run reads the
+ * last event, which is the sample itself.
+ */
+export function gatherPreview(trigger: Pick<TriggerSpec, "batch" | "debounce">, event: TriggerEvent): GatherPreview | null {
+  const rule = gatherRuleOf(trigger);
+  if (!rule) return null;
+  const key = gatherKeyOf(rule, event.message, event.receivedAt);
+  if (!key.ok) return { outcome: "error", detail: `${rule.kind} key: ${key.error}`, gatherKey: null, runMessage: null };
+  const keyed = key.value === null ? "the trigger's one group" : `the group of key '${key.value}'`;
+  if (rule.kind === "batch") {
+    const runMessage = batchMessage({ key: key.value, count: 1, firstReceivedAt: event.receivedAt, lastReceivedAt: event.receivedAt }, [event.message]);
+    const detail = `would join ${keyed}: one run when ${rule.maxEvents} events arrived or ${rule.windowSeconds} s after the first, with {batch, events}`;
+    return { outcome: gatherOutcome(rule), detail, gatherKey: key.value, runMessage };
+  }
+  const cap = rule.maxWaitSeconds === null ? "" : `, at most ${rule.maxWaitSeconds} s after the first`;
+  const detail = `would join ${keyed}: one run with the last event once none arrived for ${rule.windowSeconds} s${cap}`;
+  return { outcome: gatherOutcome(rule), detail, gatherKey: key.value, runMessage: event.message };
 }
