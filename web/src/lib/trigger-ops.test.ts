@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TriggerEvent } from "./api-types.ts";
-import { keptCount, replaySummary, resumeSummary } from "./trigger-ops.ts";
+import { eventChoiceLabel, keptCount, messageText, replaySummary, resumeSummary } from "./trigger-ops.ts";
 
 describe("resumeSummary", () => {
   it("says how many were resumed and how many remain", () => {
@@ -23,5 +23,17 @@ describe("replaySummary", () => {
   it("names the runs a replay started, or why it started none", () => {
     expect(replaySummary({ outcome: "started", instanceIds: ["ins_1"] })).toBe("Replayed: started a run.");
     expect(replaySummary({ outcome: "unpublished", instanceIds: [] })).toBe("Replayed: unpublished (the workflow has no published version).");
+  });
+});
+
+describe("the debug run's event picker", () => {
+  it("labels an event by time, subject and outcome", () => {
+    const event = { id: "e", receivedAt: "2026-03-10T10:00:05Z", outcome: "unpublished", message: { key: "u1", value: "x" }, sourceId: null } as unknown as TriggerEvent;
+    expect(eventChoiceLabel(event, "UTC")).toBe("2026-03-10 10:00:05 · u1 · unpublished");
+  });
+
+  it("shows a stored JSON message as indented text and a string as it is", () => {
+    expect(messageText({ a: 1 })).toBe('{\n  "a": 1\n}');
+    expect(messageText("plain")).toBe("plain");
   });
 });

@@ -1,6 +1,7 @@
 // Operating a trigger (DESIGN §2.10) in words: what a resume did, how many events a pause keeps, what a replay decided.
 import type { Page, ReplayResult, ResumeResult, TriggerEvent } from "./api-types.ts";
-import { outcomeText } from "./trigger-form.ts";
+import { formatTime } from "./format.ts";
+import { eventSubject, outcomeText } from "./trigger-form.ts";
 
 const events = (n: number) => `${n} event${n === 1 ? "" : "s"}`;
 
@@ -21,4 +22,15 @@ export function replaySummary(result: Pick<ReplayResult, "outcome" | "instanceId
   const started = result.instanceIds.length;
   if (result.outcome === "started") return `Replayed: started ${started === 1 ? "a run" : `${started} runs`}.`;
   return `Replayed: ${result.outcome} (${outcomeText(result.outcome)}).`;
+}
+
+/** An event as the debug-run dialog lists it: when, what it was about, what it did. */
+export function eventChoiceLabel(event: TriggerEvent, timeZone?: string): string {
+  const subject = eventSubject(event);
+  return [formatTime(event.receivedAt, timeZone), subject, event.outcome].filter(Boolean).join(" · ");
+}
+
+/** The stored message as the dialog's JSON text. */
+export function messageText(message: unknown): string {
+  return typeof message === "string" ? message : JSON.stringify(message, null, 2);
 }

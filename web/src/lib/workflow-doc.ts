@@ -107,6 +107,15 @@ export function upstreamOf(def: WorkflowDefinition, name: string): string[] {
   return def.edges.filter((e) => e.to === name).map((e) => e.from);
 }
 
+/** A node and everything downstream of it, in breadth-first order: what a rerun from that node runs again. */
+export function fromNodeOnward(edges: readonly Edge[], name: string): string[] {
+  const seen = [name];
+  for (let i = 0; i < seen.length; i++) {
+    for (const edge of edges) if (edge.from === seen[i] && !seen.includes(edge.to)) seen.push(edge.to);
+  }
+  return seen;
+}
+
 /**
  * A stored definition split in two: the definition the editor edits, and its nodes' canvas positions
  * (`ui.positions`), which the canvas moves without touching the definition's history.
