@@ -137,6 +137,7 @@ async function journey() {
   await debugRunFromEvent(workflowId);
   await rerunFromNode(workflowId);
   await skippedAndBulk();
+  await batchedEvents(triggerId);
   console.log(`console ops journey: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
@@ -212,6 +213,7 @@ async function triggerSettings(): Promise<string> {
   await page.getByText("one run starts when the batch is full").waitFor();
   await page.getByLabel("Max events").fill("3");
   await page.getByLabel("Window (seconds)").fill("20");
+  await page.getByRole("region", { name: "Settings" }).screenshot({ path: join(SCREENSHOTS, "trigger-batch-settings.png") });
   await page.getByRole("button", { name: "Create trigger" }).click();
   await page.waitForURL(/\/triggers\/trg_/);
   const triggerId = new URL(page.url()).pathname.split("/").pop()!;
@@ -252,7 +254,7 @@ async function pauseResumeDiscard(triggerId: string, workflowId: string) {
   await state.getByText("(2 waiting)").waitFor();
   await page.locator('tr .badge:text-is("paused")').nth(1).waitFor();
   expect(await instances(`workflowId=${workflowId}`)).toHaveLength(0);
-  await page.screenshot({ path: join(SCREENSHOTS, "trigger-pause.png") });
+  await page.screenshot({ path: join(SCREENSHOTS, "trigger-pause.png"), fullPage: true });
 
   await state.getByRole("button", { name: "Resume" }).click();
   await page.getByTestId("pause-result").filter({ hasText: "Resumed 2 events in arrival order." }).waitFor();
@@ -288,7 +290,7 @@ async function replay(triggerId: string, workflowId: string) {
   expect(event.outcome).toBe("started");
   await page.locator(`tr[data-event-id="${event.id}"]`).getByText("replay of").waitFor();
   await until(() => instances(`workflowId=${workflowId}`), (list) => list.length === 3 && list.every((i) => FINISHED.includes(i.status)), "the replay's run");
-  await page.screenshot({ path: join(SCREENSHOTS, "event-replay.png") });
+  await page.getByRole("region", { name: "Event log" }).screenshot({ path: join(SCREENSHOTS, "event-replay.png") });
 }
 
 /** The debug-run dialog lists the trigger's events; the chosen one's message is the run's trigger message. */
@@ -383,4 +385,27 @@ async function skippedAndBulk() {
   // Leave nothing sleeping.
   const cleanup = await ok("POST", "/api/v1/instances/bulk", { action: "terminate", filter: { workflowId: sleepy, status: "running" }, dryRun: false });
   expect(cleanup.affected).toHaveLength(2);
+}
+
+/** Batched events in the event log: each names the one run it joined; the run's message holds the batch. */
+async function batchedEvents(liveTriggerId: string) {
+  // The first trigger listens to the same queue: off, so only the batch trigger decides what follows.
+  await ok("POST", `/api/v1/triggers/${liveTriggerId}/disable`);
+  const trigger = await ok("POST", "/api/v1/triggers", {
+    name: "ops_batch",
+    type: "queue",
+    config: { queue: "user-behavior", key: "batched" },
+    batch: { maxEvents: 2, windowSeconds: 60, key: null },
+  });
+  const sink = await api.createWorkflow({ name: "batch_sink", policy: { triggerId: trigger.id }, nodes: [{ name: "count", type: "noop" }] });
+  await ok("POST", `/api/v1/workflows/${sink}/publish`, { message: "sink" });
+  await send("batched", { n: 1 });
+  await send("batched", { n: 2 });
+  const [run] = await until(() => instances(`workflowId=${sink}`), (list) => list.length === 1, "the batch's one run");
+  expect((await ok("GET", `/api/v1/instances/${run.id}`)).triggerMessage).toMatchObject({ batch: { count: 2 } });
+  await page.goto(`${stack.url}/triggers/${trigger.id}`);
+  const log = page.getByRole("region", { name: "Event log" });
+  await log.locator('.badge:text-is("batched")').nth(1).waitFor();
+  expect(await log.locator('.badge[data-outcome="batched"].tone-live').count()).toBe(2);
+  await log.screenshot({ path: join(SCREENSHOTS, "trigger-batched.png") });
 }
