@@ -70,6 +70,12 @@ describe("batching and debounce", () => {
     expect(none.ok && [none.input.batch, none.input.debounce]).toEqual([null, null]);
   });
 
+  it("reads the numbers a number field hands over as numbers, and blank as null", () => {
+    const form = { ...emptyForm("queue"), name: "q", gathering: "debounce" as const, debounceWindowSeconds: 5 as unknown as string, debounceMaxWaitSeconds: null as unknown as string };
+    const result = triggerFromForm(form);
+    expect(result.ok && result.input.debounce).toEqual({ windowSeconds: 5, maxWaitSeconds: null, key: null });
+  });
+
   it("asks for whole numbers of events and seconds", () => {
     const result = triggerFromForm({ ...emptyForm("queue"), name: "q", gathering: "batch", batchMaxEvents: "0", batchWindowSeconds: "1.5" });
     expect(!result.ok && Object.keys(result.errors).sort()).toEqual(["batchMaxEvents", "batchWindowSeconds"]);
