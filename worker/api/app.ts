@@ -8,7 +8,9 @@ import { SluiceError } from "../core/errors.ts";
 import { API_CONTENT_SECURITY_POLICY, COMMON_SECURITY_HEADERS } from "../core/security-headers.ts";
 import { authenticate, bearerFromWebSocketProtocol } from "../auth/keys.ts";
 import type { AppEnv } from "./context.ts";
+import { alertsApi } from "./alerts.ts";
 import { bucketsApi } from "./buckets.ts";
+import { bulkApi } from "./bulk.ts";
 import { documentHooks, hooksApi } from "./hooks.ts";
 import { instancesApi } from "./instances.ts";
 import { keysApi } from "./keys.ts";
@@ -75,6 +77,8 @@ export function createApp() {
   for (const api of [workflowsApi, versionsApi, runsApi, instancesApi, runnerApi, runnersApi, statsApi, keysApi, workspacesApi, triggersApi, triggerActivityApi, queuesApi, bucketsApi]) {
     app.route("/api/v1", api);
   }
+  app.route("/api/v1", bulkApi); // POST /instances/bulk (DESIGN §2.10)
+  app.route("/api/v1", alertsApi); // /workflows/{id}/alerts (DESIGN §2.10)
   // Signed webhooks: outside /api/v1, so no bearer key; the Standard Webhooks signature is the auth.
   app.route("/", hooksApi);
   documentHooks(app);

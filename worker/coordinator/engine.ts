@@ -1,5 +1,6 @@
 // The coordinator's scheduler over its SQLite store (core/scheduler/), with what the Durable Object reads after a commit.
 import { Scheduler } from "../core/scheduler/scheduler.ts";
+import type { SchedulerEffect } from "../core/scheduler/host.ts";
 import type { HttpJob } from "../core/scheduler/records.ts";
 import { instanceView, type InstanceView } from "../db/views.ts";
 import { mirrorRow, mirrorRunRow, StoreHost } from "./host.ts";
@@ -22,6 +23,11 @@ export class Engine extends Scheduler {
   /** Whether this object has the attempt's http request in flight (set by the Durable Object). */
   set httpInFlight(inFlight: (attemptId: string) => boolean) {
     this.storeHost.inFlight = inFlight;
+  }
+
+  /** Sees every effect inside its transaction (the coordinator's alerts). */
+  set effectObserver(observe: (effect: SchedulerEffect) => void) {
+    this.storeHost.observe = observe;
   }
 
   /** Forgets what a transaction that rolled back gathered in memory: instance state, http requests and live notices. */

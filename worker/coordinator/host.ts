@@ -44,6 +44,8 @@ export class StoreHost implements SchedulerHost {
   private readonly touched = new Set<string>();
   /** Whether this object has the attempt's http request in flight (set by the Durable Object). */
   inFlight: (attemptId: string) => boolean = () => false;
+  /** Sees every effect inside its transaction: the coordinator's alerts (alert-jobs.ts) keep their rows from it. */
+  observe: (effect: SchedulerEffect) => void = () => {};
 
   constructor(store: CoordinatorStore, outbox: Outbox, clock: () => number = Date.now) {
     this.store = store;
@@ -85,6 +87,7 @@ export class StoreHost implements SchedulerHost {
   httpInFlight: SchedulerHost["httpInFlight"] = (attemptId) => this.inFlight(attemptId);
 
   emit(effect: SchedulerEffect): void {
+    this.observe(effect);
     const statement = mirrorStatement(effect, this.clock());
     if (statement) return this.outbox.add({ kind: "d1", statements: [statement] });
     if (effect.kind === "dispatch" || effect.kind === "cancel") return this.outbox.add(effect);

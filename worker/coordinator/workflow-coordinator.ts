@@ -12,6 +12,7 @@ import { insertAudit } from "../db/audit.ts";
 import { historyStatus, instanceHistory } from "../db/history.ts";
 import { InstanceRepo } from "../db/instances.ts";
 import type { InstanceView } from "../db/views.ts";
+import { AlertJobs } from "./alert-jobs.ts";
 import { Engine, type HttpJob, type Started } from "./engine.ts";
 import { LiveWatches } from "./live-watches.ts";
 import { Outbox } from "./outbox.ts";
@@ -42,6 +43,7 @@ export class WorkflowCoordinator extends DurableObject<Env> {
   private readonly engine: Engine;
   private readonly outbox: Outbox;
   private readonly store: CoordinatorStore;
+  private readonly alerts: AlertJobs;
   /** Whether a call is already trying a failed delivery again at once (see commit). */
   private retryingFlush = false;
   /** http requests in flight, by attempt: one whose node stopped running (terminated, timed out) is aborted. */
@@ -56,6 +58,8 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     const graceMs = 2 * Number(env.LEASE_SECONDS || "30") * 1000;
     this.engine = new Engine(this.store, this.outbox, graceMs, liveWindowMs(liveWindowMinutes(env.LIVE_WINDOW_MINUTES)));
     this.engine.httpInFlight = (attemptId) => this.httpInFlight.has(attemptId);
+    this.alerts = new AlertJobs(ctx.storage.sql, this.store, this.outbox, env, { commit: (change) => this.commit(change), armAlarm: () => this.armNextAlarm() });
+    this.engine.effectObserver = (effect) => this.alerts.observe(effect);
 
   }
 
@@ -202,6 +206,7 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       this.store.takeDueTimers(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
       for (const { id } of this.store.instanceStatuses()) this.store.purgeInstance(id);
+      this.alerts.forget();
     });
     await this.ctx.storage.deleteAlarm();
     return { ok: true, value: { terminated: active.length } };
@@ -283,7 +288,12 @@ export class WorkflowCoordinator extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    await this.commit(() => this.engine.fireTimers());
+    await this.commit(() => {
+      this.engine.fireTimers();
+      this.alerts.fireSlow(Date.now());
+    });
+    // A delivery this alarm could not settle keeps its lease: the alarm armed for it tries again.
+    await this.alerts.deliver().catch((err: unknown) => console.error("coordinator alerts: delivery interrupted", err));
     await this.watches.reconcile();
     await this.armNextAlarm();
   }
@@ -329,7 +339,10 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     // A terminated or timed-out http node stops now: a rerun never runs beside its old request.
     for (const [attemptId, stop] of this.httpInFlight) if (this.store.nodeRun(attemptId)?.status !== "running") stop.abort();
     injectFault(this.env, "coordinator.afterCommit"); // test/faults: dies after committing, before delivering effects
-    for (const job of this.engine.takeHttpJobs()) this.ctx.waitUntil(this.runHttp(job));
+    // A commit of its outcome that fails leaves the job stored: its watch timer makes the request again.
+    for (const job of this.engine.takeHttpJobs()) this.ctx.waitUntil(this.runHttp(job).catch((err: unknown) => console.error("coordinator http: outcome not recorded", err)));
+    // Alerts decided by this commit go out now; one that fails here is the alarm's (its lease runs out).
+    if (this.alerts.hasDueDeliveries()) this.ctx.waitUntil(this.alerts.deliver().catch((err: unknown) => console.error("coordinator alerts: delivery interrupted", err)));
     this.broadcast(this.engine.takeTouched());
     await armed;
     this.ctx.waitUntil(this.mirrorInBackground());
@@ -363,7 +376,7 @@ export class WorkflowCoordinator extends DurableObject<Env> {
 
   /** The alarm at the next timer, backoff or watch renewal, unless it is armed earlier. */
   private async armNextAlarm(): Promise<void> {
-    const next = earliest(earliest(this.engine.nextTimerAt(), this.outbox.nextDeliveryAt()), this.watches.nextAt());
+    const next = earliest(earliest(earliest(this.engine.nextTimerAt(), this.outbox.nextDeliveryAt()), this.watches.nextAt()), this.alerts.nextAt());
     if (next === null) return;
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > next) await this.ctx.storage.setAlarm(next);

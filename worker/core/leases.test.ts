@@ -1,47 +1,14 @@
 // Lease decisions of a resource group with a fake host and clock: strict priority, lease ids, renewal, fencing, expiry and held slots.
 import { beforeEach, describe, expect, it } from "vitest";
-import { LeaseBook, readyOrder, type LeaseHost, type PoolTask } from "./leases.ts";
+import { FakeLeaseHost } from "./fake-lease-host.ts";
+import { LeaseBook } from "./leases.ts";
 
 const LEASE_MS = 30_000;
 
-/** The pool's tables in memory, a clock the test moves, and lease ids counted up. */
-class FakeHost implements LeaseHost {
-  clock = 1_000;
-  tasks = new Map<string, PoolTask>();
-  finished = new Set<string>();
-  slots = new Map<string, number>([["r1", 4], ["r2", 4]]);
-  private leases = 0;
-  private seq = 0;
-
-  add(attemptId: string, over: Partial<PoolTask> = {}): void {
-    this.tasks.set(attemptId, {
-      attemptId, workflowId: "wf", instanceId: `ins_${attemptId}`, nodeName: "n", attempt: 1, workspaceId: "ws",
-      priority: 5, weight: 0, seq: ++this.seq, state: "ready", runnerId: null, leaseId: null,
-      leaseExpiresAt: null, deadlineAt: null, acked: false, logBytes: 0, timeoutSeconds: 60, ...over,
-    });
-  }
-  now = () => this.clock;
-  newLeaseId = () => `lse_${++this.leases}`;
-  task = (id: string) => this.tasks.get(id);
-  known = (id: string) => this.tasks.has(id) || this.finished.has(id);
-  readyInOrder = (ws: string) => [...this.tasks.values()].filter((t) => t.state === "ready" && t.workspaceId === ws).sort(readyOrder);
-  attemptsOfNode = (i: string, n: string) => [...this.tasks.values()].filter((t) => t.instanceId === i && t.nodeName === n);
-  attemptsOfRunner = (r: string) => [...this.tasks.values()].filter((t) => t.runnerId === r);
-  runnerSlots = (r: string) => this.slots.get(r) ?? 0;
-  expiredLeases = (now: number) => [...this.tasks.values()].filter((t) => (t.state === "leased" || t.state === "cancelling") && t.leaseExpiresAt! <= now);
-  overdue = (now: number) => [...this.tasks.values()].filter((t) => t.state === "leased" && t.deadlineAt! <= now);
-  reportsDue = (now: number) => [...this.tasks.values()].filter((t) => (t.state === "lost" || t.state === "gone") && t.leaseExpiresAt! <= now);
-  save = (t: PoolTask) => void this.tasks.set(t.attemptId, { ...t });
-  finish = (id: string) => {
-    this.tasks.delete(id);
-    this.finished.add(id);
-  };
-}
-
-let host: FakeHost;
+let host: FakeLeaseHost;
 let book: LeaseBook;
 beforeEach(() => {
-  host = new FakeHost();
+  host = new FakeLeaseHost();
   book = new LeaseBook(host, { leaseMs: LEASE_MS, graceMs: 2 * LEASE_MS, reportRetryMs: 5_000 });
 });
 

@@ -1,4 +1,5 @@
-// Lease decisions of a resource group (DESIGN §2.4–§2.6): who gets a free slot, lease ids, renewal, expiry, fencing, slots held until a process is gone.
+// Lease decisions of a resource group (DESIGN §2.4–§2.6, §2.9): who gets a free slot, lease ids, renewal, expiry, fencing, slots held until a process is gone.
+import { fairReadyOrder, type FairShareHost } from "./fair-share.ts";
 
 /**
  * `ready` waits for a slot; `leased` is held by a runner under a lease id; `cancelling` was leased when
@@ -21,6 +22,8 @@ export interface PoolTask {
   workspaceId: string;
   priority: number;
   weight: number;
+  /** Its workflow's `policy.share`: how many slots it gets per round at its level (DESIGN §2.9). */
+  share: number;
   /** Arrival order in the pool. */
   seq: number;
   state: TaskState;
@@ -36,15 +39,13 @@ export interface PoolTask {
   timeoutSeconds: number;
 }
 
-export interface LeaseHost {
+export interface LeaseHost extends FairShareHost {
   now(): number;
   /** A fresh random lease id, never issued before. */
   newLeaseId(): string;
   task(attemptId: string): PoolTask | undefined;
   /** Whether the attempt was ever here: queued, leased, or finished and still remembered. */
   known(attemptId: string): boolean;
-  /** Ready tasks of the workspace, sorted as `readyOrder` sorts them (the host's index does it). */
-  readyInOrder(workspaceId: string): Iterable<PoolTask>;
   /** Every attempt of one node in the pool. */
   attemptsOfNode(instanceId: string, nodeName: string): PoolTask[];
   /** Every attempt leased to the runner that is still in the pool. */
@@ -83,7 +84,11 @@ export type Fenced = { task: PoolTask } | { refused: LeaseRefusal };
  */
 export type ResultVerdict = { refused: LeaseRefusal; gone?: PoolTask } | { refused: null; task: PoolTask };
 
-/** The strict order of a group's ready work (DESIGN §2.4): effective priority, then weight, highest first, then the oldest. */
+/**
+ * The order of a group's ready work without fair share (DESIGN §2.4): effective priority, then weight,
+ * highest first, then the oldest. Across levels slots still go strictly so; within a level they are shared
+ * among workflows (core/fair-share.ts), and each workflow's own tasks keep this order.
+ */
 export function readyOrder(a: PoolTask, b: PoolTask): number {
   return b.priority - a.priority || b.weight - a.weight || a.seq - b.seq;
 }
@@ -107,18 +112,17 @@ export class LeaseBook {
   }
 
   /**
-   * Leases ready tasks of the runner's workspace to its free slots, in strict priority order, each under
-   * a new random lease id. A task waits while another attempt of its node may still have a process: a
-   * node never runs twice at once.
+   * Leases ready tasks of the runner's workspace to its free slots, each under a new random lease id: strict
+   * priority across levels, fair share among the workflows of a level (core/fair-share.ts). A task waits
+   * while another attempt of its node may still have a process: a node never runs twice at once.
    */
   grant(runnerId: string, workspaceId: string, asked: number): Grant[] {
     const free = this.freeSlots(runnerId, asked);
     const grants: Grant[] = [];
     if (free === 0) return grants;
     const now = this.host.now();
-    for (const task of this.host.readyInOrder(workspaceId)) {
-      if (grants.length >= free) break;
-      if (this.nodeBusy(task, grants)) continue;
+    // Each task the order yields is charged to its workflow's share, so it is taken; the loop stops when full.
+    for (const task of fairReadyOrder(this.host, workspaceId, (t) => !this.nodeBusy(t, grants))) {
       const leaseId = this.host.newLeaseId();
       const leased: PoolTask = {
         ...task,
@@ -131,6 +135,7 @@ export class LeaseBook {
       };
       this.host.save(leased);
       grants.push({ task: leased, leaseId });
+      if (grants.length >= free) break;
     }
     return grants;
   }

@@ -27,6 +27,17 @@ describe("prepareNodeRun", () => {
     expect(outcome.queued.task.script).toBe('echo "${SLUICE_P_1}"');
   });
 
+  it("carries the workflow's policy.share to the pool, and 1 for a definition stored before share existed", () => {
+    const node = { name: "n", type: "shell", code: "true" };
+    const withShare = ready([node], "n");
+    withShare.def = { ...withShare.def, policy: { ...withShare.def.policy, share: 3 } };
+    expect(prepareNodeRun(withShare)).toMatchObject({ kind: "queued", queued: { share: 3 } });
+    const stored = ready([node], "n");
+    const { share: _, ...before } = stored.def.policy;
+    stored.def = { ...stored.def, policy: before as typeof stored.def.policy };
+    expect(prepareNodeRun(stored)).toMatchObject({ kind: "queued", queued: { share: 1 } });
+  });
+
   it("fails a node before it runs when a reference cannot resolve, naming it in the log", () => {
     const outcome = prepareNodeRun(ready([{ name: "n", type: "shell", code: 'echo "${workflow.triggerMessage.key}"' }], "n"));
     expect(outcome).toMatchObject({ kind: "done", status: "failed" });

@@ -70,6 +70,8 @@ function prepareRunnerTask(ready: ReadyNode, ctx: ResolveContext): NodeRunOutcom
     queued: {
       priority: effectivePriority(instance.priority_override as Priority | null, node, def),
       weight: ready.weight,
+      // Definitions stored before policy.share existed lack it.
+      share: def.policy.share ?? 1,
       task: {
         attemptId: ready.attemptId,
         instanceId: instance.id,

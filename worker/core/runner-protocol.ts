@@ -26,6 +26,8 @@ export interface QueuedTask {
   task: Omit<RunnerTask, "leaseSeconds" | "leaseId">;
   priority: number;
   weight: number;
+  /** The workflow's `policy.share` (DESIGN §2.9): its slots per round among the workflows of its level; absent (1) in outbox rows from before. */
+  share?: number;
   /** The instance's workspace: a pool leases a task only to runners of that workspace (absent in outbox rows from before). */
   workspaceId?: string;
 }

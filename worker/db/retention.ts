@@ -5,6 +5,8 @@ import { PURGE_BATCH, purgeMayContinue, retentionMs, DATA_PATH_AUDIT_ACTIONS, ty
 export interface Purged {
   instances: number;
   triggerEvents: number;
+  /** Alert log rows (alert_deliveries). */
+  alertDeliveries: number;
   auditEvents: number;
   /** Run definitions no instance names any more. */
   runDefinitions: number;
@@ -76,7 +78,7 @@ export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, 
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
   const spent: PurgeSpent = { queries: 0, r2Calls: 0 };
-  const purged: Purged = { instances: 0, triggerEvents: 0, auditEvents: 0, runDefinitions: 0, complete: false, spent };
+  const purged: Purged = { instances: 0, triggerEvents: 0, alertDeliveries: 0, auditEvents: 0, runDefinitions: 0, complete: false, spent };
   /** Runs batches of one kind until a batch comes back short (nothing older left) or the budget is spent. */
   const drain = async (batch: () => D1PreparedStatement[] | Promise<D1PreparedStatement[]>, count: (n: number) => void): Promise<boolean> => {
     while (purgeMayContinue(startedAt, clock(), spent)) {
@@ -102,6 +104,11 @@ export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, 
     single(`DELETE FROM trigger_events WHERE id IN (SELECT id FROM trigger_events WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)`, cutoff),
     (n) => (purged.triggerEvents += n),
   );
+  // The alert log is run history too (its deliveries name instances): it goes at the same age.
+  const doneAlerts = await drain(
+    single(`DELETE FROM alert_deliveries WHERE id IN (SELECT id FROM alert_deliveries WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)`, cutoff),
+    (n) => (purged.alertDeliveries += n),
+  );
   // The data path's audit rows are run history: they go at its age (core/retention.ts DATA_PATH_AUDIT_ACTIONS).
   const dataPath = DATA_PATH_AUDIT_ACTIONS.map((_, i) => `action LIKE ?${i + 3}`).join(" OR ");
   const doneRunAudit = await drain(
@@ -120,6 +127,6 @@ export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, 
       (n) => (purged.auditEvents += n),
     )) && doneRunAudit;
   }
-  purged.complete = doneInstances && doneDefinitions && doneEvents && doneAudit;
+  purged.complete = doneInstances && doneDefinitions && doneEvents && doneAlerts && doneAudit;
   return purged;
 }

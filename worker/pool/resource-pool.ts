@@ -1,4 +1,4 @@
-// ResourcePool Durable Object: one per resource group of a workspace; ready node runs in priority order, runner leases.
+// ResourcePool Durable Object: one per resource group of a workspace; ready node runs in priority order with fair share, runner leases.
 import { DurableObject } from "cloudflare:workers";
 import { newId } from "../core/ids.ts";
 import { LeaseBook, type Grant, type LeaseRefusal, type PoolTask } from "../core/leases.ts";
@@ -210,7 +210,7 @@ export class ResourcePool extends DurableObject<Env> {
         continue;
       }
       const task = JSON.parse(row.payload) as QueuedTask["task"];
-      await poolFor(this.env, workspaceId, caller.group).enqueue([{ task, priority: Number(row.priority), weight: Number(row.weight), workspaceId }]);
+      await poolFor(this.env, workspaceId, caller.group).enqueue([{ task, priority: Number(row.priority), weight: Number(row.weight), share: Number(row.share), workspaceId }]);
       this.store.finish(row.attempt_id);
     }
   }

@@ -1,4 +1,5 @@
-// The pool's SQLite tables: ready and leased tasks in priority order, connected runners, and finished attempt ids.
+// The pool's SQLite tables: ready and leased tasks in priority order, fair-share passes, connected runners, and finished attempt ids.
+import type { LevelPasses } from "../core/fair-share.ts";
 import type { LeaseHost, PoolTask, TaskState } from "../core/leases.ts";
 import type { QueuedTask } from "../core/runner-protocol.ts";
 import { applySchema } from "../db/durable-schema.ts";
@@ -12,6 +13,7 @@ export interface TaskRow extends Record<string, SqlStorageValue> {
   weight: number;
   instance_id: string;
   workspace_id: string;
+  share: number;
 }
 
 /**
@@ -65,10 +67,24 @@ const SCHEMA = [
   `CREATE INDEX tasks_runner ON tasks (runner_id, state)`,
   // Instances someone follows live, until when (core/watch.ts): only their log chunks go on to the coordinator.
   `CREATE TABLE watches (instance_id TEXT PRIMARY KEY, until INTEGER NOT NULL)`,
+  // Fair share within a priority level (core/fair-share.ts): the workflow's policy.share; tasks queued before it have 1.
+  `ALTER TABLE tasks ADD COLUMN share INTEGER NOT NULL DEFAULT 1`,
+  // Each read of a grant is a seek: the top level, the workflows ready at it, one workflow's next tasks.
+  `CREATE INDEX tasks_fair ON tasks (state, workspace_id, priority, workflow_id, weight DESC, seq)`,
+  // Slots are no longer handed out in one order across workflows (tasks_fair serves every read it served).
+  `DROP INDEX tasks_ready`,
+  // Stride state per level: the pass of the workflow served last, and the passes of workflows ahead of it.
+  `CREATE TABLE fair_levels (workspace_id TEXT NOT NULL, priority INTEGER NOT NULL, clock INTEGER NOT NULL, PRIMARY KEY (workspace_id, priority))`,
+  `CREATE TABLE fair_passes (workspace_id TEXT NOT NULL, priority INTEGER NOT NULL, workflow_id TEXT NOT NULL, pass INTEGER NOT NULL,
+     PRIMARY KEY (workspace_id, priority, workflow_id))`,
+  `CREATE INDEX fair_passes_behind ON fair_passes (workspace_id, priority, pass)`,
 ];
 
+/** Passes that fell behind a level's clock, removed with each save: they say nothing (see core/fair-share.ts). */
+const PASS_PURGE = 20;
+
 /** The columns core/leases.ts decides on (the payload stays here). */
-const TASK_COLUMNS = `attempt_id, workflow_id, instance_id, node_name, attempt, workspace_id, priority, weight, seq, state, runner_id, lease_id,
+const TASK_COLUMNS = `attempt_id, workflow_id, instance_id, node_name, attempt, workspace_id, priority, weight, share, seq, state, runner_id, lease_id,
   lease_expires_at, deadline_at, acked, log_bytes, COALESCE(json_extract(payload, '$.timeoutSeconds'), 3600) AS timeout_seconds`;
 
 interface PoolTaskRow extends Record<string, SqlStorageValue> {
@@ -80,6 +96,7 @@ interface PoolTaskRow extends Record<string, SqlStorageValue> {
   workspace_id: string;
   priority: number;
   weight: number;
+  share: number;
   seq: number;
   state: string;
   runner_id: string | null;
@@ -100,6 +117,7 @@ const toTask = (r: PoolTaskRow): PoolTask => ({
   workspaceId: r.workspace_id,
   priority: Number(r.priority),
   weight: Number(r.weight),
+  share: Number(r.share),
   seq: r.seq,
   state: r.state as TaskState,
   runnerId: r.runner_id,
@@ -143,8 +161,8 @@ export class TaskStore implements LeaseHost {
   enqueue(tasks: QueuedTask[]): void {
     for (const t of tasks) {
       this.sql.exec(
-        `INSERT OR IGNORE INTO tasks (attempt_id, workflow_id, instance_id, node_name, attempt, priority, weight, payload, state, workspace_id)
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, 'ready', ? WHERE NOT EXISTS (SELECT 1 FROM finished WHERE attempt_id = ?)`,
+        `INSERT OR IGNORE INTO tasks (attempt_id, workflow_id, instance_id, node_name, attempt, priority, weight, share, payload, state, workspace_id)
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ready', ? WHERE NOT EXISTS (SELECT 1 FROM finished WHERE attempt_id = ?)`,
         t.task.attemptId,
         t.task.workflowId,
         t.task.instanceId,
@@ -152,6 +170,7 @@ export class TaskStore implements LeaseHost {
         t.task.attempt,
         t.priority,
         t.weight,
+        t.share ?? 1,
         JSON.stringify(t.task),
         t.workspaceId ?? "",
         t.task.attemptId,
@@ -177,13 +196,66 @@ export class TaskStore implements LeaseHost {
     return this.sql.exec<{ payload: string }>(`SELECT payload FROM tasks WHERE attempt_id = ?`, attemptId).one().payload;
   }
 
-  /** Ready tasks of a workspace in core/leases.ts readyOrder, read lazily: the tasks_ready index sorts them. */
-  *readyInOrder(workspaceId: string): Iterable<PoolTask> {
-    const cursor = this.sql.exec<PoolTaskRow>(
-      `SELECT ${TASK_COLUMNS} FROM tasks WHERE state = 'ready' AND workspace_id = ? ORDER BY priority DESC, weight DESC, seq`,
+  topReadyLevel(workspaceId: string, below: number | null): number | null {
+    return this.sql
+      .exec<{ p: number | null }>(`SELECT MAX(priority) AS p FROM tasks WHERE state = 'ready' AND workspace_id = ? AND priority < ?`, workspaceId, below ?? Number.MAX_SAFE_INTEGER)
+      .one().p;
+  }
+
+  /** Distinct workflows by skipping through tasks_fair, one seek per workflow, however long each one's line is. */
+  readyWorkflows(workspaceId: string, priority: number): string[] {
+    const next = `SELECT MIN(workflow_id) FROM tasks WHERE state = 'ready' AND workspace_id = ?1 AND priority = ?2`;
+    return this.sql
+      .exec<{ id: string }>(
+        `WITH RECURSIVE w(id) AS (${next} UNION ALL SELECT (${next} AND workflow_id > w.id) FROM w WHERE w.id IS NOT NULL)
+         SELECT id FROM w WHERE id IS NOT NULL`,
+        workspaceId,
+        priority,
+      )
+      .toArray()
+      .map((r) => r.id);
+  }
+
+  readyOfWorkflow(workspaceId: string, priority: number, workflowId: string, after: PoolTask | null, limit: number): PoolTask[] {
+    const line = `WHERE state = 'ready' AND workspace_id = ? AND priority = ? AND workflow_id = ?`;
+    const order = `ORDER BY weight DESC, seq LIMIT ?`;
+    if (after === null) return this.tasks(`${line} ${order}`, workspaceId, priority, workflowId, limit);
+    return this.tasks(`${line} AND (weight < ? OR (weight = ? AND seq > ?)) ${order}`, workspaceId, priority, workflowId, after.weight, after.weight, after.seq, limit);
+  }
+
+  levelPasses(workspaceId: string, priority: number): LevelPasses {
+    const clock = this.sql.exec<{ clock: number }>(`SELECT clock FROM fair_levels WHERE workspace_id = ? AND priority = ?`, workspaceId, priority).toArray()[0]?.clock ?? 0;
+    const rows = this.sql.exec<{ workflow_id: string; pass: number }>(
+      `SELECT workflow_id, pass FROM fair_passes WHERE workspace_id = ? AND priority = ? AND pass > ?`,
       workspaceId,
+      priority,
+      clock,
     );
-    for (const row of cursor) yield toTask(row);
+    return { clock, passes: new Map([...rows].map((r) => [r.workflow_id, r.pass])) };
+  }
+
+  savePass(workspaceId: string, priority: number, clock: number, workflowId: string, pass: number): void {
+    this.sql.exec(
+      `INSERT INTO fair_levels (workspace_id, priority, clock) VALUES (?, ?, ?) ON CONFLICT (workspace_id, priority) DO UPDATE SET clock = excluded.clock`,
+      workspaceId,
+      priority,
+      clock,
+    );
+    this.sql.exec(
+      `INSERT INTO fair_passes (workspace_id, priority, workflow_id, pass) VALUES (?, ?, ?, ?)
+       ON CONFLICT (workspace_id, priority, workflow_id) DO UPDATE SET pass = excluded.pass`,
+      workspaceId,
+      priority,
+      workflowId,
+      pass,
+    );
+    this.sql.exec(
+      `DELETE FROM fair_passes WHERE rowid IN (SELECT rowid FROM fair_passes WHERE workspace_id = ? AND priority = ? AND pass <= ? LIMIT ?)`,
+      workspaceId,
+      priority,
+      clock,
+      PASS_PURGE,
+    );
   }
 
   attemptsOfNode(instanceId: string, nodeName: string): PoolTask[] {

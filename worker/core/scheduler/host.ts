@@ -16,6 +16,8 @@ export type SchedulerEffect =
   | { kind: "dispatch"; workspaceId: string; resourceGroup: string; tasks: QueuedTask[] }
   | { kind: "cancel"; workspaceId: string; resourceGroup: string; attemptIds: string[] }
   | { kind: "http"; job: HttpJob }
+  /** A production instance whose definition has alerts finished: which alerts fire is the coordinator's to decide (core/alerts.ts). */
+  | { kind: "alert"; instance: InstanceRecord; status: "succeeded" | "failed" | "terminated" | "skipped" }
   /** The instance changed: live subscribers are sent its new view. */
   | { kind: "touched"; instanceId: string };
 

@@ -1,6 +1,7 @@
 // Moving instances forward: admission, readiness over the per-instance state, retries and stops.
 import { Dag } from "../dag.ts";
 import type { NodeDefinition, WorkflowDefinition } from "../definition.ts";
+import { watchesFinish } from "../alerts.ts";
 import { exitDeadline, nextOwnAttemptAt } from "../attempts.ts";
 import { conflict } from "../errors.ts";
 import { prepareNodeRun } from "../node-run.ts";
@@ -231,7 +232,9 @@ export class Progression {
 
   /** Ends an instance; its live state stays for the live window (core/live-window.ts). */
   protected finish(instanceId: string, status: Exclude<InstanceStatus, "waiting" | "running">, now: number): void {
-    this.setInstanceStatus(instanceId, status, now);
+    const instance = this.setInstanceStatus(instanceId, status, now);
+    // Alerts (core/alerts.ts): the coordinator decides which fire, and delivers them once this commits.
+    if (watchesFinish(this.definitionOf(instance).def.policy.alerts ?? [], instance.env)) this.host.emit({ kind: "alert", instance, status });
     this.host.addTimer("purge", instanceId, now + this.timings.liveWindowMs);
     this.dropState(instanceId);
   }
