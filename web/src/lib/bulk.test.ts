@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bulkFilterOf, canTake, didSentence, willSentence } from "./bulk.ts";
+import { bulkFilterOf, bulkFilterProblem, canTake, didSentence, willSentence } from "./bulk.ts";
 
 describe("bulkFilterOf", () => {
   it("sends the page's filter, with its time window as createdAfter", () => {
@@ -15,6 +15,14 @@ describe("bulkFilterOf", () => {
 
   it("sends an empty filter for no filter", () => {
     expect(bulkFilterOf({})).toEqual({});
+  });
+});
+
+describe("bulkFilterProblem", () => {
+  it("asks for a workflow or a time window before acting on a whole filter", () => {
+    expect(bulkFilterProblem({ status: "failed" })).toMatch(/workflow or a time window/);
+    expect(bulkFilterProblem({ workflowId: "wf_1" })).toBeNull();
+    expect(bulkFilterProblem({ sinceHours: 24 })).toBeNull();
   });
 });
 

@@ -20,6 +20,14 @@ export function bulkFilterOf(filter: ConsoleFilter, now: Date = new Date()): Bul
   return out;
 }
 
+/**
+ * Why the filter cannot be acted on in bulk, or null: the server asks for a workflow or a time window,
+ * so one click never reaches every instance of the workspace.
+ */
+export function bulkFilterProblem(filter: ConsoleFilter): string | null {
+  return filter.workflowId || filter.sinceHours ? null : "Choose a workflow or a time window first, or select rows.";
+}
+
 /** Whether one instance can take the action now: only live ones can be terminated, only finished ones rerun. */
 export function canTake(action: BulkAction, instance: Pick<InstanceSummary, "status">): boolean {
   if (action === "terminate") return isLive(instance.status);
