@@ -363,7 +363,7 @@ async function skippedAndBulk() {
   await page.screenshot({ path: join(SCREENSHOTS, "bulk-actions.png") });
   await dialog().getByRole("button", { name: "Terminate 2" }).click();
   await dialog().getByTestId("bulk-result").filter({ hasText: "Terminated 2 instances." }).waitFor();
-  await dialog().getByRole("button", { name: "Close" }).click();
+  await dialog().getByRole("button", { name: "Done" }).click();
   await until(() => instances(`workflowId=${sleepy}&status=terminated`), (list) => list.length === 2, "both terminated");
 
   // The skipped status is a filter choice, and its row says why it never ran.
@@ -380,7 +380,7 @@ async function skippedAndBulk() {
   await dialog().getByTestId("bulk-count").filter({ hasText: "This will rerun the failed nodes of 2 instances." }).waitFor();
   await dialog().getByRole("button", { name: "Rerun failed 2" }).click();
   await dialog().getByTestId("bulk-result").filter({ hasText: "Reran the failed nodes of 2 instances." }).waitFor();
-  await dialog().getByRole("button", { name: "Close" }).click();
+  await dialog().getByRole("button", { name: "Done" }).click();
   await until(() => instances(`workflowId=${sleepy}&status=running`), (list) => list.length === 2, "the two reruns running");
   // Leave nothing sleeping.
   const cleanup = await ok("POST", "/api/v1/instances/bulk", { action: "terminate", filter: { workflowId: sleepy, status: "running" }, dryRun: false });
