@@ -8,6 +8,7 @@ import { sealPlaintextSecrets, sealPlaintextSecretsOnce } from "./db/secret-migr
 import { purgeExpiredReceipts } from "./db/webhook-receipts.ts";
 import { SecretBox } from "./core/secret-box.ts";
 import { consumeBatch } from "./ingest/queue.ts";
+import { continueResumes } from "./ingest/resume.ts";
 
 export { WorkflowCoordinator } from "./coordinator/workflow-coordinator.ts";
 export { ResourcePool } from "./pool/resource-pool.ts";
@@ -23,8 +24,8 @@ export default {
   queue: (batch, env) => consumeBatch(batch, env),
   // Cron (wrangler.toml [triggers], every minute): history past RETENTION_DAYS (with its R2 logs) and audit
   // rows past AUDIT_RETENTION_DAYS go, batch after batch within the run's budget; finished attempts' logs
-  // still in D1 move to R2, within their own budget; expired webhook receipts go; plaintext webhook secrets
-  // left from before encryption are sealed.
+  // still in D1 move to R2, within their own budget; expired webhook receipts go; resumed triggers' kept events
+  // left by the resume request are decided; plaintext webhook secrets left from before encryption are sealed.
   scheduled: async (_controller, env) => {
     const days = retentionDays(env.RETENTION_DAYS);
     const began = Date.now();
@@ -37,6 +38,9 @@ export default {
     const archived = await archiveFinishedLogs(env.DB, env.LOGS, Date.now() - ARCHIVE_MIN_AGE_MS);
     if (archived.attempts > 0) console.log("sluice logs: archived to R2", archived);
     await purgeExpiredReceipts(env.DB, Date.now());
+    // Resumed triggers' kept events the resume request left (DESIGN §2.10), within their own budget.
+    const resumed = await continueResumes(env);
+    if (resumed.resumed > 0) console.log(`sluice resume: decided ${resumed.resumed} kept events of ${resumed.triggers} triggers; ${resumed.remaining} left`);
     const sealed = await sealPlaintextSecrets(env.DB, SecretBox.fromEnv(env)).catch((err: unknown) => {
       console.error(`sluice: webhook secrets stored in plaintext could not be sealed: ${err instanceof Error ? err.message : String(err)}`);
       return 0;

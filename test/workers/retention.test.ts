@@ -89,6 +89,23 @@ describe("the retention purge", () => {
     expect(await left(young)).toEqual({ instances: 20, nodeRuns: 40, logs: 40, triggerEvents: 20, auditEvents: 20 });
   });
 
+  it("keeps the events a paused trigger holds, however old, and purges the other old events of the same trigger", async () => {
+    const wf = `wf_kept_${crypto.randomUUID().slice(0, 8)}`;
+    const at = NOW - retentionMs(30) - DAY;
+    await history(wf, 3, at);
+    await env.DB.prepare(
+      `INSERT INTO trigger_events (id, trigger_id, workspace_id, received_at, last_received_at, source, outcome, detail, message)
+       VALUES ('evt_kept_' || ?1, 'trg_' || ?1, 'default', ?2, ?2, 'webhook', 'paused', 'kept while the trigger is paused', '{}')`,
+    )
+      .bind(wf, at)
+      .run();
+
+    await purgeHistory(env, 30, NOW);
+
+    const outcomes = await env.DB.prepare(`SELECT outcome FROM trigger_events WHERE trigger_id = 'trg_' || ?1`).bind(wf).all<{ outcome: string }>();
+    expect(outcomes.results).toEqual([{ outcome: "paused" }]);
+  });
+
   it("keeps audit rows for their own, longer retention", async () => {
     const wf = `wf_audit_${crypto.randomUUID().slice(0, 8)}`;
     await history(wf, 10, NOW - retentionMs(100));

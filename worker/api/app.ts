@@ -23,6 +23,7 @@ import { workspacesApi } from "./workspaces.ts";
 import { audit } from "../auth/audit.ts";
 import { triggerActivityApi } from "./trigger-activity.ts";
 import { triggersApi } from "./triggers.ts";
+import { triggerOpsApi } from "./trigger-ops.ts";
 import { versionsApi } from "./versions.ts";
 import { workflowsApi } from "./workflows.ts";
 
@@ -74,7 +75,7 @@ export function createApp() {
   });
   app.use("/api/v1/*", audit);
 
-  for (const api of [workflowsApi, versionsApi, runsApi, instancesApi, runnerApi, runnersApi, statsApi, keysApi, workspacesApi, triggersApi, triggerActivityApi, queuesApi, bucketsApi]) {
+  for (const api of [workflowsApi, versionsApi, runsApi, instancesApi, runnerApi, runnersApi, statsApi, keysApi, workspacesApi, triggersApi, triggerActivityApi, triggerOpsApi, queuesApi, bucketsApi]) {
     app.route("/api/v1", api);
   }
   app.route("/api/v1", bulkApi); // POST /instances/bulk (DESIGN §2.10)

@@ -1,11 +1,13 @@
 // Starting runs: one run or a batch of up to 100, sent to the workflow's coordinator as ids and inputs (DESIGN §4).
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Priority } from "../core/definition.ts";
-import { SluiceError, unwrap } from "../core/errors.ts";
+import { conflict, SluiceError, unwrap } from "../core/errors.ts";
 import { INSTANCE_STATUSES } from "../core/progress.ts";
 import { newInstanceId } from "../core/ids.ts";
 import { MAX_RUNS_PER_REQUEST, type RunSpec } from "../core/run-starts.ts";
-import { checkTriggerMessageSize, RunRequestSchema, versionForRun, type RunRequest } from "../core/runs.ts";
+import { checkMessageSource, checkTriggerMessageSize, RunRequestSchema, versionForRun, type RunRequest } from "../core/runs.ts";
+import { wholeMessage } from "../core/triggers/index.ts";
+import { loggedEventOf } from "../db/kept-events.ts";
 import { requirePermission } from "../auth/keys.ts";
 import { coordinatorFor } from "../coordinator/stub.ts";
 import { WorkflowRepo } from "../db/workflows.ts";
@@ -61,8 +63,10 @@ runsApi.openapi(
     const principal = c.get("principal");
     const body = c.req.valid("json");
     const batch = "runs" in body;
-    const requests: RunRequest[] = batch ? body.runs : [body];
-    for (const env of new Set(requests.map((r) => r.env))) requirePermission(principal, env === "prod" ? "runProd" : "runDev");
+    const asked: RunRequest[] = batch ? body.runs : [body];
+    for (const env of new Set(asked.map((r) => r.env))) requirePermission(principal, env === "prod" ? "runProd" : "runDev");
+    asked.forEach((r, i) => checkMessageSource(r, batch ? i : null));
+    const requests = await Promise.all(asked.map((r) => withLoggedMessage(c.env.DB, principal.workspaceId, r)));
     requests.forEach((r, i) => checkMessage(r.triggerMessage, batch ? i : null));
     const target = await new WorkflowRepo(c.env.DB, principal.workspaceId).runTarget(c.req.valid("param").id);
     const publishedVersion = requests.some((r) => r.env === "prod") ? versionForRun(target, "prod") : target.publishedVersion;
@@ -94,6 +98,18 @@ runsApi.openapi(
     return batch ? c.json(StartedBatch.parse({ items: started }), status) : c.json(Started.parse(started[0]), status);
   },
 );
+
+/**
+ * A debug run from a real event (DESIGN §2.10): the logged event's whole message becomes the trigger message. Only
+ * this workspace's events are found; one whose message was cut without its whole form kept cannot be used (409).
+ */
+async function withLoggedMessage(d1: D1Database, workspaceId: string, request: RunRequest): Promise<RunRequest> {
+  if (request.fromEventId === undefined) return request;
+  const event = await loggedEventOf(d1, workspaceId, request.fromEventId);
+  const whole = wholeMessage(event);
+  if (!whole.ok) throw conflict(`event ${request.fromEventId}: ${whole.reason}`);
+  return { ...request, triggerMessage: whole.message };
+}
 
 /** A batch names the run whose message is too large. */
 function checkMessage(message: unknown, index: number | null): void {

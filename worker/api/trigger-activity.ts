@@ -26,6 +26,7 @@ const TriggerEvent = z
     instanceIds: z.array(z.string()).openapi({ description: "Started, or for a duplicate the instances it duplicates" }),
     message: z.unknown().openapi({ description: "The trigger message (text when cut at 8 KB)" }),
     messageTruncated: z.boolean(),
+    replayOf: z.string().nullable().openapi({ description: "A replay names the event it decided again" }),
   })
   .openapi("TriggerEvent");
 

@@ -17,7 +17,7 @@ const repo = (c: Ctx) => new TriggerRepo(c.env.DB, c.get("principal").workspaceI
 
 export const TriggerInput = TriggerInputSchema.openapi("TriggerInput");
 
-const Trigger = z
+export const Trigger = z
   .object({
     id: z.string().openapi({ example: "trg_01jd3k2v9q7m4x8c2n6b5t1r0a" }),
     name: z.string(),
@@ -53,7 +53,7 @@ async function requireSourceGrant(c: Ctx, input: ParsedTrigger): Promise<void> {
 }
 
 /** The webhook URL on the host the client called, so it is right behind any proxy or custom domain. */
-const withHookUrl = (c: Ctx, t: TriggerRecord) => (t.type === "webhook" ? { ...t, hookUrl: `${new URL(c.req.url).origin}/hooks/${t.id}` } : t);
+export const withHookUrl = (c: Ctx, t: TriggerRecord) => (t.type === "webhook" ? { ...t, hookUrl: `${new URL(c.req.url).origin}/hooks/${t.id}` } : t);
 
 triggersApi.openapi(
   createRoute({

@@ -19,6 +19,11 @@ export const RunRequestSchema = z.strictObject({
     .refine((p) => (PRIORITY_LEVELS as readonly number[]).includes(p), "priority must be one of 1, 3, 5, 7, 8")
     .optional(),
   params: z.record(z.string(), z.string()).optional(),
+  fromEventId: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("A logged trigger event of this workspace (GET /triggers/{id}/events): its stored message becomes the trigger message (not with triggerMessage)"),
 });
 export type RunRequest = z.output<typeof RunRequestSchema>;
 
@@ -47,6 +52,15 @@ export function mergeRunParams(declared: Record<string, string>, overrides: Reco
     );
   }
   return { ...declared, ...overrides };
+}
+
+/** A run takes its trigger message from the request or from a logged event, never both (`index`: the run of a batch). */
+export function checkMessageSource(request: RunRequest, index: number | null): void {
+  if (request.fromEventId === undefined || request.triggerMessage === undefined) return;
+  const path = index === null ? "fromEventId" : `runs[${index}].fromEventId`;
+  throw badRequest(`${path}: give either triggerMessage or fromEventId (whose stored message becomes the trigger message), not both`, [
+    { path, message: "not together with triggerMessage" },
+  ]);
 }
 
 export function checkTriggerMessageSize(message: unknown): void {

@@ -100,8 +100,12 @@ export async function purgeHistory(env: Pick<Env, "DB" | "LOGS">, days: number, 
   const doneInstances = await drain(withLogs, (n) => (purged.instances += n));
   // After the instances: those purged just now no longer name their definitions.
   const doneDefinitions = await drain(single(UNUSED_RUN_DEFINITIONS, cutoff), (n) => (purged.runDefinitions += n));
+  // Events a paused trigger keeps wait for resume or discard, however old (DESIGN §2.10).
   const doneEvents = await drain(
-    single(`DELETE FROM trigger_events WHERE id IN (SELECT id FROM trigger_events WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)`, cutoff),
+    single(
+      `DELETE FROM trigger_events WHERE id IN (SELECT id FROM trigger_events WHERE received_at < ?1 AND outcome != 'paused' ORDER BY received_at LIMIT ?2)`,
+      cutoff,
+    ),
     (n) => (purged.triggerEvents += n),
   );
   // The alert log is run history too (its deliveries name instances): it goes at the same age.

@@ -2,7 +2,7 @@
 import { and, desc, eq, getTableColumns, lt, or, sql, type SQL } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { notFound } from "../core/errors.ts";
-import type { EventOutcome } from "../core/triggers/index.ts";
+import { KEEP_WHOLE_MESSAGE, type EventOutcome } from "../core/triggers/index.ts";
 import { triggerEvents, triggers } from "./schema.ts";
 
 /** The message kept with an event: enough to see what arrived, not a second copy of every payload. */
@@ -20,6 +20,8 @@ export interface TriggerEventRecord {
   detail: string;
   instanceIds: string[];
   message: unknown;
+  /** A replay names the event it decides again (DESIGN §2.10). */
+  replayOf?: string | null;
 }
 
 function row(event: TriggerEventRecord): typeof triggerEvents.$inferInsert {
@@ -39,11 +41,24 @@ function row(event: TriggerEventRecord): typeof triggerEvents.$inferInsert {
     instanceIds: JSON.stringify(event.instanceIds),
     message: truncated ? json.slice(0, MAX_EVENT_MESSAGE_CHARS) : json,
     messageTruncated: truncated,
+    // Kept whole only where it will be decided again: a paused event on resume, or a replay after a fix.
+    messageFull: truncated && KEEP_WHOLE_MESSAGE.has(event.outcome) ? json : null,
+    replayOf: event.replayOf ?? null,
   };
 }
 
 /** D1 takes at most 100 bound parameters per statement: rows per multi-row insert. */
 const ROWS_PER_STATEMENT = Math.floor(100 / Object.keys(getTableColumns(triggerEvents)).length);
+
+/**
+ * A redelivery does not undo what became of its event since: one that resume started and that now finds that run
+ * (a duplicate naming the same instances) is still started, and a discarded one delivered again while the
+ * trigger keeps events stays discarded.
+ */
+const SETTLED = sql.raw(
+  `(trigger_events.outcome = 'started' AND excluded.outcome = 'duplicate' AND excluded.instance_ids = trigger_events.instance_ids) ` +
+    `OR (trigger_events.outcome = 'discarded' AND excluded.outcome = 'paused')`,
+);
 
 /** Writes the verdicts in one D1 batch; a redelivery of the same message updates its row and counts it. */
 export async function recordEvents(d1: D1Database, events: TriggerEventRecord[]): Promise<void> {
@@ -61,10 +76,11 @@ export async function recordEvents(d1: D1Database, events: TriggerEventRecord[])
           set: {
             lastReceivedAt: sql`excluded.last_received_at`,
             deliveries: sql`${triggerEvents.deliveries} + 1`,
-            outcome: sql`excluded.outcome`,
-            detail: sql`excluded.detail`,
+            outcome: sql`CASE WHEN ${SETTLED} THEN ${triggerEvents.outcome} ELSE excluded.outcome END`,
+            detail: sql`CASE WHEN ${SETTLED} THEN ${triggerEvents.detail} ELSE excluded.detail END`,
             instanceIds: sql`excluded.instance_ids`,
-            dedupKey: sql`excluded.dedup_key`,
+            dedupKey: sql`coalesce(excluded.dedup_key, ${triggerEvents.dedupKey})`,
+            messageFull: sql`coalesce(excluded.message_full, ${triggerEvents.messageFull})`,
           },
         }),
     );
@@ -88,6 +104,7 @@ const toItem = (r: Row) => ({
   // A cut message is no longer JSON: it is returned as the text that was kept.
   message: r.messageTruncated ? r.message : (JSON.parse(r.message) as unknown),
   messageTruncated: r.messageTruncated,
+  replayOf: r.replayOf,
 });
 export type TriggerEventItem = ReturnType<typeof toItem>;
 

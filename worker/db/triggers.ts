@@ -48,7 +48,9 @@ export const toRecord = (row: Row): TriggerRecord => ({
 
 export const toSpec = (row: Row): TriggerSpec => {
   const r = toRecord(row);
-  const { id, type, config, filter, dedup, ordering, batch, debounce, enabled, paused } = r;
+  const { id, type, config, filter, dedup, ordering, batch, debounce, enabled } = r;
+  // Kept events of a resume still being decided (paused_at stays set until none is left) go first: a new event waits behind them.
+  const paused = row.paused || row.pausedAt !== null;
   return { id, type, config, filter, dedup, ordering, batch, debounce, enabled, paused } as TriggerSpec;
 };
 

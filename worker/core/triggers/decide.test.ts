@@ -74,6 +74,19 @@ describe("trigger decisions", () => {
     expect(decide(broken, r2Event("r2-delete-object.json", { action: "PutObject" }))).toMatchObject({ outcome: "filtered", detail: expect.stringMatching(/^filter error: .*eTag/) });
   });
 
+  it("keeps a paused trigger's matching events, after its own criteria, enabled and the filter", () => {
+    const paused = { ...spec({ type: "queue", config: { queue: "user-behavior", key: "k" }, filter: 'value != "drop"' }), paused: true };
+    expect(decide(paused, queueEvent({ key: "k", value: "v" }))).toMatchObject({ start: false, outcome: "paused" });
+    expect(decide(paused, queueEvent({ key: "other", value: "v" }))).toMatchObject({ outcome: "key_mismatch" });
+    expect(decide(paused, queueEvent({ key: "k", value: "drop" }))).toMatchObject({ outcome: "filtered" });
+    expect(decide({ ...paused, enabled: false }, queueEvent({ key: "k", value: "v" }))).toMatchObject({ outcome: "disabled" });
+  });
+
+  it("keeps a paused event even when its keys would not resolve: resume resolves them against the trigger as it is then", () => {
+    const t = { ...spec({ type: "webhook", ordering: { key: "${workflow.triggerMessage.customer}" } }), paused: true };
+    expect(decide(t, { type: "webhook", message: { order: 1 }, webhookId: "m", receivedAt: at })).toMatchObject({ outcome: "paused" });
+  });
+
   it("listens only to its own bucket or queue", () => {
     expect(listensTo(scenario2, r2Event("r2-put-object.json"))).toBe(true);
     expect(listensTo(scenario2, r2Event("r2-put-object.json", { bucket: "staging" }))).toBe(false);

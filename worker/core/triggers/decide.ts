@@ -80,7 +80,9 @@ function mismatch(trigger: TriggerSpec, event: TriggerEvent): { outcome: "filter
 /**
  * The trigger's verdict on one event, before any workflow is looked at. Order: its own criteria,
  * then enabled (so a disabled trigger's log shows what it would have started), then the filter,
- * then the keys. A key template that cannot resolve is an error: retrying would not change it.
+ * then paused, then the keys. A key template that cannot resolve is an error: retrying would not change it.
+ * A paused trigger keeps only what it would start: a disabled trigger still drops at once, and a filtered
+ * event stays filtered (resume would drop it anyway); its keys are resolved when resume decides it.
  */
 export function decide(trigger: TriggerSpec, event: TriggerEvent): Decision {
   const miss = mismatch(trigger, event);
@@ -92,6 +94,7 @@ export function decide(trigger: TriggerSpec, event: TriggerEvent): Decision {
       return { start: false, outcome: "filtered", detail: result.error ? `filter error: ${result.error}` : `filter ${trigger.filter} is false` };
     }
   }
+  if (trigger.paused) return { start: false, outcome: "paused", detail: "kept while the trigger is paused; resume starts it, discard drops it" };
   const dedup = trigger.dedup.key === null ? { ok: true as const, value: defaultDedupKey(event) } : resolveTemplate(trigger.dedup.key, event.message, event.receivedAt);
   if (!dedup.ok) return { start: false, outcome: "error", detail: `dedup key: ${dedup.error}` };
   let orderingKey: string | null = null;

@@ -4,6 +4,7 @@ export * from "./config.ts";
 export * from "./decide.ts";
 export * from "./filter.ts";
 export * from "./hash.ts";
+export * from "./kept.ts";
 export * from "./queue-record.ts";
 export * from "./r2.ts";
 export * from "./templates.ts";
