@@ -295,6 +295,7 @@ export interface TriggerEvent {
 export interface ReplayResult {
   id: string;
   outcome: EventOutcome;
+  detail?: string;
   instanceIds: string[];
   replayOf: string;
 }

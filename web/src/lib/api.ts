@@ -168,7 +168,8 @@ export function createApi(options: ApiOptions) {
     replayEvent: (id: string, eventId: string) => post<ReplayResult>(`/triggers/${segment(id)}/events/${segment(eventId)}/replay`),
     pauseTrigger: (id: string) => post<Trigger>(`/triggers/${segment(id)}/pause`),
     resumeTrigger: (id: string) => post<ResumeResult>(`/triggers/${segment(id)}/resume`),
-    discardKept: (id: string) => post<{ discarded: number }>(`/triggers/${segment(id)}/discard`),
+    /** `remaining`: kept events the request had no time for; discard again. */
+    discardKept: (id: string) => post<{ discarded: number; remaining?: number }>(`/triggers/${segment(id)}/discard`),
     testTrigger: (id: string, message: unknown, messageId?: string) =>
       post<TriggerTestResult>(`/triggers/${segment(id)}/test`, messageId ? { message, messageId } : { message }),
 
