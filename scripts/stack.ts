@@ -170,13 +170,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   await exec("wrangler", ["d1", "migrations", "apply", "DB", "--local", ...persist], quiet);
 
   const inspectorPort = await freePort();
-  const vars = Object.entries({ SLUICE_ADMIN_TOKEN: adminToken, SLUICE_SECRET_KEY: localSecretKey(options.persistTo), ...options.vars }).flatMap(([k, v]) => ["--var", `${k}:${v}`]);
+  const url = `http://127.0.0.1:${port}`;
+  const vars = Object.entries({ SLUICE_ADMIN_TOKEN: adminToken, SLUICE_SECRET_KEY: localSecretKey(options.persistTo), PUBLIC_URL: url, ...options.vars }).flatMap(([k, v]) => [
+    "--var",
+    `${k}:${v}`,
+  ]);
   const worker = run(
     "wrangler",
     ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--show-interactive-dev-session=false", ...persist, ...vars],
     { quiet, output },
   );
-  const url = `http://127.0.0.1:${port}`;
   const runners: ChildProcess[] = [];
   let stopCron = () => {};
   const stop = async () => {

@@ -1,6 +1,7 @@
 // The Worker's bindings, as declared in wrangler.toml (plus the admin secret).
 import type { ResourcePool } from "./pool/resource-pool.ts";
 import type { WorkflowCoordinator } from "./coordinator/workflow-coordinator.ts";
+import type { TriggerGate } from "./gate/trigger-gate.ts";
 
 declare global {
   interface Env {
@@ -12,6 +13,8 @@ declare global {
     USER_BEHAVIOR: Queue;
     COORDINATOR: DurableObjectNamespace<WorkflowCoordinator>;
     POOL: DurableObjectNamespace<ResourcePool>;
+    /** One per batching or debouncing trigger (gate/trigger-gate.ts). */
+    GATE: DurableObjectNamespace<TriggerGate>;
     ASSETS: Fetcher;
     EMULATE_R2_NOTIFICATIONS: string;
     LEASE_SECONDS: string;
@@ -25,6 +28,8 @@ declare global {
     SLUICE_ADMIN_TOKEN?: string;
     /** 32 random bytes, base64: seals webhook secrets at rest (a secret in production; `npm start` keeps a local one). */
     SLUICE_SECRET_KEY?: string;
+    /** The console's public origin (e.g. https://sluice.example.com): alerts link to instances there (`npm start` sets the local one). */
+    PUBLIC_URL?: string;
     /** Set only by the fault-injection suite's test config: arms the hooks of worker/faults.ts. Never in production. */
     SLUICE_FAULTS?: string;
   }

@@ -12,6 +12,7 @@ import { continueResumes } from "./ingest/resume.ts";
 
 export { WorkflowCoordinator } from "./coordinator/workflow-coordinator.ts";
 export { ResourcePool } from "./pool/resource-pool.ts";
+export { TriggerGate } from "./gate/trigger-gate.ts";
 
 const app = createApp();
 

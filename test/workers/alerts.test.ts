@@ -137,6 +137,24 @@ describe("alerts on a finished instance", () => {
     expect(log.map((i) => [i.event, i.instanceId])).toEqual([["recovered", recovered]]);
     expect(received.map((r) => JSON.parse(r.body).type)).toEqual(["instance.recovered"]);
   });
+
+  it("an instance skipped by its overlap policy posts a skipped alert carrying the reason", async () => {
+    const wf = await alertingWorkflow([{ on: ["skipped"], url: ALERT_URL }]);
+    const def = (await api("GET", `/api/v1/workflows/${wf.id}`)).json;
+    const put = await api("PUT", `/api/v1/workflows/${wf.id}`, { ...def.definition, policy: { ...def.definition.policy, maxParallel: 1, overlap: "skip" } });
+    expect(put.status).toBe(200);
+    await publish(wf.id);
+    nodeAnswer = "hang";
+    const first = await startRun(wf.id, { env: "prod" });
+    const second = await startRun(wf.id, { env: "prod" });
+    expect((await instance(second)).status).toBe("skipped");
+
+    await eventually(async () => received.length, (n) => n >= 1);
+    const body = JSON.parse(received[0]!.body);
+    expect(body.type).toBe("instance.skipped");
+    expect(body.data.instance).toMatchObject({ id: second, status: "skipped", reason: expect.stringMatching(/maxParallel 1 reached.*overlap: skip/) });
+    expect((await api("POST", `/api/v1/instances/${first}/terminate`)).status).toBe(200);
+  });
 });
 
 describe("slow", () => {

@@ -6,7 +6,7 @@ import { coalesceUpserts, compactStatements, insertLog, insertRunDefinition, ups
 const instance = (status: string): InstanceRow => ({
   id: "ins_1", workspace_id: "ws", workflow_id: "wf", workflow_name: "w", version: 1, env: "prod", status, priority: 3,
   run_date: null, trigger_type: "queue", trigger_message: "{}", params: "{}", created_at: 1, started_at: null, finished_at: null,
-  def_hash: "h1", ordering_key: null, priority_override: null, cyctime: 1,
+  def_hash: "h1", ordering_key: null, priority_override: null, cyctime: 1, concurrency_key: null, reason: null,
 });
 const nodeRun = (status: string): NodeRunRow => ({
   id: "run_1_a_1", instance_id: "ins_1", node_name: "a", node_type: "noop", attempt: 1, status, runner_id: null,
@@ -61,7 +61,7 @@ describe("compactStatements", () => {
     };
     const plain = history("ins_plain");
     const compact = compactStatements(history("ins_compact"));
-    expect(compact.length).toBe(6 + 5 + 30); // 5 instance rows and 7 node-run rows per statement; log lines as they were
+    expect(compact.length).toBe(8 + 5 + 30); // 4 instance rows and 7 node-run rows per statement; log lines as they were
     expect(Math.max(...compact.map((s) => s.params.length))).toBeLessThanOrEqual(100);
     await run(plain);
     await run(compact);

@@ -74,7 +74,7 @@ alertsApi.openapi(
       targets.map(async ({ url, format }) => {
         const now = Date.now();
         const deliveryId = newId("alr", now);
-        const payload = alertBody("test", format, sampleFacts({ id, name: workflow.name }, (c.env as { PUBLIC_URL?: string }).PUBLIC_URL ?? new URL(c.req.url).origin, now), now);
+        const payload = alertBody("test", format, sampleFacts({ id, name: workflow.name }, c.env.PUBLIC_URL ?? new URL(c.req.url).origin, now), now);
         const answer = await postAlert((input, init) => fetch(input, init), { id: deliveryId, url, body: payload }, (webhookId, text, at) => signWebhook(secret, webhookId, text, at), now);
         // A test is one attempt: its answer is the result, never retried.
         const settled = afterAttempt(0, answer, Date.now());

@@ -95,7 +95,8 @@ hooksApi.post("/hooks/:triggerId", async (c) => {
   }
   const answer = { eventId: record.id, outcome: record.outcome, detail: record.detail, instanceIds: record.instanceIds };
   // 2xx for every verified request: a replay or a filtered event is handled, and the sender must not retry it.
-  return c.json(answer, record.outcome === "started" ? 202 : 200);
+  // A gathered event is accepted for a run that starts later (its group's instance is named).
+  return c.json(answer, ["started", "batched", "debounced"].includes(record.outcome) ? 202 : 200);
 });
 
 /** Documents the webhook endpoint in the OpenAPI document (it is served by the plain route above). */
@@ -113,7 +114,7 @@ export function documentHooks(app: OpenAPIHono<AppEnv>): void {
       "independent of the trigger's dedup settings); it is also the default dedup key.",
     request: { params: z.object({ triggerId: z.string().openapi({ param: { name: "triggerId", in: "path" } }) }), body: { content: { "application/json": { schema: z.unknown() } } } },
     responses: {
-      202: json(Answer, "Verified; something started"),
+      202: json(Answer, "Verified; something started, or the event joined a batch or debounce whose run starts later"),
       200: json(Answer, "Verified; nothing new started (duplicate, filtered, disabled, no published workflow)"),
       401: json(ErrorBody, "Missing, stale or wrong signature: nothing starts"),
       404: json(ErrorBody, "No such webhook trigger"),

@@ -1,6 +1,7 @@
 // Instances: list and read them, read a node's log, terminate and rerun (DESIGN §4). Runs start in runs.ts.
 import { createRoute, z } from "@hono/zod-openapi";
 import { notFound, unwrap } from "../core/errors.ts";
+import { rerunRequest } from "../core/lifecycle.ts";
 import { INSTANCE_STATUSES } from "../core/progress.ts";
 import { workflowOfInstance } from "../core/ids.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
@@ -159,12 +160,26 @@ instancesApi.openapi(
     method: "post",
     path: "/instances/{id}/rerun",
     tags,
-    request: { params: IdParam, ...body(z.strictObject({ mode: z.enum(["all", "failed"]).default("failed") })) },
+    description:
+      "`all`: every node; `failed` (default): failed and terminated nodes and everything downstream (a skipped instance: all of it); " +
+      "`from` with `node`: that node and everything downstream, reusing the outputs of the nodes upstream (each must have succeeded, else 409).",
+    request: {
+      params: IdParam,
+      ...body(
+        z.strictObject({
+          mode: z.enum(["all", "failed", "from"]).default("failed"),
+          node: z.string().min(1).max(128).optional().openapi({ description: "With mode `from`: the node to rerun with everything downstream of it" }),
+        }),
+      ),
+    },
     responses: { 200: json(Control, "Rerun: new attempts beside the old ones, same version, parameters and message"), ...errors },
   }),
   async (c) => {
     const { id } = c.req.valid("param");
-    return c.json(Control.parse(unwrap(await (await operable(c, id)).rerun(id, c.req.valid("json").mode))), 200);
+    const { mode, node } = c.req.valid("json");
+    // Checked before the coordinator is asked: a bad combination is a 400 whatever the instance's state.
+    rerunRequest(mode, node);
+    return c.json(Control.parse(unwrap(await (await operable(c, id)).rerun(id, mode, node))), 200);
   },
 );
 

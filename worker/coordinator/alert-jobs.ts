@@ -177,7 +177,7 @@ export class AlertJobs {
         reason,
         failedNodes,
       },
-      url: consoleLink((this.env as { PUBLIC_URL?: string }).PUBLIC_URL, instance.id),
+      url: consoleLink(this.env.PUBLIC_URL, instance.id),
     };
   }
 

@@ -6,9 +6,9 @@ import { insertLog, insertRunDefinition, upsertInstance, upsertNodeRun, type Ins
 import type { Outbox } from "./outbox.ts";
 import type { CoordinatorStore } from "./store.ts";
 
-/** The instance as D1 mirrors it: without its arrival number here and its limit (its definition has it). */
+/** The instance as D1 mirrors it: without its arrival number here and its limits (its definition has them). */
 export function mirrorRow(i: InstanceRecord): InstanceRow {
-  const { seq: _s, max_parallel: _m, ...row } = i;
+  const { seq: _s, max_parallel: _m, concurrency_limit: _c, ...row } = i;
   return row;
 }
 
@@ -65,7 +65,12 @@ export class StoreHost implements SchedulerHost {
   hasExitingRuns: SchedulerHost["hasExitingRuns"] = (instanceId) => this.store.hasExitingRuns(instanceId);
   addTimerOnce: SchedulerHost["addTimerOnce"] = (kind, ref, dueAt) => this.store.addTimerOnce(kind, ref, dueAt);
   earliestDedupExpiry: SchedulerHost["earliestDedupExpiry"] = () => this.store.earliestDedupExpiry();
-  waitingInstances: SchedulerHost["waitingInstances"] = (env) => this.store.waitingInstances(env);
+  waitingLineHeads: SchedulerHost["waitingLineHeads"] = (env) => this.store.waitingLineHeads(env);
+  keyPlacesHeld: SchedulerHost["keyPlacesHeld"] = (env, key) => this.store.keyPlacesHeld(env, key);
+  countWaitingAheadWithKey: SchedulerHost["countWaitingAheadWithKey"] = (env, key, priority, seq) => this.store.countWaitingAheadWithKey(env, key, priority, seq);
+  firstWithConcurrencyKey: SchedulerHost["firstWithConcurrencyKey"] = (env, key, status) => this.store.firstWithConcurrencyKey(env, key, status);
+  waitingWithConcurrencyKey: SchedulerHost["waitingWithConcurrencyKey"] = (env, key) => this.store.waitingWithConcurrencyKey(env, key);
+  oldestRunning: SchedulerHost["oldestRunning"] = (env) => this.store.oldestRunning(env);
   countWaitingAhead: SchedulerHost["countWaitingAhead"] = (env, priority, seq) => this.store.countWaitingAhead(env, priority, seq);
   countRunning: SchedulerHost["countRunning"] = (env) => this.store.countRunning(env);
   firstWithOrderingKey: SchedulerHost["firstWithOrderingKey"] = (env, key, status) => this.store.firstWithOrderingKey(env, key, status);

@@ -108,6 +108,7 @@ export async function startInputs(request: StartRequest, cache: DefinitionCache)
       params: resolved[i]!.params,
       dedup: run.dedup ?? null,
       orderingKey: run.orderingKey ?? null,
+      concurrencyKey: resolved[i]!.concurrencyKey,
     };
   });
   return { inputs, hashes: runs.map((run) => loadedFor(run).hash) };

@@ -48,6 +48,18 @@ const SCHEMA = [
   // A dedup key outlives its instance's live state: it keeps the status the instance left with.
   `ALTER TABLE dedup ADD COLUMN status TEXT`,
   `CREATE INDEX dedup_instance ON dedup (instance_id)`,
+  // Concurrency keys (DESIGN §2.9): the value the key resolved to, its limit, and why an instance was skipped.
+  `ALTER TABLE instances ADD COLUMN concurrency_key TEXT`,
+  `ALTER TABLE instances ADD COLUMN concurrency_limit INTEGER`,
+  `ALTER TABLE instances ADD COLUMN reason TEXT`,
+  // 1 for a waiting instance that heads its line: every keyless one, and per key value the first of its line
+  // (see keepLineHead). Admission reads only heads, so a long line behind a full key costs it nothing.
+  `ALTER TABLE instances ADD COLUMN line_head INTEGER NOT NULL DEFAULT 1`,
+  `CREATE INDEX instances_key_line ON instances (concurrency_key, env, status, priority DESC, seq)`,
+  // line_head is an equality column of these two, so the planner picks them over instances_by_status and
+  // instances_key_line (a partial index it passes over); admission then walks heads only.
+  `CREATE INDEX instances_line_heads ON instances (env, status, line_head, priority DESC, seq)`,
+  `CREATE INDEX instances_key_heads ON instances (concurrency_key, env, status, line_head)`,
 ];
 
 /**
@@ -74,7 +86,8 @@ export class CoordinatorStore {
   }
 
   insertInstance(row: Omit<LiveInstance, "seq">): LiveInstance {
-    return this.insert<LiveInstance>("instances", row);
+    const inserted = this.insert<LiveInstance>("instances", row);
+    return this.keepLineHead(inserted);
   }
 
   instance(id: string): LiveInstance | undefined {
@@ -82,7 +95,28 @@ export class CoordinatorStore {
   }
 
   updateInstance(id: string, changes: InstanceChanges): LiveInstance {
-    return this.update<LiveInstance>("instances", id, changes);
+    const updated = this.update<LiveInstance>("instances", id, changes);
+    return changes.status === undefined ? updated : this.keepLineHead(updated);
+  }
+
+  /**
+   * An instance with a concurrency key joined or left waiting: its key's line may have a new head. Three
+   * indexed statements, whatever the line's length. Returns the row as it now is.
+   */
+  private keepLineHead(row: LiveInstance): LiveInstance {
+    const key = row.concurrency_key;
+    if (key === null) return row;
+    const head = this.sql
+      .exec<{ id: string }>(`SELECT id FROM instances WHERE concurrency_key = ? AND env = ? AND status = 'waiting' ORDER BY priority DESC, seq LIMIT 1`, key, row.env)
+      .toArray()[0]?.id ?? null;
+    this.sql.exec(
+      `UPDATE instances SET line_head = 0 WHERE concurrency_key = ? AND env = ? AND status = 'waiting' AND line_head = 1 AND id IS NOT ?`,
+      key,
+      row.env,
+      head,
+    );
+    if (head !== null) this.sql.exec(`UPDATE instances SET line_head = 1 WHERE id = ? AND line_head = 0`, head);
+    return this.instance(row.id)!;
   }
 
   /** Every live instance's id and status (a workflow being deleted terminates and forgets them). */
@@ -95,14 +129,21 @@ export class CoordinatorStore {
   }
 
   /**
-   * Waiting instances in (priority, arrival) order through the index, in pages that grow: the first
-   * one usually starts, and the reader stops there; never all in memory.
+   * Waiting line heads in (priority, arrival) order through their index, in pages that grow: the
+   * first one usually starts, and the reader stops there; never all in memory.
    */
-  *waitingInstances(env: string): Generator<LiveInstance> {
+  waitingLineHeads(env: string): Generator<LiveInstance> {
+    return this.pages(`SELECT * FROM instances WHERE env = ? AND status = 'waiting' AND line_head = 1 ORDER BY priority DESC, seq LIMIT ? OFFSET ?`, env);
+  }
+
+  /** A key value's waiting line in (priority, arrival) order, in pages that grow. */
+  waitingWithConcurrencyKey(env: string, key: string): Generator<LiveInstance> {
+    return this.pages(`SELECT * FROM instances WHERE concurrency_key = ? AND env = ? AND status = 'waiting' ORDER BY priority DESC, seq LIMIT ? OFFSET ?`, key, env);
+  }
+
+  private *pages(query: string, ...binds: SqlStorageValue[]): Generator<LiveInstance> {
     for (let offset = 0, page = 4; ; offset += page, page = Math.min(page * 2, 256)) {
-      const rows = this.sql
-        .exec<Row<LiveInstance>>(`SELECT * FROM instances WHERE env = ? AND status = 'waiting' ORDER BY priority DESC, seq LIMIT ? OFFSET ?`, env, page, offset)
-        .toArray();
+      const rows = this.sql.exec<Row<LiveInstance>>(query, ...binds, page, offset).toArray();
       yield* rows;
       if (rows.length < page) return;
     }
@@ -124,6 +165,45 @@ export class CoordinatorStore {
     return this.sql
       .exec<Row<LiveInstance>>(`SELECT * FROM instances WHERE ordering_key = ? AND env = ? AND status = ? ORDER BY seq LIMIT 1`, key, env, status)
       .toArray()[0];
+  }
+
+  keyPlacesHeld(env: string, key: string): { running: number; exiting: number } {
+    const running = this.sql
+      .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM instances WHERE concurrency_key = ? AND env = ? AND status = 'running'`, key, env)
+      .one().n;
+    // Exiting attempts are few (a partial index holds them): their instances are looked up, not the key's history.
+    const exiting = this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(DISTINCT i.id) AS n FROM node_runs r JOIN instances i ON i.id = r.instance_id
+         WHERE r.exiting = 1 AND i.concurrency_key = ? AND i.env = ? AND i.status != 'running'`,
+        key,
+        env,
+      )
+      .one().n;
+    return { running, exiting };
+  }
+
+  countWaitingAheadWithKey(env: string, key: string, priority: number, seq: number): number {
+    return this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM instances WHERE concurrency_key = ? AND env = ? AND status = 'waiting' AND (priority > ? OR (priority = ? AND seq < ?))`,
+        key,
+        env,
+        priority,
+        priority,
+        seq,
+      )
+      .one().n;
+  }
+
+  firstWithConcurrencyKey(env: string, key: string | null, status: "waiting" | "running"): LiveInstance | undefined {
+    return this.sql
+      .exec<Row<LiveInstance>>(`SELECT * FROM instances WHERE concurrency_key IS ? AND env = ? AND status = ? ORDER BY seq LIMIT 1`, key, env, status)
+      .toArray()[0];
+  }
+
+  oldestRunning(env: string): LiveInstance | undefined {
+    return this.sql.exec<Row<LiveInstance>>(`SELECT * FROM instances WHERE env = ? AND status = 'running' ORDER BY seq LIMIT 1`, env).toArray()[0];
   }
 
   instancesWithExitingRuns(): string[] {

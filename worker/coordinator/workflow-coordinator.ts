@@ -130,8 +130,8 @@ export class WorkflowCoordinator extends DurableObject<Env> {
    * New attempts for a finished instance's nodes. One gone from live state is first rebuilt from its D1
    * history, in the rerun's transaction; it then stays live until its next finish and live window.
    */
-  async rerun(instanceId: string, mode: RerunMode): Promise<Outcome<Started>> {
-    if (this.store.instance(instanceId)) return this.commit(() => toOutcome(() => this.engine.rerun(instanceId, mode)));
+  async rerun(instanceId: string, mode: RerunMode, node?: string): Promise<Outcome<Started>> {
+    if (this.store.instance(instanceId)) return this.commit(() => toOutcome(() => this.engine.rerun(instanceId, mode, node)));
     let rebuilt: Awaited<ReturnType<WorkflowCoordinator["fromHistory"]>>;
     try {
       rebuilt = await this.fromHistory(instanceId);
@@ -141,7 +141,7 @@ export class WorkflowCoordinator extends DurableObject<Env> {
     return this.commit(() =>
       toOutcome(() => {
         this.engine.rehydrate(rebuilt.records, rebuilt.definition);
-        return this.engine.rerun(instanceId, mode);
+        return this.engine.rerun(instanceId, mode, node);
       }),
     );
   }

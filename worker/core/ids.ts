@@ -18,7 +18,7 @@ function randomPart(length: number): string {
   return out;
 }
 
-export type IdPrefix = "wf" | "ins" | "run" | "key" | "trg" | "evt" | "ws" | "rnr" | "alr";
+export type IdPrefix = "wf" | "ins" | "run" | "key" | "trg" | "evt" | "ws" | "rnr" | "alr" | "grp";
 
 export function newId(prefix: IdPrefix, now = Date.now()): string {
   return `${prefix}_${encodeTime(now, 10)}${randomPart(12)}`;

@@ -35,7 +35,7 @@ describe("resolveRuns", () => {
   });
 
   it("uses the receive time and the declared values when the run names neither", () => {
-    expect(resolveRuns([run()], () => def, false)).toEqual([{ params: { region: "eu", day: "x" }, cyctime: Date.UTC(2026, 2, 10, 12) }]);
+    expect(resolveRuns([run()], () => def, false)).toEqual([{ params: { region: "eu", day: "x" }, cyctime: Date.UTC(2026, 2, 10, 12), concurrencyKey: null }]);
   });
 
   it("names the bad run of a batch by its place and field", () => {

@@ -1,6 +1,7 @@
 // Run requests resolved against their definitions: each run's parameters and cycle time, every run checked before any starts.
 import type { Priority, WorkflowDefinition } from "./definition.ts";
 import { badRequest, SluiceError, type ErrorDetail } from "./errors.ts";
+import { resolveConcurrencyKey, type KeyResolution } from "./concurrency-key.ts";
 import { runClock } from "./params/index.ts";
 import { mergeRunParams, type TriggerType } from "./runs.ts";
 
@@ -28,6 +29,8 @@ export interface RunSpec {
 export interface ResolvedRun {
   params: Record<string, string>;
   cyctime: number;
+  /** policy.concurrency.key's value for this run (null: the workflow has no key); an error skips the instance. */
+  concurrencyKey: KeyResolution | null;
 }
 
 /**
@@ -41,7 +44,11 @@ export function resolveRuns(runs: RunSpec[], definitionOf: (run: RunSpec) => Wor
     const def = definitionOf(run);
     try {
       const clock = runClock({ runDate: run.runDate ?? undefined, receivedAt: new Date(run.receivedAt), timezone: def.policy.timezone });
-      return { params: mergeRunParams(def.params, run.params ?? undefined), cyctime: clock.cyctime.getTime() };
+      const params = mergeRunParams(def.params, run.params ?? undefined);
+      const key = def.policy.concurrency?.key;
+      // Resolved once, here: the instance keeps its key's value for good (reruns wait in the same line).
+      const concurrencyKey = key === undefined ? null : resolveConcurrencyKey(key, { triggerMessage: run.triggerMessage, params, clock });
+      return { params, cyctime: clock.cyctime.getTime(), concurrencyKey };
     } catch (err) {
       if (!(err instanceof SluiceError) || err.status !== 400) throw err;
       const at = batch ? `runs[${i}]` : "";

@@ -17,6 +17,7 @@ import {
   type WorkflowDefinition,
 } from "./definition.ts";
 import { invalidDefinition, type ErrorDetail } from "./errors.ts";
+import { checkConcurrencyKey } from "./concurrency-key.ts";
 import { checkReferences } from "./params/index.ts";
 
 /**
@@ -42,6 +43,7 @@ export function parseDefinition(input: unknown): WorkflowDefinition {
   if (parsed.success) {
     // Defaults make the stored form larger than what was sent; the stored form is what must fit.
     details.push(...checkDefinitionSize(parsed.data));
+    details.push(...checkConcurrencyKey(parsed.data));
     if (graph.sound) {
       const dag = Dag.fromDefinition(parsed.data);
       details.push(...checkNodeRules(parsed.data, dag));

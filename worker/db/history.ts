@@ -4,7 +4,7 @@ import type { HistoryInstance, HistoryRun } from "../core/scheduler/rehydrate.ts
 
 const INSTANCE_COLUMNS =
   "id, workspace_id, workflow_id, workflow_name, version, env, status, priority, run_date, trigger_type, trigger_message, params, " +
-  "created_at, started_at, finished_at, def_hash, ordering_key, priority_override, cyctime";
+  "created_at, started_at, finished_at, def_hash, ordering_key, priority_override, cyctime, concurrency_key, reason";
 const RUN_COLUMNS = "id, instance_id, node_name, node_type, attempt, status, runner_id, queued_at, started_at, finished_at, exit_code, error, outputs";
 
 export interface InstanceHistory {

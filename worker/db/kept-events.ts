@@ -67,13 +67,16 @@ export async function triggersWithKeptEvents(d1: D1Database, limit: number): Pro
   return results.map((r) => r.id);
 }
 
-/** The oldest kept events of a trigger, in arrival order (the trigger_events_by_outcome index). */
+/**
+ * The oldest kept events of a trigger, in arrival order (the trigger_events_by_outcome index). Events of one
+ * delivered batch share their time: their rows were written in delivery order, which the rowid keeps.
+ */
 export async function keptEvents(d1: D1Database, triggerId: string, limit: number): Promise<LoggedEventRow[]> {
   return drizzle(d1)
     .select()
     .from(triggerEvents)
     .where(and(eq(triggerEvents.triggerId, triggerId), eq(triggerEvents.outcome, "paused")))
-    .orderBy(asc(triggerEvents.receivedAt), asc(triggerEvents.id))
+    .orderBy(asc(triggerEvents.receivedAt), sql`trigger_events.rowid`)
     .limit(limit)
     .all();
 }
@@ -106,7 +109,7 @@ export async function discardKept(d1: D1Database, triggerId: string, detail: str
   const result = await d1
     .prepare(
       `UPDATE trigger_events SET outcome = 'discarded', detail = ?2 WHERE id IN ` +
-        `(SELECT id FROM trigger_events WHERE trigger_id = ?1 AND outcome = 'paused' ORDER BY received_at, id LIMIT ?3)`,
+        `(SELECT id FROM trigger_events WHERE trigger_id = ?1 AND outcome = 'paused' ORDER BY received_at, rowid LIMIT ?3)`,
     )
     .bind(triggerId, detail, limit)
     .run();

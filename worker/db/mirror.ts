@@ -14,7 +14,7 @@ export interface Statement {
  * An instance as D1 mirrors it: the coordinator's record without its arrival number and its limit (the
  * definition has it). What a rerun after the live window needs is kept: def_hash, ordering key, override, cyctime.
  */
-export type InstanceRow = Omit<InstanceRecord, "seq" | "max_parallel">;
+export type InstanceRow = Omit<InstanceRecord, "seq" | "max_parallel" | "concurrency_limit">;
 
 /** A node run as D1 mirrors it: the coordinator's record without its scheduling fields. */
 export type NodeRunRow = Omit<NodeRunRecord, "current" | "not_before" | "chosen" | "lost" | "exiting">;
@@ -22,10 +22,10 @@ export type NodeRunRow = Omit<NodeRunRecord, "current" | "not_before" | "chosen"
 const INSTANCE_COLUMNS = [
   "id", "workspace_id", "workflow_id", "workflow_name", "version", "env", "status", "priority",
   "run_date", "trigger_type", "trigger_message", "params", "created_at", "started_at", "finished_at",
-  "def_hash", "ordering_key", "priority_override", "cyctime",
+  "def_hash", "ordering_key", "priority_override", "cyctime", "concurrency_key", "reason",
 ] as const;
-/** Only these change after the insert (the rest, def_hash and ordering key among them, are the instance's for good). */
-const INSTANCE_MUTABLE = ["status", "started_at", "finished_at"] as const;
+/** Only these change after the insert (the rest, def_hash and the keys among them, are the instance's for good). */
+const INSTANCE_MUTABLE = ["status", "started_at", "finished_at", "reason"] as const;
 
 const NODE_RUN_COLUMNS = [
   "id", "instance_id", "node_name", "node_type", "attempt", "status", "runner_id",

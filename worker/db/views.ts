@@ -17,6 +17,10 @@ export function instanceSummary(r: InstanceRow) {
     createdAt: iso(r.created_at)!,
     startedAt: iso(r.started_at),
     finishedAt: iso(r.finished_at),
+    /** Why a skipped instance never ran (or who replaced a terminated one). */
+    reason: r.reason ?? null,
+    /** The value policy.concurrency.key resolved to at its start. */
+    concurrencyKey: r.concurrency_key ?? null,
   };
 }
 

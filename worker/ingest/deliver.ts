@@ -1,11 +1,20 @@
-// One event to one trigger: decide, start the published workflows through their coordinators, write the verdict.
+// One event to one trigger: decide, start the published workflows through their coordinators (or gather the event
+// at the trigger's gate when it batches or debounces), write the verdict.
 import { checkTriggerMessageSize } from "../core/runs.ts";
 import { SluiceError } from "../core/errors.ts";
 import {
   coordinatorDedupKey,
   decide,
+  fitsAlone,
+  gatheredInstanceId,
+  gatherKeyOf,
+  gatherRuleOf,
+  messageBytes,
   noWorkflowVerdict,
   startVerdict,
+  type GatherEvent,
+  type GatherRule,
+  type Joined,
   type TriggerEvent,
   type TriggerSpec,
   type WorkflowStart,
@@ -13,6 +22,8 @@ import {
 import type { Started } from "../coordinator/workflow-coordinator.ts";
 import { publishedWorkflowsOf, unpublishedWorkflowsOf, type PublishedWorkflow } from "../db/triggers.ts";
 import type { TriggerEventRecord } from "../db/trigger-events.ts";
+import type { GateTrigger } from "../gate/gate-store.ts";
+import { GateBatch } from "./gate-batch.ts";
 import { StartBatch, type PublishedStart } from "./starts.ts";
 
 export interface Delivery {
@@ -60,10 +71,27 @@ export interface PlannedStart {
   input: PublishedStart;
 }
 
-/** A delivery decided up to its starts: either a final verdict, or the starts whose answers complete it. */
+type Verdict = Omit<TriggerEventRecord, "outcome" | "detail" | "instanceIds">;
+
+/** An event a batching or debouncing trigger gathers: its gate's answer completes the verdict. */
+export interface PlannedGather {
+  trigger: GateTrigger;
+  rule: GatherRule;
+  event: GatherEvent;
+  /** The workflows the group's run will start, to name its instances in this event's row. */
+  workflows: { id: string; name: string }[];
+}
+
+/**
+ * A delivery decided up to its starts: a final verdict, the starts whose answers complete it, or the gate
+ * whose answer (the group the event joined) completes it.
+ */
 export type PlannedDelivery =
   | { done: true; record: TriggerEventRecord }
-  | { done: false; verdict: Omit<TriggerEventRecord, "outcome" | "detail" | "instanceIds">; starts: PlannedStart[] };
+  | { done: false; verdict: Verdict; starts: PlannedStart[] }
+  | { done: false; verdict: Verdict; gather: PlannedGather };
+export type PlannedStarts = Extract<PlannedDelivery, { starts: PlannedStart[] }>;
+export type PlannedGathering = Extract<PlannedDelivery, { gather: PlannedGather }>;
 
 async function plannedStart(d: Delivery, wf: PublishedWorkflow, dedupKey: string, orderingKey: string | null): Promise<PlannedStart> {
   const requestedId = await d.instanceIdFor(wf.id);
@@ -105,12 +133,54 @@ export async function planDelivery(d: Delivery, lookup: WorkflowLookup): Promise
   }
   const workflows = await lookup.publishedFor(d.trigger.id);
   if (workflows.length === 0) return { done: true, record: { ...verdict, ...noWorkflowVerdict(await lookup.unpublishedFor(d.trigger.id)), instanceIds: [] } };
+  const rule = gatherRuleOf(d.trigger);
+  if (rule) return planGather(d, rule, verdict, workflows, await coordinatorDedupKey(d.trigger.id, decision.dedupKey));
   const starts = await Promise.all(workflows.map((wf) => plannedStart(d, wf, decision.dedupKey, decision.orderingKey)));
   return { done: false, verdict, starts };
 }
 
+/** An event for the trigger's gate, or an error verdict when its gather key cannot resolve or it cannot fit a batch. */
+function planGather(d: Delivery, rule: GatherRule, verdict: Verdict, workflows: PublishedWorkflow[], dedupKey: string): PlannedDelivery {
+  const key = gatherKeyOf(rule, d.event.message, d.event.receivedAt);
+  if (!key.ok) return { done: true, record: { ...verdict, outcome: "error", detail: `${rule.kind} key: ${key.error}`, instanceIds: [] } };
+  const bytes = messageBytes(d.event.message);
+  if (!fitsAlone(rule, key.value, bytes)) {
+    return { done: true, record: { ...verdict, outcome: "error", detail: `the event (${bytes} bytes) alone makes a batch over the 128 KB trigger-message limit`, instanceIds: [] } };
+  }
+  return {
+    done: false,
+    verdict,
+    gather: {
+      trigger: { id: d.trigger.id, workspaceId: d.workspaceId, type: d.trigger.type },
+      rule,
+      event: {
+        eventId: d.eventId,
+        key: key.value,
+        message: d.event.message,
+        receivedAt: d.event.receivedAt,
+        bytes,
+        dedup: { key: dedupKey, windowSeconds: d.trigger.dedup.windowSeconds },
+      },
+      workflows: workflows.map((wf) => ({ id: wf.id, name: wf.name })),
+    },
+  };
+}
+
+/** The verdict once the gate answered: the group the event joined, and the instances that group's run will be. */
+export async function settleGather(plan: PlannedGathering, joined: Joined): Promise<TriggerEventRecord> {
+  const instanceIds = await Promise.all(plan.gather.workflows.map((wf) => gatheredInstanceId(wf.id, joined.groupId, joined.openedAt)));
+  const what = joined.outcome === "batched" ? "batch" : "debounce";
+  const keyed = plan.gather.event.key === null ? "" : ` (key '${plan.gather.event.key}')`;
+  const runs = plan.gather.workflows.map((wf, i) => `${wf.name} (${instanceIds[i]})`).join(", ");
+  if (joined.duplicateOf !== null) {
+    return { ...plan.verdict, outcome: "duplicate", detail: `same dedup key as event ${joined.duplicateOf}, already in ${what} ${joined.groupId}; its run: ${runs}`, instanceIds };
+  }
+  const again = joined.added ? "" : "already ";
+  return { ...plan.verdict, outcome: joined.outcome, detail: `${again}in ${what} ${joined.groupId}${keyed}; its run: ${runs}`, instanceIds };
+}
+
 /** The verdict once every planned start has its coordinator's answer (in the order of `plan.starts`). */
-export function settleDelivery(plan: Extract<PlannedDelivery, { done: false }>, answers: Started[]): TriggerEventRecord {
+export function settleDelivery(plan: PlannedStarts, answers: Started[]): TriggerEventRecord {
   const starts: WorkflowStart[] = plan.starts.map((s, i) => ({
     workflowId: s.workflowId,
     workflowName: s.workflowName,
@@ -129,6 +199,11 @@ export function settleDelivery(plan: Extract<PlannedDelivery, { done: false }>, 
 export async function deliver(env: Env, d: Delivery, lookup: WorkflowLookup): Promise<TriggerEventRecord> {
   const plan = await planDelivery(d, lookup);
   if (plan.done) return plan.record;
+  if ("gather" in plan) {
+    const gates = new GateBatch(env);
+    const [joined] = await Promise.all([gates.add(plan.gather.trigger, plan.gather.rule, plan.gather.event), gates.flush()]);
+    return settleGather(plan, joined);
+  }
   const starts = new StartBatch(env);
   // Both awaited together: a start refused during the flush is handled at once, never left unobserved.
   const [answers] = await Promise.all([Promise.all(plan.starts.map((s) => starts.add(s.input))), starts.flush()]);

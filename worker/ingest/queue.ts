@@ -5,7 +5,8 @@ import { cloudEvent, cloudEventId, queueRecord, R2NotificationSchema, sha256Hex,
 import { recordEvents, type TriggerEventRecord } from "../db/trigger-events.ts";
 import { triggersListeningTo } from "../db/triggers.ts";
 import { injectFault } from "../faults.ts";
-import { planDelivery, settleDelivery, WorkflowLookup, type PlannedDelivery } from "./deliver.ts";
+import { planDelivery, settleDelivery, settleGather, WorkflowLookup, type PlannedDelivery } from "./deliver.ts";
+import { GateBatch } from "./gate-batch.ts";
 import { R2_EVENTS_QUEUE } from "./queues.ts";
 import { StartBatch } from "./starts.ts";
 
@@ -125,21 +126,28 @@ function retryLater(queue: string, message: Message<unknown>, err: unknown): voi
 
 /**
  * Each message is acknowledged only after its runs (or duplicate verdicts) are committed by the
- * coordinators and its verdicts are in the event log; a message that fails is retried, the others go
- * on. Three steps: plan every message in delivery order (the arrival order ordering keys keep; a
- * retried message arrives again later, and Queues promises no producer order), start all of the
- * batch's runs with one call per coordinator, then write the event log in one D1 batch and ack.
+ * coordinators, its gathered events by their triggers' gates, and its verdicts are in the event log;
+ * a message that fails is retried, the others go on. Three steps: plan every message in delivery order
+ * (the arrival order ordering keys and batches keep; a retried message arrives again later, and Queues
+ * promises no producer order), start all of the batch's runs with one call per coordinator and gather
+ * its batched or debounced events with one call per trigger's gate, then write the event log in one D1
+ * batch and ack.
  */
 export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const triggers = new TriggerLookup(env.DB);
   const workflows = new WorkflowLookup(env.DB);
   const starts = new StartBatch(env);
+  const gates = new GateBatch(env);
   const planned: { message: Message<unknown>; records: Promise<TriggerEventRecord[]> }[] = [];
   for (const message of batch.messages) {
     try {
       const plans = await planMessage(batch.queue, message, triggers, workflows);
       const records = Promise.all(
-        plans.map(async (plan) => (plan.done ? plan.record : settleDelivery(plan, await Promise.all(plan.starts.map((s) => starts.add(s.input)))))),
+        plans.map(async (plan) => {
+          if (plan.done) return plan.record;
+          if ("gather" in plan) return settleGather(plan, await gates.add(plan.gather.trigger, plan.gather.rule, plan.gather.event));
+          return settleDelivery(plan, await Promise.all(plan.starts.map((s) => starts.add(s.input))));
+        }),
       );
       records.catch(() => {}); // settled below, after the flush
       planned.push({ message, records });
@@ -147,7 +155,8 @@ export async function consumeBatch(batch: MessageBatch<unknown>, env: Env): Prom
       retryLater(batch.queue, message, err);
     }
   }
-  await starts.flush();
+  // Gathered events reach their gates (one call per trigger) while the other runs start (one call per coordinator).
+  await Promise.all([starts.flush(), gates.flush()]);
   const logged: { message: Message<unknown>; records: TriggerEventRecord[] }[] = [];
   for (const { message, records } of planned) {
     try {

@@ -19,7 +19,8 @@ import {
 import { countKept, finishResume, keptEvents, settleKept, triggersWithKeptEvents, type LoggedEventRow } from "../db/kept-events.ts";
 import type { TriggerEventRecord } from "../db/trigger-events.ts";
 import { toSpec, triggerRow } from "../db/triggers.ts";
-import { planDelivery, settleDelivery, WorkflowLookup, type PlannedDelivery } from "./deliver.ts";
+import { planDelivery, settleDelivery, settleGather, WorkflowLookup, type PlannedDelivery, type PlannedStarts } from "./deliver.ts";
+import { GateBatch } from "./gate-batch.ts";
 import type { PublishedStart } from "./starts.ts";
 
 export interface ResumeProgress {
@@ -90,7 +91,7 @@ async function startInOrder(env: Env, inputs: PublishedStart[]): Promise<StartRe
 }
 
 /** A planned event's verdict from its starts' results; null when a start failed for a reason a later round may not meet. */
-function verdictOf(plan: Extract<PlannedDelivery, { done: false }>, results: StartResult[]): TriggerEventRecord | null {
+function verdictOf(plan: PlannedStarts, results: StartResult[]): TriggerEventRecord | null {
   if (results.some((r) => !r.ok && r.refused === null)) return null;
   const refused = results.flatMap((r, i) => (!r.ok && r.refused ? [`${plan.starts[i]!.workflowName}: ${r.refused.message}`] : []));
   if (refused.length === 0) return settleDelivery(plan, results.map((r) => (r as Extract<StartResult, { ok: true }>).started));
@@ -110,7 +111,7 @@ async function decideRound(env: Env, trigger: TriggerSpec, workspaceId: string, 
   // Per (workflow, version), in arrival order: where each start's result will be found.
   const groups = new Map<string, { inputs: PublishedStart[]; at: [number, number][] }>();
   plans.forEach((plan, p) => {
-    if (plan.done) return;
+    if (!("starts" in plan)) return;
     plan.starts.forEach((s, i) => {
       const key = `${s.input.workflowId}@${s.input.version}`;
       const group = groups.get(key) ?? { inputs: [], at: [] };
@@ -119,15 +120,32 @@ async function decideRound(env: Env, trigger: TriggerSpec, workspaceId: string, 
       groups.set(key, group);
     });
   });
-  const results = plans.map((plan) => (plan.done ? [] : new Array<StartResult>(plan.starts.length)));
-  await Promise.all(
-    [...groups.values()].map(async (group) => {
+  const results = plans.map((plan) => ("starts" in plan ? new Array<StartResult>(plan.starts.length) : []));
+  // Events of a batching or debouncing trigger join their gate's groups, in arrival order, in one call.
+  const gates = new GateBatch(env);
+  const joins = plans.map((plan) =>
+    "gather" in plan
+      ? gates.add(plan.gather.trigger, plan.gather.rule, plan.gather.event).then(
+          (joined) => ({ ok: true as const, joined }),
+          (error: unknown) => ({ ok: false as const, error }),
+        )
+      : null,
+  );
+  await Promise.all([
+    gates.flush(),
+    ...[...groups.values()].map(async (group) => {
       const answers = await startInOrder(env, group.inputs);
       group.at.forEach(([p, i], k) => (results[p]![i] = answers[k]!));
     }),
-  );
+  ]);
   const records: TriggerEventRecord[] = [];
   for (const [p, plan] of plans.entries()) {
+    if ("gather" in plan) {
+      const join = (await joins[p])!;
+      if (!join.ok) return { records, failure: join.error };
+      records.push(await settleGather(plan, join.joined));
+      continue;
+    }
     const record = plan.done ? plan.record : verdictOf(plan, results[p]!);
     if (record === null) return { records, failure: results[p]!.flatMap((r) => (r.ok ? [] : [r.error]))[0] };
     records.push(record);

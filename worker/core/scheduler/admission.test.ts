@@ -115,7 +115,7 @@ describe("waiting order", () => {
     const urgent = w.start(limited(1), { priorityOverride: 8 }).id;
     const normal = w.start(limited(1), { priorityOverride: 5 }).id;
     const urgent2 = w.start(limited(1), { priorityOverride: 8 }).id;
-    expect(w.scheduler.waitReason(low)).toBe("maxParallel 1 reached (1 running); 3 waiting ahead of it");
+    expect(w.scheduler.waitReason(low)).toBe("maxParallel 1 reached (1 running); 4th in its line");
     const order: string[] = [];
     for (let i = 0; i < 5; i++) {
       const [task] = w.dispatched();

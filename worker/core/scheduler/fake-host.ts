@@ -69,7 +69,32 @@ export class FakeHost implements SchedulerHost {
   oldestUnmirroredAt = () => (this.t.unmirrored.length ? Math.min(...this.t.unmirrored) : null);
   hasExitingRuns = (instanceId: string) => [...this.t.runs.values()].some((r) => r.instance_id === instanceId && r.exiting === 1);
   private instancesOf = (env: string, status: string) => [...this.t.instances.values()].filter((i) => i.env === env && i.status === status);
-  waitingInstances = (env: string) => this.instancesOf(env, "waiting").sort((a, b) => b.priority - a.priority || a.seq - b.seq).map((i) => ({ ...i }));
+  private inLineOrder = (rows: InstanceRecord[]) => rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+  /** Counts how many rows each call read, so a test can bound the work of one admission. */
+  headsRead = 0;
+  waitingLineHeads = (env: string) => {
+    const seen = new Set<string>();
+    const heads = this.inLineOrder(this.instancesOf(env, "waiting")).filter((i) => {
+      if (i.concurrency_key === null) return true;
+      if (seen.has(i.concurrency_key)) return false;
+      seen.add(i.concurrency_key);
+      return true;
+    });
+    const read = () => heads.map((i) => ((this.headsRead++), { ...i }));
+    return { [Symbol.iterator]: function* () { yield* read(); } };
+  };
+  keyPlacesHeld = (env: string, key: string) => {
+    const exiting = new Set(this.instancesWithExitingRuns());
+    const withKey = [...this.t.instances.values()].filter((i) => i.env === env && i.concurrency_key === key);
+    return { running: withKey.filter((i) => i.status === "running").length, exiting: withKey.filter((i) => i.status !== "running" && exiting.has(i.id)).length };
+  };
+  countWaitingAheadWithKey = (env: string, key: string, priority: number, seq: number) =>
+    this.instancesOf(env, "waiting").filter((i) => i.concurrency_key === key && (i.priority > priority || (i.priority === priority && i.seq < seq))).length;
+  firstWithConcurrencyKey = (env: string, key: string | null, status: "waiting" | "running") =>
+    copy(this.instancesOf(env, status).filter((i) => i.concurrency_key === key).sort((a, b) => a.seq - b.seq)[0]);
+  waitingWithConcurrencyKey = (env: string, key: string) =>
+    this.inLineOrder(this.instancesOf(env, "waiting").filter((i) => i.concurrency_key === key)).map((i) => ({ ...i }));
+  oldestRunning = (env: string) => copy(this.instancesOf(env, "running").sort((a, b) => a.seq - b.seq)[0]);
   countWaitingAhead = (env: string, priority: number, seq: number) =>
     this.instancesOf(env, "waiting").filter((i) => i.priority > priority || (i.priority === priority && i.seq < seq)).length;
   countRunning = (env: string) => this.instancesOf(env, "running").length;
@@ -205,8 +230,23 @@ export class World {
 
   /** Instances holding a place in maxParallel: running, or with a stopped process still exiting. */
   placesHeld(env = "dev"): number {
+    return this.holdingPlaces(env).length;
+  }
+
+  /** Instances holding a place, by concurrency key value (instances without a key are left out). */
+  keyPlaces(env = "dev"): Map<string, number> {
+    const byKey = new Map<string, number>();
+    for (const i of this.holdingPlaces(env)) if (i.concurrency_key !== null) byKey.set(i.concurrency_key, (byKey.get(i.concurrency_key) ?? 0) + 1);
+    return byKey;
+  }
+
+  private holdingPlaces(env: string): InstanceRecord[] {
     const exiting = new Set(this.host.instancesWithExitingRuns());
-    return [...this.host.t.instances.values()].filter((i) => i.env === env && (i.status === "running" || exiting.has(i.id))).length;
+    return [...this.host.t.instances.values()].filter((i) => i.env === env && (i.status === "running" || exiting.has(i.id)));
+  }
+
+  reason(instanceId: string): string | null | undefined {
+    return this.host.t.instances.get(instanceId)?.reason;
   }
 }
 

@@ -21,7 +21,7 @@ export type SchedulerEffect =
   /** The instance changed: live subscribers are sent its new view. */
   | { kind: "touched"; instanceId: string };
 
-export type InstanceChanges = Partial<Pick<InstanceRecord, "status" | "started_at" | "finished_at">>;
+export type InstanceChanges = Partial<Pick<InstanceRecord, "status" | "started_at" | "finished_at" | "reason">>;
 export type NodeRunChanges = Partial<Omit<NodeRunRecord, "id" | "instance_id" | "node_name" | "node_type" | "attempt">>;
 
 /**
@@ -51,8 +51,12 @@ export interface SchedulerHost {
   oldestUnmirroredAt(): number | null;
   /** Whether a stopped attempt of the instance may still be running. */
   hasExitingRuns(instanceId: string): boolean;
-  /** Waiting instances of an environment in (priority descending, arrival) order, read lazily. */
-  waitingInstances(env: string): Iterable<InstanceRecord>;
+  /**
+   * The waiting instances of an environment that head their line, in (priority descending, arrival) order,
+   * read lazily: every one without a concurrency key, and per key value the first of its key's line. An
+   * instance behind another of its key can start only after it, so admission never reads past it.
+   */
+  waitingLineHeads(env: string): Iterable<InstanceRecord>;
   /** Waiting instances of an environment ahead of (priority, seq) in that order. */
   countWaitingAhead(env: string, priority: number, seq: number): number;
   countRunning(env: string): number;
@@ -60,6 +64,19 @@ export interface SchedulerHost {
   firstWithOrderingKey(env: string, key: string, status: "waiting" | "running"): InstanceRecord | undefined;
   /** Instances with at least one stopped attempt whose process may still live. */
   instancesWithExitingRuns(): string[];
+  /**
+   * Instances of a concurrency key value holding a place: running, and not running but with a stopped
+   * process that may still live (as placesHeld counts them for maxParallel).
+   */
+  keyPlacesHeld(env: string, key: string): { running: number; exiting: number };
+  /** Waiting instances of a key value ahead of (priority, seq) in (priority descending, arrival) order. */
+  countWaitingAheadWithKey(env: string, key: string, priority: number, seq: number): number;
+  /** The earliest arrival with this concurrency key value (null: without a key) and status in the environment. */
+  firstWithConcurrencyKey(env: string, key: string | null, status: "waiting" | "running"): InstanceRecord | undefined;
+  /** Waiting instances of a concurrency key value in (priority descending, arrival) order, read lazily. */
+  waitingWithConcurrencyKey(env: string, key: string): Iterable<InstanceRecord>;
+  /** The earliest arrival running in the environment, whatever its key. */
+  oldestRunning(env: string): InstanceRecord | undefined;
 
   nodeRun(id: string): NodeRunRecord | undefined;
   /** The current attempt of every node of an instance. */

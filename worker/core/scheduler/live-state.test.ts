@@ -12,7 +12,7 @@ const attemptOf = (w: World, instanceId: string, node: string) => w.host.current
  * it ran as D1's run_definitions keeps it.
  */
 function history(w: World, id: string) {
-  const { seq: _s, max_parallel: _m, ...row } = w.host.t.instances.get(id)! as InstanceRecord;
+  const { seq: _s, max_parallel: _m, concurrency_limit: _c, ...row } = w.host.t.instances.get(id)! as InstanceRecord;
   const runs: HistoryRun[] = [...w.host.t.runs.values()]
     .filter((r) => r.instance_id === id)
     .map(({ current: _cu, not_before: _n, chosen: _ch, lost: _l, exiting: _e, ...run }: NodeRunRecord) => run);

@@ -138,10 +138,13 @@ export class Progression {
     state.record(run);
   }
 
-  protected setInstanceStatus(id: string, status: InstanceStatus, at: number): InstanceRecord {
+  /** `reason`: why it finished as it did (skipped, or replaced); cleared by every other change. */
+  protected setInstanceStatus(id: string, status: InstanceStatus, at: number, reason: string | null = null): InstanceRecord {
     const changes: InstanceChanges =
       status === "running" ? { status, started_at: at, finished_at: null } : status === "waiting" ? { status, finished_at: null } : { status, finished_at: at };
-    const instance = this.host.updateInstance(id, changes);
+    const instance = this.host.updateInstance(id, { ...changes, reason });
+    // Whatever it no longer waits for, its waiting timeout has nothing left to watch.
+    if (status !== "waiting") this.host.dropTimers("waiting", id);
     this.host.emit({ kind: "instance-changed", instance });
     return instance;
   }
@@ -230,9 +233,12 @@ export class Progression {
     }
   }
 
-  /** Ends an instance; its live state stays for the live window (core/live-window.ts). */
-  protected finish(instanceId: string, status: Exclude<InstanceStatus, "waiting" | "running">, now: number): void {
-    const instance = this.setInstanceStatus(instanceId, status, now);
+  /**
+   * Ends an instance (every final state passes here, once); its live state stays for the live window
+   * (core/live-window.ts). `reason`: why a skipped instance never ran, or who replaced a terminated one.
+   */
+  protected finish(instanceId: string, status: Exclude<InstanceStatus, "waiting" | "running">, now: number, reason: string | null = null): void {
+    const instance = this.setInstanceStatus(instanceId, status, now, reason);
     // Alerts (core/alerts.ts): the coordinator decides which fire, and delivers them once this commits.
     if (watchesFinish(this.definitionOf(instance).def.policy.alerts ?? [], instance.env)) this.host.emit({ kind: "alert", instance, status });
     this.host.addTimer("purge", instanceId, now + this.timings.liveWindowMs);

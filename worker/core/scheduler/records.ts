@@ -27,6 +27,12 @@ export interface InstanceRecord {
   max_parallel: number | null;
   ordering_key: string | null;
   cyctime: number;
+  /** The value policy.concurrency.key resolved to at its start (DESIGN §2.9); null without a key. */
+  concurrency_key: string | null;
+  /** policy.concurrency.limit of the definition it runs. */
+  concurrency_limit: number | null;
+  /** Why it finished without running (skipped), or who replaced it (terminated by overlap: replace). */
+  reason: string | null;
 }
 
 /** One attempt of a node; D1 mirrors every field but the scheduling ones at the end. */
@@ -63,8 +69,11 @@ export interface StartNotice {
   at: number;
 }
 
-/** `purge` forgets a finished instance past its live window; `prune` sweeps expired dedup keys (ref "dedup"). */
-export type TimerKind = "retry" | "timeout" | "purge" | "exit" | "http" | "prune";
+/**
+ * `purge` forgets a finished instance past its live window; `prune` sweeps expired dedup keys (ref "dedup");
+ * `waiting` skips an instance still waiting at policy.waitingTimeoutSeconds (ref: the instance).
+ */
+export type TimerKind = "retry" | "timeout" | "purge" | "exit" | "http" | "prune" | "waiting";
 
 /** A node's next attempt, pending; its id is derived from instance, node and attempt number. */
 export function pendingRun(instanceId: string, nodeName: string, nodeType: string, attempt: number, notBefore: number | null = null, lost = 0): NodeRunRecord {
@@ -110,6 +119,8 @@ export interface StartInstance {
   dedup?: { key: string; windowSeconds: number } | null;
   /** Instances that share an ordering key run one at a time, in arrival order (DESIGN §2.5). */
   orderingKey?: string | null;
+  /** policy.concurrency.key as resolved for this run (core/concurrency-key.ts); an error skips the instance. */
+  concurrencyKey?: { value: string } | { error: string } | null;
 }
 
 export interface Started {

@@ -8,7 +8,10 @@ import type { InstanceRecord, NodeRunRecord } from "./records.ts";
  * The instance as D1 keeps it: the live record without its arrival number and limit. Rows mirrored before
  * D1 kept them have no def_hash and cyctime.
  */
-export type HistoryInstance = Omit<InstanceRecord, "seq" | "max_parallel" | "def_hash" | "cyctime"> & { def_hash: string | null; cyctime: number | null };
+export type HistoryInstance = Omit<InstanceRecord, "seq" | "max_parallel" | "concurrency_limit" | "def_hash" | "cyctime"> & {
+  def_hash: string | null;
+  cyctime: number | null;
+};
 /** A node attempt as D1 keeps it. */
 export type HistoryRun = Omit<NodeRunRecord, "current" | "not_before" | "chosen" | "lost" | "exiting">;
 
@@ -41,6 +44,9 @@ export function liveRecordsFromHistory(
     ...row,
     def_hash: defHash,
     max_parallel: def.policy.maxParallel,
+    concurrency_limit: def.policy.concurrency?.limit ?? null,
+    concurrency_key: row.concurrency_key ?? null,
+    reason: row.reason ?? null,
     cyctime: row.cyctime ?? row.created_at,
   };
   return { instance, runs };

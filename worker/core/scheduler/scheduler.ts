@@ -1,12 +1,13 @@
 // The scheduler of one workflow: the events it answers (starts, reports, terminate, rerun, timers) over its host.
 import { lostAttempt } from "../attempts.ts";
 import { conflict } from "../errors.ts";
-import { nodesToRerun, nothingToTerminate, STOPPABLE, type RerunMode } from "../lifecycle.ts";
+import { nodesToRerun, nothingToTerminate, rerunRequest, type RerunMode } from "../lifecycle.ts";
 import { FINISHED_INSTANCE, FINISHED_NODE, type InstanceStatus, type NodeStatus } from "../progress.ts";
 import type { Completion } from "../runner-protocol.ts";
 import { forgetVerdict, nextDedupSweepAt } from "../live-window.ts";
 import { waitReason } from "./admission.ts";
-import { HTTP_WATCH_MS, Progression } from "./progression.ts";
+import { FlowControl } from "./flow-control.ts";
+import { HTTP_WATCH_MS } from "./progression.ts";
 import type { WorkflowDefinition } from "../definition.ts";
 import { pendingRun, type InstanceRecord, type NodeRunRecord, type Started, type StartInstance, type StartNotice } from "./records.ts";
 
@@ -19,11 +20,17 @@ const DEDUP_SWEPT_PER_TIMER = 1_000;
 const HTTP_LOG_BYTES = 64 * 1024;
 const HTTP_OUTPUT_BODY_CHARS = 16 * 1024;
 
-export class Scheduler extends Progression {
-  /** A batch in arrival order: every instance is recorded first, then admission runs once per environment. */
+export class Scheduler extends FlowControl {
+  /**
+   * A batch in arrival order: every instance is recorded first, then admission runs once per environment,
+   * then the arrivals left waiting follow their overlap policy.
+   */
   startMany(inputs: StartInstance[], defHashes: string[]): Started[] {
     const early = inputs.map((input, i) => this.insertStart(input, defHashes[i]!));
     for (const env of new Set(inputs.map((i) => i.env))) this.admitWaiting(env);
+    const arrivals = inputs.filter((_, i) => early[i] === null).map((input) => input.instanceId);
+    this.applyOverlap(arrivals);
+    for (const id of arrivals) this.startedWaiting(id);
     return inputs.map((input, i) => early[i] ?? { id: input.instanceId, status: this.host.instance(input.instanceId)!.status as InstanceStatus });
   }
 
@@ -63,6 +70,9 @@ export class Scheduler extends Progression {
       priority_override: input.priorityOverride,
       max_parallel: input.definition.policy.maxParallel,
       ordering_key: input.orderingKey ?? null,
+      concurrency_key: input.concurrencyKey && "value" in input.concurrencyKey ? input.concurrencyKey.value : null,
+      concurrency_limit: input.definition.policy.concurrency?.limit ?? null,
+      reason: null,
       run_date: input.runDate,
       trigger_type: input.triggerType,
       trigger_message: JSON.stringify(input.triggerMessage ?? {}),
@@ -80,6 +90,8 @@ export class Scheduler extends Progression {
       this.insertRun(run);
       this.mirrorRun(run);
     }
+    // A key that cannot be resolved has no line to wait in: the instance is skipped, saying why.
+    if (input.concurrencyKey && "error" in input.concurrencyKey) this.skip(instance.id, `skipped: ${input.concurrencyKey.error}`);
     return null;
   }
 
@@ -197,17 +209,7 @@ export class Scheduler extends Progression {
     if (FINISHED_INSTANCE.has(instance.status as InstanceStatus)) {
       throw nothingToTerminate(instanceId, instance.status);
     }
-    const now = this.host.now();
-    this.touch(instanceId);
-    const cancel: string[] = [];
-    for (const run of this.host.currentRuns(instanceId)) {
-      if (!STOPPABLE.has(run.status as NodeStatus)) continue;
-      if (run.status !== "pending") cancel.push(run.id);
-      this.mirrorRun(this.updateRun(run.id, { status: "terminated", finished_at: now, error: "terminated by a user" }));
-    }
-    this.finish(instanceId, "terminated", now);
-    if (cancel.length > 0) this.stop(instance, cancel, now);
-    this.admitWaiting(instance.env);
+    this.stopInstance(instance, "terminated by a user", null);
     return { id: instanceId, status: "terminated" };
   }
 
@@ -225,8 +227,14 @@ export class Scheduler extends Progression {
     this.host.addTimer("purge", records.instance.id, this.host.now());
   }
 
-  /** Gives the chosen nodes a new attempt with the instance's version, parameters and message. */
-  rerun(instanceId: string, mode: RerunMode): Started {
+  /**
+   * Gives the chosen nodes a new attempt with the instance's version, parameters and message. The rerun
+   * waits in line like an arrival and its waiting timeout applies, but its overlap policy does not: a
+   * person asked for it, so it is neither skipped nor allowed to terminate another instance. A skipped
+   * instance never ran: `failed` reruns all of it.
+   */
+  rerun(instanceId: string, mode: RerunMode, node?: string): Started {
+    const request = rerunRequest(mode, node);
     const instance = this.live(instanceId);
     if (!FINISHED_INSTANCE.has(instance.status as InstanceStatus)) {
       throw conflict(`instance ${instanceId} is ${instance.status}; only a finished instance can be rerun`);
@@ -234,7 +242,9 @@ export class Scheduler extends Progression {
     this.touch(instanceId);
     const { dag } = this.definitionOf(instance);
     const runs = this.host.currentRuns(instanceId);
-    const chosen = nodesToRerun(mode, Object.fromEntries(runs.map((r) => [r.node_name, r.status as NodeStatus])), (n) => dag.descendants(n));
+    const statuses = Object.fromEntries(runs.map((r) => [r.node_name, r.status as NodeStatus]));
+    const asked = instance.status === "skipped" && request.mode === "failed" ? { mode: "all" as const } : request;
+    const chosen = nodesToRerun(asked, statuses, dag);
     if (chosen.length === 0) throw conflict(`instance ${instanceId} has no failed or terminated node to rerun`);
     // A rerun rewrites many nodes at once: the state is loaded afresh when the instance next moves.
     this.dropState(instanceId);
@@ -247,6 +257,7 @@ export class Scheduler extends Progression {
     }
     this.setInstanceStatus(instanceId, "waiting", this.host.now());
     this.admitWaiting(instance.env);
+    this.startedWaiting(instanceId);
     return { id: instanceId, status: this.host.instance(instanceId)!.status as InstanceStatus };
   }
 
@@ -267,6 +278,10 @@ export class Scheduler extends Progression {
       }
       if (timer.kind === "http") {
         this.watchHttpJob(timer.ref, now);
+        continue;
+      }
+      if (timer.kind === "waiting") {
+        this.waitingTimedOut(timer.ref);
         continue;
       }
       if (timer.kind === "exit") {

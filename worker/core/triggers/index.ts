@@ -3,6 +3,7 @@ export * from "./bench.ts";
 export * from "./config.ts";
 export * from "./decide.ts";
 export * from "./filter.ts";
+export * from "./gather.ts";
 export * from "./hash.ts";
 export * from "./kept.ts";
 export * from "./queue-record.ts";
