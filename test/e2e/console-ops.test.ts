@@ -350,8 +350,9 @@ async function skippedAndBulk() {
 
   await page.goto(`${stack.url}/instances/${skipped}`);
   await status("skipped").waitFor();
-  await page.getByTestId("skip-reason").filter({ hasText: "Skipped: it never ran." }).waitFor();
+  await page.getByTestId("skip-reason").filter({ hasText: "Skipped, it never ran: concurrency key 'k1' limit 1 reached" }).waitFor();
   expect(await page.getByTestId("concurrency-key").textContent()).toBe("k1");
+  await page.screenshot({ path: join(SCREENSHOTS, "instance-skipped.png") });
 
   // Bulk terminate over the filter: the dry run counts the running ones first.
   await page.goto(`${stack.url}/instances?workflowId=${sleepy}&status=running`);
