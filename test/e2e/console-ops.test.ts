@@ -255,6 +255,10 @@ async function pauseResumeDiscard(triggerId: string, workflowId: string) {
   await page.locator('tr .badge:text-is("paused")').nth(1).waitFor();
   expect(await instances(`workflowId=${workflowId}`)).toHaveLength(0);
   await page.screenshot({ path: join(SCREENSHOTS, "trigger-pause.png"), fullPage: true });
+  // The triggers list shows the pause too.
+  await nav("Triggers");
+  await page.locator("tbody tr").filter({ hasText: "ops_queue" }).locator('.badge:text-is("paused")').waitFor();
+  await page.getByRole("link", { name: "ops_queue" }).click();
 
   await state.getByRole("button", { name: "Resume" }).click();
   await page.getByTestId("pause-result").filter({ hasText: "Resumed 2 events in arrival order." }).waitFor();
