@@ -41,6 +41,25 @@ describe("auth", () => {
     expect(res.json.openapi).toBe("3.1.0");
     expect(Object.keys(res.json.paths)).toEqual(expect.arrayContaining(["/api/v1/workflows", "/api/v1/workflows/{id}/runs", "/api/v1/instances/{id}"]));
   });
+
+  it("documents every path of DESIGN §4, flow control and operations included, with its methods", async () => {
+    const paths = (await api("GET", "/api/v1/openapi.json", undefined, null)).json.paths as Record<string, Record<string, unknown>>;
+    const expected: [string, string][] = [
+      ["/api/v1/workflows/{id}/versions/{a}/compare/{b}", "get"],
+      ["/api/v1/instances/{id}/rerun", "post"],
+      ["/api/v1/instances/bulk", "post"],
+      ["/api/v1/triggers/{id}/events", "get"],
+      ["/api/v1/triggers/{id}/events/{eventId}/replay", "post"],
+      ["/api/v1/triggers/{id}/pause", "post"],
+      ["/api/v1/triggers/{id}/resume", "post"],
+      ["/api/v1/triggers/{id}/discard", "post"],
+      ["/api/v1/workflows/{id}/alerts", "get"],
+      ["/api/v1/workflows/{id}/alerts/test", "post"],
+      ["/api/v1/workspaces/{id}/sources", "put"],
+    ];
+    const missing = expected.filter(([path, method]) => !paths[path]?.[method]).map(([path, method]) => `${method.toUpperCase()} ${path}`);
+    expect(missing).toEqual([]);
+  });
 });
 
 describe("workflow definitions", () => {
