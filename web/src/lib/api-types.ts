@@ -3,7 +3,8 @@ import type { CodeDiff, DefinitionComparison } from "../../../worker/core/versio
 
 export type Env = "dev" | "prod";
 export type Priority = 1 | 3 | 5 | 7 | 8;
-export type InstanceStatus = "waiting" | "running" | "succeeded" | "failed" | "terminated";
+/** `skipped`: it never ran, because of an overlap policy or its waiting timeout (DESIGN §2.9). */
+export type InstanceStatus = "waiting" | "running" | "succeeded" | "failed" | "terminated" | "skipped";
 export type NodeStatus = "pending" | "queued" | "running" | "succeeded" | "failed" | "skipped" | "terminated";
 export type TriggerType = "manual" | "api" | "r2" | "queue" | "webhook";
 
@@ -69,6 +70,19 @@ export interface NodeDefinition {
   conditions?: BranchCondition[];
 }
 
+/** What a new instance does when a limit (its concurrency key's or maxParallel) is full (DESIGN §2.9). */
+export type OverlapPolicy = "queue" | "skip" | "replace" | "latest";
+export type AlertEvent = "failed" | "terminated" | "skipped" | "slow" | "recovered";
+
+/** An alert: a signed POST to `url` when an instance ends in one of `on` (DESIGN §2.10). */
+export interface AlertRule {
+  on: AlertEvent[];
+  /** Required when `on` has `slow`: the instance has run longer than this. */
+  slowAfterSeconds?: number;
+  url: string;
+  format?: "standard" | "slack";
+}
+
 export interface SchedulingPolicy {
   priority?: Priority;
   weighting?: "none" | "downward";
@@ -76,6 +90,14 @@ export interface SchedulingPolicy {
   triggerId?: string | null;
   timezone?: string;
   resourceGroup?: string;
+  /** At most `limit` instances per value of the `key` template run at once. */
+  concurrency?: { key: string; limit: number } | null;
+  overlap?: OverlapPolicy;
+  /** A waiting instance becomes `skipped` after this long; null waits as long as it takes. */
+  waitingTimeoutSeconds?: number | null;
+  /** Its weight among workflows of the same priority in the resource group's round robin. */
+  share?: number;
+  alerts?: AlertRule[];
 }
 
 export interface Edge {
@@ -125,6 +147,8 @@ export interface RunRequest {
   triggerMessage?: unknown;
   priority?: Priority;
   params?: Record<string, string>;
+  /** A logged event of the workflow's trigger: its stored message becomes the trigger message. */
+  fromEventId?: string;
 }
 
 export interface InstanceSummary {
@@ -141,6 +165,10 @@ export interface InstanceSummary {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Why a skipped instance never ran. */
+  reason?: string | null;
+  /** The value of the workflow's concurrency key for this instance. */
+  concurrencyKey?: string | null;
 }
 
 export interface NodeRun {
@@ -192,7 +220,23 @@ export interface TriggerInput {
   filter?: string | null;
   dedup?: { key: string | null; windowSeconds: number };
   ordering?: { key: string } | null;
+  /** Events gathered per key into one run (DESIGN §2.9); exclusive with `debounce`. */
+  batch?: BatchSettings | null;
+  debounce?: DebounceSettings | null;
   enabled?: boolean;
+}
+
+export interface BatchSettings {
+  maxEvents: number;
+  windowSeconds: number;
+  /** A template over the trigger message; null: one batch for every event. */
+  key: string | null;
+}
+
+export interface DebounceSettings {
+  windowSeconds: number;
+  maxWaitSeconds: number | null;
+  key: string | null;
 }
 
 export interface Trigger extends TriggerInput {
@@ -202,6 +246,9 @@ export interface Trigger extends TriggerInput {
   dedup: { key: string | null; windowSeconds: number };
   ordering: { key: string } | null;
   enabled: boolean;
+  /** A paused trigger keeps its events (outcome `paused`) until resume or discard. */
+  paused?: boolean;
+  pausedAt?: string | null;
   createdAt: string;
   updatedAt: string;
   /** Webhook triggers: where senders POST signed requests. */
@@ -212,7 +259,20 @@ export interface Trigger extends TriggerInput {
   workflows?: { id: string; name: string; publishedVersion: number | null; draft: boolean; published: boolean }[];
 }
 
-export type EventOutcome = "started" | "duplicate" | "filtered" | "key_mismatch" | "unpublished" | "disabled" | "no_workflow" | "error" | "not_granted";
+export type EventOutcome =
+  | "started"
+  | "duplicate"
+  | "filtered"
+  | "key_mismatch"
+  | "unpublished"
+  | "disabled"
+  | "no_workflow"
+  | "error"
+  | "not_granted"
+  | "batched"
+  | "debounced"
+  | "paused"
+  | "discarded";
 
 export interface TriggerEvent {
   id: string;
@@ -227,6 +287,61 @@ export interface TriggerEvent {
   instanceIds: string[];
   message: unknown;
   messageTruncated: boolean;
+  /** The event this one decided again (a replay), or null. */
+  replayOf?: string | null;
+}
+
+/** POST /triggers/{id}/events/{eventId}/replay: the new event. */
+export interface ReplayResult {
+  id: string;
+  outcome: EventOutcome;
+  detail?: string;
+  instanceIds: string[];
+  replayOf: string;
+}
+
+export interface ResumeResult {
+  trigger: Trigger;
+  /** Kept events decided now, in arrival order. */
+  resumed: number;
+  /** Kept events still to decide: they continue in the background. */
+  remaining: number;
+}
+
+export type BulkAction = "terminate" | "rerun-failed" | "rerun-all";
+
+export interface BulkFilter {
+  workflowId?: string;
+  status?: InstanceStatus;
+  env?: Env;
+  triggerType?: string;
+  /** ISO times. */
+  createdAfter?: string;
+  createdBefore?: string;
+}
+
+export interface BulkResult {
+  dryRun: boolean;
+  matched: number;
+  affected: string[];
+  failed: { id: string; error: string }[];
+  /** Matched but not applied in this request (the per-request cap): call again. */
+  remaining: number;
+}
+
+/** One alert sent (or being sent) to a URL, with the answer it got. */
+export interface AlertDelivery {
+  id: string;
+  instanceId: string | null;
+  event: string;
+  url: string;
+  format: "standard" | "slack";
+  status: string;
+  attempts: number;
+  responseStatus: number | null;
+  response: string | null;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface TriggerTestResult {

@@ -134,4 +134,33 @@ describe("createApi", () => {
     expect(error).toMatchObject({ status: 0, code: "network" });
     expect((error as ApiError).message).toMatch(/fetch failed/);
   });
+
+  it("calls the operations endpoints with the contract's paths and bodies", async () => {
+    const { fetch, sent } = fakeFetch(() => json(200, {}));
+    const api = createApi({ getKey: () => "k", fetch });
+
+    await api.rerunFrom("ins_1", "load data");
+    await api.bulk("rerun-failed", { workflowId: "wf_1", status: "failed" }, true);
+    await api.replayEvent("trg 1", "evt_1");
+    await api.pauseTrigger("trg_1");
+    await api.resumeTrigger("trg_1");
+    await api.discardKept("trg_1");
+    await api.listAlerts("wf_1", "c1");
+    await api.testAlert("wf_1");
+    await api.testAlert("wf_1", "https://hooks.test/a");
+    await api.alertSecret("wf_1");
+
+    expect(sent.map((s) => `${s.method} ${s.url} ${s.body ?? ""}`.trim())).toEqual([
+      'POST /api/v1/instances/ins_1/rerun {"mode":"from","node":"load data"}',
+      'POST /api/v1/instances/bulk {"action":"rerun-failed","filter":{"workflowId":"wf_1","status":"failed"},"dryRun":true}',
+      "POST /api/v1/triggers/trg%201/events/evt_1/replay {}",
+      "POST /api/v1/triggers/trg_1/pause {}",
+      "POST /api/v1/triggers/trg_1/resume {}",
+      "POST /api/v1/triggers/trg_1/discard {}",
+      "GET /api/v1/workflows/wf_1/alerts?cursor=c1",
+      "POST /api/v1/workflows/wf_1/alerts/test {}",
+      'POST /api/v1/workflows/wf_1/alerts/test {"url":"https://hooks.test/a"}',
+      "GET /api/v1/workflows/wf_1/alerts/secret",
+    ]);
+  });
 });

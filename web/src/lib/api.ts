@@ -1,6 +1,10 @@
 // A small typed client for the Sluice HTTP API (DESIGN §4): one fetch wrapper, one error type.
 
 import type {
+  AlertDelivery,
+  BulkAction,
+  BulkFilter,
+  BulkResult,
   Comparison,
   Env,
   ErrorDetail,
@@ -9,6 +13,8 @@ import type {
   InstanceStatus,
   InstanceSummary,
   Page,
+  ReplayResult,
+  ResumeResult,
   Runner,
   RunRequest,
   Stats,
@@ -124,6 +130,12 @@ export function createApi(options: ApiOptions) {
       call<Comparison>(`${wf(id)}/versions/${from}/compare/${to}`),
     revert: (id: string, version: number) => post<Workflow>(`${wf(id)}/versions/${version}/revert`),
 
+    // Alerts (DESIGN §2.10)
+    listAlerts: (id: string, cursor?: string | null) => call<Page<AlertDelivery>>(`${wf(id)}/alerts`, { query: { cursor } }),
+    /** A sample alert to `url`, or to every configured alert URL. */
+    testAlert: (id: string, url?: string) => post<{ items: AlertDelivery[] }>(`${wf(id)}/alerts/test`, url ? { url } : {}),
+    alertSecret: (id: string) => call<{ secret: string }>(`${wf(id)}/alerts/secret`),
+
     // Runs and instances
     startRun: (workflowId: string, request: RunRequest) =>
       call<{ id: string; status: InstanceStatus }>(`${wf(workflowId)}/runs`, { method: "POST", body: request }),
@@ -137,6 +149,11 @@ export function createApi(options: ApiOptions) {
       post<{ id: string; status: InstanceStatus }>(`/instances/${segment(instanceId)}/terminate`),
     rerun: (instanceId: string, mode: "all" | "failed") =>
       post<{ id: string; status: InstanceStatus }>(`/instances/${segment(instanceId)}/rerun`, { mode }),
+    /** The node and everything downstream of it again; upstream outputs are reused (DESIGN §2.10). */
+    rerunFrom: (instanceId: string, node: string) =>
+      post<{ id: string; status: InstanceStatus }>(`/instances/${segment(instanceId)}/rerun`, { mode: "from", node }),
+    /** One action over every instance the filter matches; `dryRun` only counts them. */
+    bulk: (action: BulkAction, filter: BulkFilter, dryRun: boolean) => post<BulkResult>("/instances/bulk", { action, filter, dryRun }),
 
     // Triggers (DESIGN §2.7)
     listTriggers: () => call<Page<Trigger>>("/triggers", { query: { limit: 200 } }),
@@ -148,6 +165,11 @@ export function createApi(options: ApiOptions) {
     rotateSecret: (id: string) => post<{ secret: string; previousSecretValidUntil: string }>(`/triggers/${segment(id)}/rotate-secret`),
     listTriggerEvents: (id: string, page: { limit?: number; cursor?: string | null; outcome?: string } = {}) =>
       call<Page<TriggerEvent>>(`/triggers/${segment(id)}/events`, { query: page }),
+    replayEvent: (id: string, eventId: string) => post<ReplayResult>(`/triggers/${segment(id)}/events/${segment(eventId)}/replay`),
+    pauseTrigger: (id: string) => post<Trigger>(`/triggers/${segment(id)}/pause`),
+    resumeTrigger: (id: string) => post<ResumeResult>(`/triggers/${segment(id)}/resume`),
+    /** `remaining`: kept events the request had no time for; discard again. */
+    discardKept: (id: string) => post<{ discarded: number; remaining?: number }>(`/triggers/${segment(id)}/discard`),
     testTrigger: (id: string, message: unknown, messageId?: string) =>
       post<TriggerTestResult>(`/triggers/${segment(id)}/test`, messageId ? { message, messageId } : { message }),
 

@@ -22,6 +22,11 @@ describe("runRequestFrom", () => {
     expect(result).toEqual({ ok: true, request: { env: "dev", triggerMessage: null } });
   });
 
+  it("sends a chosen logged event instead of the message text that previews it", () => {
+    const result = runRequestFrom({ env: "dev", runDate: "20260310", triggerMessage: '{"cut": tru', fromEventId: "evt_1" });
+    expect(result).toEqual({ ok: true, request: { env: "dev", runDate: "20260310", fromEventId: "evt_1" } });
+  });
+
   it("rejects a run date that is not a real date", () => {
     const result = runRequestFrom({ env: "dev", runDate: "20260231", triggerMessage: "" });
     expect(result.ok).toBe(false);

@@ -8,6 +8,8 @@ export interface RunForm {
   runDate: string;
   /** JSON typed by a person, or blank for no trigger message. */
   triggerMessage: string;
+  /** A logged event of the workflow's trigger: its stored (whole) message is the trigger message instead. */
+  fromEventId?: string | null;
 }
 
 export type RunFormErrors = Partial<Record<"runDate" | "triggerMessage", string>>;
@@ -22,6 +24,12 @@ export function runRequestFrom(form: RunForm): RunFormResult {
   if (runDate) {
     if (bizdateOf(runDate) === null) errors.runDate = "Enter a real date as yyyymmdd, e.g. 20260310.";
     else request.runDate = runDate;
+  }
+
+  // The server reads the event's whole stored message; the text shown is only its preview.
+  if (form.fromEventId) {
+    request.fromEventId = form.fromEventId;
+    return Object.keys(errors).length ? { ok: false, errors } : { ok: true, request };
   }
 
   const message = parseTriggerMessage(form.triggerMessage);

@@ -1,7 +1,7 @@
 // The lifecycle states of instances and node runs (DESIGN §2.6) as the console shows them.
 import type { Env, InstanceStatus, NodeRun, NodeStatus } from "./api.ts";
 
-export const INSTANCE_STATUSES: readonly InstanceStatus[] = ["waiting", "running", "succeeded", "failed", "terminated"];
+export const INSTANCE_STATUSES: readonly InstanceStatus[] = ["waiting", "running", "succeeded", "failed", "terminated", "skipped"];
 export const ENVS: readonly Env[] = ["dev", "prod"];
 
 /** A colour family for a status; the status word is always shown too, never the colour alone. */

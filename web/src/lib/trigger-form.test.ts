@@ -1,6 +1,18 @@
 import { describe, expect, it } from "vitest";
 import type { Trigger, TriggerEvent } from "./api-types.ts";
-import { emptyForm, eventsAbout, eventSubject, exampleKey, formFromTrigger, outcomeText, sampleMessage, triggerFromForm } from "./trigger-form.ts";
+import {
+  emptyForm,
+  eventsAbout,
+  eventSubject,
+  exampleKey,
+  formErrorsFrom,
+  formFromTrigger,
+  outcomeText,
+  outcomeTone,
+  replayable,
+  sampleMessage,
+  triggerFromForm,
+} from "./trigger-form.ts";
 
 describe("triggerFromForm", () => {
   it("builds an R2 trigger with its events, pattern, filter and a dedup window in seconds", () => {
@@ -15,6 +27,8 @@ describe("triggerFromForm", () => {
         filter: "data.object.size > 0",
         dedup: { key: null, windowSeconds: 7200 },
         ordering: null,
+        batch: null,
+        debounce: null,
         enabled: true,
       },
     });
@@ -39,6 +53,51 @@ describe("triggerFromForm", () => {
     } satisfies Trigger;
     const result = triggerFromForm(formFromTrigger(trigger));
     expect(result.ok && result.input).toMatchObject({ type: "queue", config: { queue: "user-behavior", key: "some-key" }, enabled: false, dedup: { windowSeconds: 86_400 } });
+  });
+});
+
+describe("batching and debounce", () => {
+  it("sends a batch and no debounce when batching is chosen, with a blank key as null", () => {
+    const result = triggerFromForm({ ...emptyForm("queue"), name: "q", gathering: "batch", batchMaxEvents: "3", batchWindowSeconds: "10", batchKey: " " });
+    expect(result.ok && [result.input.batch, result.input.debounce]).toEqual([{ maxEvents: 3, windowSeconds: 10, key: null }, null]);
+  });
+
+  it("sends a debounce whose blank max wait is null, and drops the other when switched", () => {
+    const form = { ...emptyForm("queue"), name: "q", gathering: "debounce" as const, debounceWindowSeconds: "5", debounceKey: "${workflow.triggerMessage.key}" };
+    const result = triggerFromForm(form);
+    expect(result.ok && [result.input.batch, result.input.debounce]).toEqual([null, { windowSeconds: 5, maxWaitSeconds: null, key: "${workflow.triggerMessage.key}" }]);
+    const none = triggerFromForm({ ...form, gathering: "none" });
+    expect(none.ok && [none.input.batch, none.input.debounce]).toEqual([null, null]);
+  });
+
+  it("reads the numbers a number field hands over as numbers, and blank as null", () => {
+    const form = { ...emptyForm("queue"), name: "q", gathering: "debounce" as const, debounceWindowSeconds: 5 as unknown as string, debounceMaxWaitSeconds: null as unknown as string };
+    const result = triggerFromForm(form);
+    expect(result.ok && result.input.debounce).toEqual({ windowSeconds: 5, maxWaitSeconds: null, key: null });
+  });
+
+  it("asks for whole numbers of events and seconds", () => {
+    const result = triggerFromForm({ ...emptyForm("queue"), name: "q", gathering: "batch", batchMaxEvents: "0", batchWindowSeconds: "1.5" });
+    expect(!result.ok && Object.keys(result.errors).sort()).toEqual(["batchMaxEvents", "batchWindowSeconds"]);
+  });
+
+  it("reads a saved batch or debounce back into the form", () => {
+    const base = {
+      id: "trg_1", name: "t", description: "", type: "queue", config: { queue: "user-behavior", key: null }, filter: null,
+      dedup: { key: null, windowSeconds: 86_400 }, ordering: null, enabled: true, createdAt: "", updatedAt: "",
+    } satisfies Trigger;
+    expect(formFromTrigger({ ...base, batch: { maxEvents: 7, windowSeconds: 9, key: "k" } })).toMatchObject({ gathering: "batch", batchMaxEvents: "7", batchWindowSeconds: "9", batchKey: "k" });
+    expect(formFromTrigger({ ...base, debounce: { windowSeconds: 4, maxWaitSeconds: 60, key: null } })).toMatchObject({ gathering: "debounce", debounceWindowSeconds: "4", debounceMaxWaitSeconds: "60", debounceKey: "" });
+    expect(formFromTrigger(base).gathering).toBe("none");
+  });
+
+  it("puts the server's messages on the fields they name", () => {
+    const errors = formErrorsFrom([
+      { path: "batch.key", message: "batch.key: unknown reference" },
+      { path: "debounce", message: "debounce: a trigger either batches or debounces, not both" },
+      { path: "config.somethingNew", message: "elsewhere" },
+    ]);
+    expect(errors).toEqual({ batchKey: "batch.key: unknown reference", gathering: "debounce: a trigger either batches or debounces, not both" });
   });
 });
 
@@ -68,5 +127,18 @@ describe("events", () => {
 
   it("says outcomes in words", () => {
     expect(outcomeText("key_mismatch")).toBe("the message key is not the trigger's key");
+    expect(outcomeText("paused")).toMatch(/resume/);
+  });
+
+  it("styles the flow-control outcomes apart from starts and failures", () => {
+    expect(outcomeTone("batched")).toBe("live");
+    expect(outcomeTone("debounced")).toBe("live");
+    expect(outcomeTone("paused")).toBe("idle");
+    expect(outcomeTone("discarded")).toBe("muted");
+  });
+
+  it("does not offer to replay an event still kept by a pause", () => {
+    expect(replayable({ outcome: "paused" })).toBe(false);
+    expect(replayable({ outcome: "unpublished" })).toBe(true);
   });
 });

@@ -1,5 +1,8 @@
 // The trigger form: its fields ↔ the API's trigger input, sample messages for the test bench, and outcomes in words.
-import type { EventOutcome, Trigger, TriggerEvent, TriggerInput, TriggerKind } from "./api-types.ts";
+import type { ErrorDetail, EventOutcome, Trigger, TriggerEvent, TriggerInput, TriggerKind } from "./api-types.ts";
+
+/** How a trigger turns events into runs: one run each, gathered into batches, or debounced (DESIGN §2.9). */
+export type Gathering = "none" | "batch" | "debounce";
 
 export interface TriggerForm {
   name: string;
@@ -17,6 +20,14 @@ export interface TriggerForm {
   /** Hours, as typed. */
   dedupHours: string;
   orderingKey: string;
+  gathering: Gathering;
+  batchMaxEvents: string;
+  batchWindowSeconds: string;
+  batchKey: string;
+  debounceWindowSeconds: string;
+  /** Blank: no cap on how long a stream of events can put the run off. */
+  debounceMaxWaitSeconds: string;
+  debounceKey: string;
   enabled: boolean;
 }
 
@@ -36,6 +47,13 @@ export function emptyForm(type: TriggerKind = "r2"): TriggerForm {
     dedupKey: "",
     dedupHours: String(DEFAULT_DEDUP_HOURS),
     orderingKey: "",
+    gathering: "none",
+    batchMaxEvents: "100",
+    batchWindowSeconds: "60",
+    batchKey: "",
+    debounceWindowSeconds: "30",
+    debounceMaxWaitSeconds: "",
+    debounceKey: "",
     enabled: true,
   };
 }
@@ -55,11 +73,51 @@ export function formFromTrigger(trigger: Trigger): TriggerForm {
     dedupKey: trigger.dedup?.key ?? "",
     dedupHours: String(Math.round(((trigger.dedup?.windowSeconds ?? 86_400) / 3600) * 100) / 100),
     orderingKey: trigger.ordering?.key ?? "",
+    gathering: trigger.batch ? "batch" : trigger.debounce ? "debounce" : "none",
+    ...(trigger.batch
+      ? { batchMaxEvents: String(trigger.batch.maxEvents), batchWindowSeconds: String(trigger.batch.windowSeconds), batchKey: trigger.batch.key ?? "" }
+      : {}),
+    ...(trigger.debounce
+      ? {
+          debounceWindowSeconds: String(trigger.debounce.windowSeconds),
+          debounceMaxWaitSeconds: trigger.debounce.maxWaitSeconds === null ? "" : String(trigger.debounce.maxWaitSeconds),
+          debounceKey: trigger.debounce.key ?? "",
+        }
+      : {}),
     enabled: trigger.enabled,
   };
 }
 
 export type FormErrors = Partial<Record<keyof TriggerForm, string>>;
+
+/** The server's detail paths (`batch.key`, `debounce.maxWaitSeconds`, …) → the form field that holds them. */
+const SERVER_FIELDS: Record<string, keyof TriggerForm> = {
+  name: "name",
+  filter: "filter",
+  "dedup.key": "dedupKey",
+  "dedup.windowSeconds": "dedupHours",
+  "ordering.key": "orderingKey",
+  "config.bucket": "bucket",
+  "config.events": "events",
+  "config.queue": "queue",
+  "batch.maxEvents": "batchMaxEvents",
+  "batch.windowSeconds": "batchWindowSeconds",
+  "batch.key": "batchKey",
+  "debounce.windowSeconds": "debounceWindowSeconds",
+  "debounce.maxWaitSeconds": "debounceMaxWaitSeconds",
+  "debounce.key": "debounceKey",
+  debounce: "gathering",
+};
+
+/** A refused save's details on the fields they name; the rest stay in the notice above the form. */
+export function formErrorsFrom(details: readonly ErrorDetail[]): FormErrors {
+  const errors: FormErrors = {};
+  for (const detail of details) {
+    const field = detail.path ? SERVER_FIELDS[detail.path] : undefined;
+    if (field && !errors[field]) errors[field] = detail.message;
+  }
+  return errors;
+}
 
 /** The input to save, or what to fix first (the server checks the rest: CEL filters, templates, queue names). */
 export function triggerFromForm(form: TriggerForm): { ok: true; input: TriggerInput } | { ok: false; errors: FormErrors } {
@@ -73,6 +131,19 @@ export function triggerFromForm(form: TriggerForm): { ok: true; input: TriggerIn
     if (events.length === 0) errors.events = "At least one event type, e.g. object-create.";
   }
   if (form.type === "queue" && !form.queue.trim()) errors.queue = "Which queue?";
+  // Number inputs bound with bind:value hand over numbers (or null when blank), typed ones strings.
+  const whole = (value: string | number | null) => {
+    const text = String(value ?? "").trim();
+    return /^\d+$/.test(text) && Number(text) >= 1 ? Number(text) : null;
+  };
+  if (form.gathering === "batch") {
+    if (whole(form.batchMaxEvents) === null) errors.batchMaxEvents = "A whole number of events, at least 1.";
+    if (whole(form.batchWindowSeconds) === null) errors.batchWindowSeconds = "A whole number of seconds, at least 1.";
+  }
+  if (form.gathering === "debounce") {
+    if (whole(form.debounceWindowSeconds) === null) errors.debounceWindowSeconds = "A whole number of seconds, at least 1.";
+    if (String(form.debounceMaxWaitSeconds ?? "").trim() && whole(form.debounceMaxWaitSeconds) === null) errors.debounceMaxWaitSeconds = "Blank, or a whole number of seconds.";
+  }
   if (Object.keys(errors).length) return { ok: false, errors };
 
   const config =
@@ -91,6 +162,18 @@ export function triggerFromForm(form: TriggerForm): { ok: true; input: TriggerIn
       filter: form.filter.trim() || null,
       dedup: { key: form.dedupKey.trim() || null, windowSeconds: Math.round(hours * 3600) },
       ordering: form.orderingKey.trim() ? { key: form.orderingKey.trim() } : null,
+      batch:
+        form.gathering === "batch"
+          ? { maxEvents: whole(form.batchMaxEvents)!, windowSeconds: whole(form.batchWindowSeconds)!, key: form.batchKey.trim() || null }
+          : null,
+      debounce:
+        form.gathering === "debounce"
+          ? {
+              windowSeconds: whole(form.debounceWindowSeconds)!,
+              maxWaitSeconds: whole(form.debounceMaxWaitSeconds),
+              key: form.debounceKey.trim() || null,
+            }
+          : null,
       enabled: form.enabled,
     },
   };
@@ -135,17 +218,28 @@ const OUTCOMES: Record<EventOutcome | "would_start", string> = {
   no_workflow: "no published workflow selects this trigger",
   error: "could not be processed",
   not_granted: "the workspace no longer holds this bucket or queue",
+  batched: "gathered into a batch: one run starts for the batch",
+  debounced: "held back: a run starts once the key has been quiet",
+  paused: "kept while the trigger is paused: resume starts it, discard drops it",
+  discarded: "dropped by discard while the trigger was paused",
 };
 
 export function outcomeText(outcome: string): string {
   return OUTCOMES[outcome as EventOutcome] ?? outcome;
 }
 
-export function outcomeTone(outcome: string): "ok" | "bad" | "muted" | "idle" {
+export function outcomeTone(outcome: string): "ok" | "bad" | "muted" | "idle" | "live" {
   if (outcome === "started" || outcome === "would_start") return "ok";
+  // Joined a run that is still gathering, or waits for resume: it will start something.
+  if (outcome === "batched" || outcome === "debounced") return "live";
   if (outcome === "error") return "bad";
-  if (outcome === "duplicate" || outcome === "filtered" || outcome === "key_mismatch") return "muted";
+  if (outcome === "duplicate" || outcome === "filtered" || outcome === "key_mismatch" || outcome === "discarded") return "muted";
   return "idle";
+}
+
+/** Outcomes a replay is for (DESIGN §2.10): events that started nothing by mistake, or a run to do again. */
+export function replayable(event: Pick<TriggerEvent, "outcome">): boolean {
+  return event.outcome !== "paused";
 }
 
 /** Where an event came from, for the event log: the object key, the message key, or the webhook id. */

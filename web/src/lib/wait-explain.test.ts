@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Instance, NodeRun } from "./api-types.ts";
-import { explainInstance, explainNode } from "./wait-explain.ts";
+import { explainInstance, explainNode, skipReasonText } from "./wait-explain.ts";
 
 const run = (name: string, status: NodeRun["status"], extra: Partial<NodeRun> = {}): NodeRun => ({
   name, type: "shell", status, attempt: 1, startedAt: null, finishedAt: null, exitCode: null, error: null, ...extra,
@@ -49,5 +49,21 @@ describe("explainNode", () => {
   it("shows a failed node's error or exit code", () => {
     expect(explainNode(run("a", "failed", { exitCode: 3 }), [], [])).toBe("Failed with exit code 3.");
     expect(explainNode(run("a", "failed", { error: "unresolved ${x}" }), [], [])).toBe("Failed: unresolved ${x}");
+  });
+});
+
+describe("a skipped instance", () => {
+  it("says why it never ran without repeating the server's skipped prefix", () => {
+    expect(skipReasonText("skipped: concurrency key 'k1' limit 1 reached (1 running) (overlap: skip)")).toBe(
+      "Skipped, it never ran: concurrency key 'k1' limit 1 reached (1 running) (overlap: skip).",
+    );
+    expect(skipReasonText("waited too long")).toBe("Skipped, it never ran: waited too long.");
+    expect(skipReasonText(null)).toMatch(/overlap policy or the waiting timeout/);
+  });
+
+  it("explains its nodes by the instance, not by an upstream node", () => {
+    const nodes = [run("a", "skipped"), run("c", "skipped")];
+    expect(explainNode(nodes[1]!, nodes, [{ from: "a", to: "c" }], "skipped")).toBe("Never ran: the whole instance was skipped.");
+    expect(explainNode(nodes[1]!, nodes, [{ from: "a", to: "c" }], "failed")).toBe("Skipped: an upstream node did not run.");
   });
 });

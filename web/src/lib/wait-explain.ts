@@ -41,8 +41,15 @@ export function explainInstance(instance: Instance, picture: RunnerPicture): str
   return lines;
 }
 
-/** One node's explanation, from its state and its upstream nodes' states. */
-export function explainNode(node: NodeRun, nodes: readonly NodeRun[], edges: readonly Edge[]): string | null {
+/** Why a skipped instance never ran, as one sentence; the server's reason may already start with "skipped:". */
+export function skipReasonText(reason: string | null | undefined): string {
+  const why = (reason ?? "").replace(/^skipped:\s*/i, "").trim();
+  return why ? `Skipped, it never ran: ${why}.` : "Skipped, it never ran: an overlap policy or the waiting timeout kept it from starting.";
+}
+
+/** One node's explanation, from its state, its upstream nodes' states and (when it never ran) its instance's. */
+export function explainNode(node: NodeRun, nodes: readonly NodeRun[], edges: readonly Edge[], instanceStatus?: Instance["status"]): string | null {
+  if (instanceStatus === "skipped" && node.status === "skipped") return "Never ran: the whole instance was skipped.";
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const upstream = edges.filter((e) => e.to === node.name).map((e) => byName.get(e.from)).filter((n): n is NodeRun => !!n);
   switch (node.status) {

@@ -6,6 +6,7 @@ import {
   definitionText,
   definitionToSave,
   emptyDefinition,
+  fromNodeOnward,
   removeEdges,
   removeNodes,
   renameNode,
@@ -127,5 +128,20 @@ describe("layout in the draft", () => {
     const before = withLayout(def(), new Map([["a", { x: 0, y: 0 }]]));
     const after = withLayout(def(), new Map([["a", { x: 40, y: 0 }]]));
     expect(definitionText(after)).not.toBe(definitionText(before));
+  });
+});
+
+describe("fromNodeOnward", () => {
+  it("lists the node and everything downstream of it once, not its upstream or siblings", () => {
+    const edges = [
+      { from: "a", to: "b" },
+      { from: "a", to: "c" },
+      { from: "b", to: "d" },
+      { from: "c", to: "d" },
+      { from: "d", to: "e" },
+    ];
+    expect(fromNodeOnward(edges, "b")).toEqual(["b", "d", "e"]);
+    expect(fromNodeOnward(edges, "e")).toEqual(["e"]);
+    expect(fromNodeOnward(edges, "a")).toEqual(["a", "b", "c", "d", "e"]);
   });
 });

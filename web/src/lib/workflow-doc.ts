@@ -11,7 +11,19 @@ export function emptyDefinition(name = ""): WorkflowDefinition {
     name,
     description: "",
     params: {},
-    policy: { priority: 5, weighting: "none", maxParallel: null, triggerId: null, timezone: "UTC", resourceGroup: "default" },
+    policy: {
+      priority: 5,
+      weighting: "none",
+      maxParallel: null,
+      triggerId: null,
+      timezone: "UTC",
+      resourceGroup: "default",
+      concurrency: null,
+      overlap: "queue",
+      waitingTimeoutSeconds: null,
+      share: 1,
+      alerts: [],
+    },
     nodes: [],
     edges: [],
   };
@@ -93,6 +105,15 @@ export function connect(def: WorkflowDefinition, edge: Edge): { ok: true; def: W
 /** The upstream nodes of a node, in definition order. */
 export function upstreamOf(def: WorkflowDefinition, name: string): string[] {
   return def.edges.filter((e) => e.to === name).map((e) => e.from);
+}
+
+/** A node and everything downstream of it, in breadth-first order: what a rerun from that node runs again. */
+export function fromNodeOnward(edges: readonly Edge[], name: string): string[] {
+  const seen = [name];
+  for (let i = 0; i < seen.length; i++) {
+    for (const edge of edges) if (edge.from === seen[i] && !seen.includes(edge.to)) seen.push(edge.to);
+  }
+  return seen;
 }
 
 /**
