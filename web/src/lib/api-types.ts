@@ -351,6 +351,8 @@ export interface TriggerTestResult {
   detail: string;
   dedupKey: string | null;
   orderingKey: string | null;
+  /** A batching or debouncing trigger: the key value the sample is gathered under. */
+  gatherKey?: string | null;
   workflows: {
     id: string;
     name: string;
