@@ -52,16 +52,8 @@ afterAll(async () => {
 
 // ---- helpers ----
 
-/** Polls until `done`, well inside the test timeout, then fails with what it last saw. */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last saw ${JSON.stringify(value).slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** Polls through the client, well inside the test timeout, then fails with what it last saw. */
+const until = <T>(read: () => Promise<T>, done: (value: T) => boolean, what: string) => api.until(read, done, what, 90_000);
 
 async function ok(method: string, path: string, body?: unknown): Promise<any> {
   const res = await api.call(method, path, body);

@@ -27,31 +27,19 @@ afterAll(async () => {
   rmSync(logDir, { recursive: true, force: true });
 });
 
-// ---- helpers (as in triggers.test.ts): poll, bounded well inside the test timeout, and say what was last seen ----
+// ---- helpers: poll through the client, bounded well inside the test timeout, and say what was last seen ----
 
-const FINAL = ["succeeded", "failed", "terminated", "skipped"];
 /** A name unique to this run of the file, so trigger filters and key patterns match only this test's events. */
 const unique = (name: string) => `${name}-${process.pid}-${Date.now().toString(36)}`;
 
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 150_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}; last saw ${JSON.stringify(value).slice(0, 2000)}\n${stack.output.join("").slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Real processes on a loaded machine: a longer bound than the client's default. */
+const until = <T>(read: () => Promise<T>, done: (value: T) => boolean, what: string) => api.until(read, done, what, 150_000);
 
 const instance = async (id: string): Promise<any> => (await api.call("GET", `/api/v1/instances/${id}`)).json;
-/** The instance once it is final (skipped included, which client.finished does not wait for) and `also` holds. */
+/** The instance once it is final and `also` holds. */
 const settled = (id: string, also: (view: any) => boolean = () => true) =>
-  until(() => instance(id), (view) => FINAL.includes(view?.status) && also(view), `instance ${id} to finish`);
+  until(() => instance(id), (view) => ["succeeded", "failed", "terminated", "skipped"].includes(view?.status) && also(view), `instance ${id} to finish`);
 
-const instancesOf = async (workflowId: string): Promise<any[]> => (await api.call("GET", `/api/v1/instances?workflowId=${workflowId}&limit=200`)).json.items;
-const eventsOf = async (triggerId: string): Promise<any[]> => (await api.call("GET", `/api/v1/triggers/${triggerId}/events?limit=200`)).json.items;
 const nodeOf = (view: any, name: string) => view.nodes.find((n: { name: string }) => n.name === name);
 
 async function ok(method: string, path: string, body?: unknown, status = 200): Promise<any> {
@@ -59,20 +47,6 @@ async function ok(method: string, path: string, body?: unknown, status = 200): P
   if (res.status !== status) throw new Error(`${method} ${path}: ${res.status} ${res.text}`);
   return res.json;
 }
-
-async function publishedWorkflow(def: Record<string, unknown>): Promise<string> {
-  const id = await api.createWorkflow(def);
-  await ok("POST", `/api/v1/workflows/${id}/publish`, { message: "first" });
-  return id;
-}
-
-async function upload(key: string, content: string) {
-  const path = `/api/v1/buckets/uploads/objects/${key.split("/").map(encodeURIComponent).join("/")}`;
-  const res = await fetch(`${stack.url}${path}`, { method: "PUT", headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "text/csv" }, body: content });
-  if (res.status !== 201) throw new Error(`upload ${key}: ${res.status} ${await res.text()}`);
-}
-
-const send = (message: { key: string; value: string }) => ok("POST", "/api/v1/queues/user-behavior/messages", message, 202);
 
 // ---- the overlap of real processes, from the lines they appended ----
 
@@ -119,7 +93,7 @@ function overlapOf(lines: string[]): Overlap {
 describe("flow control on the real stack", () => {
   it("a concurrency key limit of 2 is never exceeded by real processes, and one key never waits for another", { timeout: 300_000 }, async () => {
     const file = join(logDir, "overlap.log");
-    const wf = await publishedWorkflow({
+    const wf = await api.publishedWorkflow({
       name: "per_key_limit",
       params: { log_dir: logDir },
       policy: { maxParallel: 100, concurrency: { key: "${workflow.triggerMessage.key}", limit: 2 } },
@@ -158,7 +132,7 @@ describe("flow control on the real stack", () => {
   });
 
   it("overlap skip: a second run while maxParallel 1 is held ends skipped with a reason naming maxParallel; the first succeeds", { timeout: 240_000 }, async () => {
-    const wf = await publishedWorkflow({
+    const wf = await api.publishedWorkflow({
       name: "skip_when_busy",
       policy: { maxParallel: 1, overlap: "skip" },
       nodes: [{ name: "work", type: "shell", code: 'echo "ran ${workflow.triggerMessage.n}"; sleep 3' }],
@@ -187,16 +161,16 @@ describe("flow control on the real stack", () => {
       201,
     );
     expect(trigger.batch).toEqual({ maxEvents: 3, windowSeconds: 60, key: null });
-    const wf = await publishedWorkflow({
+    const wf = await api.publishedWorkflow({
       name: "batch_of_uploads",
       policy: { triggerId: trigger.id },
       nodes: [{ name: "count", type: "shell", code: 'echo "batch of ${workflow.triggerMessage.batch.count}"; echo "first ${workflow.triggerMessage.events[0].subject}"' }],
     });
 
     const keys = ["a.csv", "b.csv", "c.csv"].map((name) => `${prefix}/${name}`);
-    for (const key of keys) await upload(key, "id\n1\n");
+    for (const key of keys) await api.upload(key, "id\n1\n");
 
-    const [run] = await until(() => instancesOf(wf), (list) => list.length > 0, "the batch's run");
+    const [run] = await until(() => api.instancesOf(wf), (list) => list.length > 0, "the batch's run");
     const done = await settled(run.id);
     expect(done.status).toBe("succeeded");
     expect(done.triggerMessage.batch.count).toBe(3);
@@ -206,7 +180,7 @@ describe("flow control on the real stack", () => {
     expect(log).toMatch(new RegExp(`first ${prefix}/[abc]\\.csv`));
 
     // Each upload is logged batched, naming the instance its batch became; the batch's own row (source batch) started it.
-    const events = await until(() => eventsOf(trigger.id), (list) => list.length >= 4, "three logged uploads and the batch's row");
+    const events = await until(() => api.eventsOf(trigger.id), (list) => list.length >= 4, "three logged uploads and the batch's row");
     const batched = events.filter((e) => e.outcome === "batched");
     expect(batched).toHaveLength(3);
     for (const event of batched) expect(event.instanceIds, event.detail).toEqual([run.id]);
@@ -214,13 +188,13 @@ describe("flow control on the real stack", () => {
     const own = events.filter((e) => e.outcome !== "batched");
     expect(own).toHaveLength(1);
     expect(own[0]).toMatchObject({ outcome: "started", source: "batch", instanceIds: [run.id] });
-    expect(await instancesOf(wf)).toHaveLength(1);
+    expect(await api.instancesOf(wf)).toHaveLength(1);
   });
 
   it("pause keeps four queue messages without starting anything; resume starts each once, in its own instance", { timeout: 240_000 }, async () => {
     const filter = unique("pause");
     const trigger = await ok("POST", "/api/v1/triggers", { name: "paused_queue", type: "queue", config: { queue: "user-behavior", key: filter } }, 201);
-    const wf = await publishedWorkflow({
+    const wf = await api.publishedWorkflow({
       name: "kept_while_paused",
       policy: { triggerId: trigger.id, maxParallel: 10 },
       nodes: [{ name: "echo", type: "shell", code: 'echo "value=${workflow.triggerMessage.value}"' }],
@@ -228,18 +202,18 @@ describe("flow control on the real stack", () => {
 
     expect(await ok("POST", `/api/v1/triggers/${trigger.id}/pause`)).toMatchObject({ id: trigger.id, paused: true });
     const values = ["m1", "m2", "m3", "m4"].map((v) => `${v}-${filter}`);
-    for (const value of values) await send({ key: filter, value });
-    const kept = await until(() => eventsOf(trigger.id), (list) => list.length >= 4, "four kept events");
+    for (const value of values) await api.send({ key: filter, value });
+    const kept = await until(() => api.eventsOf(trigger.id), (list) => list.length >= 4, "four kept events");
     expect(kept.map((e) => e.outcome)).toEqual(["paused", "paused", "paused", "paused"]);
     expect(kept.every((e) => e.instanceIds.length === 0)).toBe(true);
-    expect(await instancesOf(wf)).toHaveLength(0);
+    expect(await api.instancesOf(wf)).toHaveLength(0);
 
     const resumed = await ok("POST", `/api/v1/triggers/${trigger.id}/resume`);
     expect(resumed).toMatchObject({ trigger: { paused: false }, resumed: 4, remaining: 0 });
 
-    const runs = await until(() => instancesOf(wf), (list) => list.length >= 4, "four resumed runs");
+    const runs = await until(() => api.instancesOf(wf), (list) => list.length >= 4, "four resumed runs");
     expect(runs).toHaveLength(4);
-    const events = await until(() => eventsOf(trigger.id), (list) => list.every((e) => e.outcome === "started"), "every event started");
+    const events = await until(() => api.eventsOf(trigger.id), (list) => list.every((e) => e.outcome === "started"), "every event started");
     expect(events).toHaveLength(4);
     // Each logged event started exactly one instance of its own, and the four are exactly the workflow's runs.
     const started = events.map((e) => e.instanceIds);
@@ -260,7 +234,7 @@ describe("flow control on the real stack", () => {
   });
 
   it("rerun from b keeps a's attempt and output, runs b and c again, and c's new log shows a's output", { timeout: 240_000 }, async () => {
-    const wf = await publishedWorkflow({
+    const wf = await api.publishedWorkflow({
       name: "rerun_from_b",
       nodes: [
         // $$ differs in every process, so a rerun of a would show a different value downstream.

@@ -23,25 +23,12 @@ afterAll(async () => {
 
 // ---- helpers: queue consumers batch for up to a second under wrangler dev, so poll, bounded by the test timeout ----
 
-/** Polls until `done`; gives up well inside the test timeout with what it last saw and the stack's recent output. */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what = "the condition"): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}; last saw ${JSON.stringify(value).slice(0, 2000)}\n${stack.output.join("").slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** The trigger's first logged event (the log lists newest first): it must say `started`, or the test fails at once with its detail. */
 async function startedRun(triggerId: string, workflowId: string) {
-  const events = await until(() => eventsOf(triggerId), (list) => list.length > 0, `an event on ${triggerId}`);
+  const events = await api.until(() => api.eventsOf(triggerId), (list) => list.length > 0, `an event on ${triggerId}`);
   const first = events.at(-1);
   expect(first, first.detail).toMatchObject({ outcome: "started" });
-  const [run] = await until(() => instancesOf(workflowId), (list) => list.length > 0, `a run of ${workflowId}`);
+  const [run] = await api.until(() => api.instancesOf(workflowId), (list) => list.length > 0, `a run of ${workflowId}`);
   return run;
 }
 
@@ -49,28 +36,6 @@ async function created(path: string, body: unknown): Promise<any> {
   const res = await api.call("POST", path, body);
   if (res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${res.text}`);
   return res.json;
-}
-
-async function publishedWorkflow(def: Record<string, unknown>): Promise<string> {
-  const id = await api.createWorkflow(def);
-  const res = await api.call("POST", `/api/v1/workflows/${id}/publish`, { message: "first" });
-  if (res.status !== 200) throw new Error(`publish: ${res.status} ${res.text}`);
-  return id;
-}
-
-const instancesOf = async (workflowId: string): Promise<any[]> => (await api.call("GET", `/api/v1/instances?workflowId=${workflowId}&limit=200`)).json.items;
-const eventsOf = async (triggerId: string): Promise<any[]> => (await api.call("GET", `/api/v1/triggers/${triggerId}/events?limit=200`)).json.items;
-
-async function upload(key: string, content: string) {
-  const path = `/api/v1/buckets/uploads/objects/${key.split("/").map(encodeURIComponent).join("/")}`;
-  const res = await fetch(`${stack.url}${path}`, { method: "PUT", headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "text/csv" }, body: content });
-  if (res.status !== 201) throw new Error(`upload ${key}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as { eTag: string };
-}
-
-async function send(body: unknown) {
-  const res = await api.call("POST", "/api/v1/queues/user-behavior/messages", body);
-  if (res.status !== 202) throw new Error(`send: ${res.status} ${res.text}`);
 }
 
 /** The node code of DataWorks' OSS scenario, with R2's key path. */
@@ -122,9 +87,9 @@ const USER_BEHAVIOR = { key: "some-key", value: '{"user_id": "1001", "action_typ
 describe("reference scenario 2: R2 uploads on the real stack", () => {
   it("an upload of input/test_file_20260310.csv starts exactly one run that logs the message and the key; readme.txt starts nothing", async () => {
     const trigger = await created("/api/v1/triggers", { name: "r2_new_file_trigger", type: "r2", config: { bucket: "uploads", events: ["object-create"], keyPattern: "input/*.csv" } });
-    const wf = await publishedWorkflow({ name: "process_r2_file_workflow", policy: { triggerId: trigger.id, maxParallel: 100 }, nodes: [{ name: "print_key", type: "shell", code: PRINT_KEY }] });
+    const wf = await api.publishedWorkflow({ name: "process_r2_file_workflow", policy: { triggerId: trigger.id, maxParallel: 100 }, nodes: [{ name: "print_key", type: "shell", code: PRINT_KEY }] });
 
-    await upload("input/test_file_20260310.csv", "order_id,amount\n1,9.99\n");
+    await api.upload("input/test_file_20260310.csv", "order_id,amount\n1,9.99\n");
     const run = await startedRun(trigger.id, wf);
     const done = await api.finished(run.id);
     expect(done).toMatchObject({ status: "succeeded", triggerType: "r2", env: "prod", version: 1 });
@@ -134,21 +99,21 @@ describe("reference scenario 2: R2 uploads on the real stack", () => {
     expect(done.triggerMessage).toMatchObject({ specversion: "1.0", source: "r2://uploads", type: "r2:ObjectCreated:PutObject", subject: "input/test_file_20260310.csv" });
 
     // The same object again (same eTag): a repeated notification, as at-least-once delivery may bring.
-    await upload("input/test_file_20260310.csv", "order_id,amount\n1,9.99\n");
-    await upload("input/readme.txt", "not a csv");
-    const events = await until(() => eventsOf(trigger.id), (list) => list.length >= 3);
+    await api.upload("input/test_file_20260310.csv", "order_id,amount\n1,9.99\n");
+    await api.upload("input/readme.txt", "not a csv");
+    const events = await api.until(() => api.eventsOf(trigger.id), (list) => list.length >= 3);
     expect(events.map((e) => e.outcome).sort()).toEqual(["duplicate", "key_mismatch", "started"]);
     expect(events.find((e) => e.outcome === "key_mismatch").detail).toBe("key 'input/readme.txt' does not match input/*.csv");
-    expect(await instancesOf(wf)).toHaveLength(1);
+    expect(await api.instancesOf(wf)).toHaveLength(1);
   });
 });
 
 describe("reference scenario 3: queue messages on the real stack", () => {
   it("a message with key some-key logs User ID: 1001, Action: login; another key starts nothing; a non-JSON value fails with the decode error", async () => {
     const trigger = await created("/api/v1/triggers", { name: "user_action_trigger", type: "queue", config: { queue: "user-behavior", key: "some-key" } });
-    const wf = await publishedWorkflow({ name: "handle_user_action_workflow", policy: { triggerId: trigger.id, maxParallel: 100 }, nodes: [{ name: "parse", type: "python", code: PARSE_USER_ACTION }] });
+    const wf = await api.publishedWorkflow({ name: "handle_user_action_workflow", policy: { triggerId: trigger.id, maxParallel: 100 }, nodes: [{ name: "parse", type: "python", code: PARSE_USER_ACTION }] });
 
-    await send(USER_BEHAVIOR);
+    await api.send(USER_BEHAVIOR);
     const run = await startedRun(trigger.id, wf);
     const done = await api.finished(run.id);
     expect(done.status).toBe("succeeded");
@@ -158,15 +123,15 @@ describe("reference scenario 3: queue messages on the real stack", () => {
     expect(log).toContain("User ID: 1001, Action: login");
     expect(log).toContain("Processing login action...");
 
-    await send({ key: "other-key", value: USER_BEHAVIOR.value });
-    await send({ key: "some-key", value: "not json {" });
-    const runs = await until(() => instancesOf(wf), (list) => list.length >= 2);
+    await api.send({ key: "other-key", value: USER_BEHAVIOR.value });
+    await api.send({ key: "some-key", value: "not json {" });
+    const runs = await api.until(() => api.instancesOf(wf), (list) => list.length >= 2);
     const broken = await api.finished(runs.find((r) => r.id !== run.id).id);
     expect(broken.status).toBe("failed");
     expect(await api.log(broken.id, "parse")).toContain("Error decoding JSON: Expecting value: line 1 column 1 (char 0)");
-    const events = await until(() => eventsOf(trigger.id), (list) => list.length >= 3);
+    const events = await api.until(() => api.eventsOf(trigger.id), (list) => list.length >= 3);
     expect(events.map((e) => e.outcome).sort()).toEqual(["key_mismatch", "started", "started"]);
-    expect(await instancesOf(wf)).toHaveLength(2);
+    expect(await api.instancesOf(wf)).toHaveLength(2);
   });
 
   it("dedups repeated messages by a content template: three sends, one run", async () => {
@@ -176,11 +141,11 @@ describe("reference scenario 3: queue messages on the real stack", () => {
       config: { queue: "user-behavior", key: "dedup-key" },
       dedup: { key: "${workflow.triggerMessage.key}/${workflow.triggerMessage.value}", windowSeconds: 3600 },
     });
-    const wf = await publishedWorkflow({ name: "dedup_workflow", policy: { triggerId: trigger.id }, nodes: [{ name: "n", type: "shell", code: "echo once" }] });
-    for (let i = 0; i < 3; i++) await send({ key: "dedup-key", value: "same payload" });
-    const events = await until(() => eventsOf(trigger.id), (list) => list.length >= 3);
+    const wf = await api.publishedWorkflow({ name: "dedup_workflow", policy: { triggerId: trigger.id }, nodes: [{ name: "n", type: "shell", code: "echo once" }] });
+    for (let i = 0; i < 3; i++) await api.send({ key: "dedup-key", value: "same payload" });
+    const events = await api.until(() => api.eventsOf(trigger.id), (list) => list.length >= 3);
     expect(events.map((e) => e.outcome).sort()).toEqual(["duplicate", "duplicate", "started"]);
-    expect(await instancesOf(wf)).toHaveLength(1);
+    expect(await api.instancesOf(wf)).toHaveLength(1);
   });
 });
 
@@ -191,9 +156,9 @@ describe("untrusted trigger data on the real stack", () => {
     const pwned = marker("r2");
     rmSync(pwned, { force: true });
     const trigger = await created("/api/v1/triggers", { name: "hostile_r2_trigger", type: "r2", config: { bucket: "uploads", keyPattern: "hostile/**" } });
-    const wf = await publishedWorkflow({ name: "hostile_r2_workflow", policy: { triggerId: trigger.id }, nodes: [{ name: "print_key", type: "shell", code: PRINT_KEY }] });
+    const wf = await api.publishedWorkflow({ name: "hostile_r2_workflow", policy: { triggerId: trigger.id }, nodes: [{ name: "print_key", type: "shell", code: PRINT_KEY }] });
     const key = `hostile/$(touch ${pwned}) \`touch ${pwned}\` "q" 'q' ''' $HOME\nline2.csv`;
-    await upload(key, "x");
+    await api.upload(key, "x");
     const run = await startedRun(trigger.id, wf);
     const done = await api.finished(run.id);
     expect(done.status).toBe("succeeded");
@@ -205,7 +170,7 @@ describe("untrusted trigger data on the real stack", () => {
     const pwned = marker("py");
     rmSync(pwned, { force: true });
     const trigger = await created("/api/v1/triggers", { name: "hostile_queue_trigger", type: "queue", config: { queue: "user-behavior", key: "hostile-key" } });
-    const wf = await publishedWorkflow({
+    const wf = await api.publishedWorkflow({
       name: "hostile_queue_workflow",
       policy: { triggerId: trigger.id },
       nodes: [
@@ -214,7 +179,7 @@ describe("untrusted trigger data on the real stack", () => {
       ],
     });
     const value = `''' + __import__('os').system('touch ${pwned}') + ''' """ \\" \`touch ${pwned}\` $(touch ${pwned}) \\n\nsecond line`;
-    await send({ key: "hostile-key", value });
+    await api.send({ key: "hostile-key", value });
     const run = await startedRun(trigger.id, wf);
     const done = await api.finished(run.id);
     expect(done.status).toBe("succeeded");
@@ -230,7 +195,7 @@ describe("signed webhooks on the real stack", () => {
   it("starts one run for a signed request, refuses a tampered one with 401 and ignores a replay", async () => {
     const { signWebhook } = await import("../../worker/core/triggers/webhook-signature.ts");
     const trigger = await created("/api/v1/triggers", { name: "orders_webhook", type: "webhook" });
-    const wf = await publishedWorkflow({ name: "on_order", policy: { triggerId: trigger.id }, nodes: [{ name: "n", type: "shell", code: 'echo "order ${workflow.triggerMessage.order}"' }] });
+    const wf = await api.publishedWorkflow({ name: "on_order", policy: { triggerId: trigger.id }, nodes: [{ name: "n", type: "shell", code: 'echo "order ${workflow.triggerMessage.order}"' }] });
     const body = JSON.stringify({ order: 42 });
     const headers = { "content-type": "application/json", ...signWebhook(trigger.secret, "msg_e2e_1", body) };
     const post = (b: string) => fetch(trigger.hookUrl, { method: "POST", headers, body: b });
@@ -239,6 +204,6 @@ describe("signed webhooks on the real stack", () => {
     expect((await post(body)).status).toBe(200);
     const run = await startedRun(trigger.id, wf);
     expect(await api.log((await api.finished(run.id)).id, "n")).toContain("order 42");
-    expect(await instancesOf(wf)).toHaveLength(1);
+    expect(await api.instancesOf(wf)).toHaveLength(1);
   });
 });
