@@ -99,7 +99,7 @@ afterEach(() => {
   }
 });
 
-async function expectAllGoneAfterSigkill(command: "npm" | "node") {
+async function expectAllGoneAfter(command: "npm" | "node", signal: NodeJS.Signals) {
   const { child, port, entry } = await start(command);
   const tree = descendants(child.pid!);
   entry.pids = tree.map((p) => p.pid);
@@ -108,9 +108,10 @@ async function expectAllGoneAfterSigkill(command: "npm" | "node") {
   expect(tree.some((p) => /workerd/.test(p.command))).toBe(true);
   expect(tree.some((p) => /runner\/src\/cli\.ts/.test(p.command))).toBe(true);
 
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGKILL");
-  await exited;
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  child.kill(signal);
+  const code = await exited;
+  if (signal === "SIGTERM") expect(code).toBe(0); // a graceful stop: children stopped, then exit 0
   await until(
     `every process of that start is gone (left: ${JSON.stringify(alive(entry.pids))})`,
     () => alive(entry.pids).length === 0,
@@ -135,11 +136,15 @@ describe("npm start", () => {
   }, 180_000);
 
   it("SIGKILLed (node scripts/start.ts), leaves no process behind and frees its port", async () => {
-    await expectAllGoneAfterSigkill("node");
+    await expectAllGoneAfter("node", "SIGKILL");
   }, 180_000);
 
   it("SIGKILLed (npm start: npm itself killed), leaves no process behind and frees its port", async () => {
     expect(existsSync(join(ROOT, "web/build/index.html"))).toBe(true);
-    await expectAllGoneAfterSigkill("npm");
+    await expectAllGoneAfter("npm", "SIGKILL");
+  }, 180_000);
+
+  it("SIGTERMed, stops wrangler, workerd and the runner, frees its port and exits 0", async () => {
+    await expectAllGoneAfter("node", "SIGTERM");
   }, 180_000);
 });
