@@ -4,7 +4,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { groupGone } from "../runner/src/process-group.ts";
+import { guardGroup, releaseGroup } from "../runner/src/orphan-guard.ts";
+import { groupGone, groupIsAlive } from "../runner/src/process-group.ts";
 
 export const ROOT = `${join(import.meta.dirname, "..")}/`;
 const BIN = `${ROOT}node_modules/.bin`;
@@ -76,9 +77,19 @@ function cronTicker(url: string, everyMs: number): () => void {
   return () => clearInterval(timer);
 }
 
+/**
+ * Each child leads its own process group so stop() can end it with everything it spawned. Being in another group,
+ * it would outlive this process (npm start SIGKILLed, a test runner that crashes) and keep the port: the runner's
+ * orphan guard (a detached awk reading a pipe from this process) kills the group when that pipe closes, which
+ * happens however this process ends. The group is released once it is gone, so a reused pgid is never killed.
+ */
 function run(cmd: string, args: string[], opts: { quiet?: boolean; output?: string[]; cwd?: string }): ChildProcess {
-  // Each child leads its own process group so stop() can end it with everything it spawned.
   const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, detached: true, stdio: opts.quiet ? ["ignore", "pipe", "pipe"] : ["ignore", "inherit", "inherit"], env: childEnv() });
+  const pgid = child.pid;
+  if (pgid !== undefined) {
+    guardGroup(pgid);
+    child.once("exit", () => void groupGone(pgid, 30_000).then(() => groupIsAlive(pgid) || releaseGroup(pgid)));
+  }
   if (opts.quiet && opts.output) {
     child.stdout?.on("data", (d: Buffer) => opts.output!.push(d.toString()));
     child.stderr?.on("data", (d: Buffer) => opts.output!.push(d.toString()));
@@ -160,7 +171,28 @@ function localSecretKey(persistTo: string | undefined): string {
   return key;
 }
 
+/** Resolves if nothing listens on 127.0.0.1:port; otherwise throws an error naming the port. */
+export async function assertPortFree(port: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(new Error(err.code === "EADDRINUSE" ? `port ${port} is already in use (another npm start?): stop it or set PORT to a free port` : `cannot listen on port ${port}: ${err.message}`)),
+    );
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve()));
+  });
+}
+
+export function portIsFree(port: number): Promise<boolean> {
+  return assertPortFree(port).then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  // A busy port would otherwise make wrangler fail or, worse, the health check answer from whatever holds it.
+  if (options.port !== undefined) await assertPortFree(options.port);
   const port = options.port ?? (await freePort());
   const adminToken = options.adminToken ?? `sk_local_${randomBytes(24).toString("hex")}`;
   const persist = options.persistTo ? ["--persist-to", options.persistTo] : [];
@@ -207,7 +239,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       stopCron();
       await Promise.all([worker, ...runners].map(killGroup));
     };
-    const restart = () => startStack({ ...options, port, adminToken });
+    // After stop() the leaders are gone but workerd may hold the port a moment longer.
+    const restart = async () => {
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline && !(await portIsFree(port)); ) await new Promise((r) => setTimeout(r, 100));
+      return startStack({ ...options, port, adminToken });
+    };
     return { url, inspectorPort, adminToken, runnerToken, worker, runners, output, startRunner, stop, kill, restart };
   } catch (err) {
     await stop();

@@ -1,6 +1,7 @@
 // The console build: a static SPA (adapter-static with an index.html fallback) written to web/build, with its security headers.
-import { readdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import staticAdapter from "@sveltejs/adapter-static";
 import type { Adapter } from "@sveltejs/kit";
@@ -14,7 +15,19 @@ const root = fileURLToPath(new URL(".", import.meta.url));
 const build = fileURLToPath(new URL("./build", import.meta.url));
 
 /**
- * adapter-static, then `_headers` for Workers static assets: the Content-Security-Policy (with the hash of every
+ * The API reference page (/api/docs redirects to /api-docs/): web/api-docs/ (the page, its initializer and style)
+ * and the two files of swagger-ui-dist it loads, so it works offline and asks nothing of a CDN.
+ */
+async function writeApiDocs(): Promise<void> {
+  const out = join(build, "api-docs");
+  const swaggerUi = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
+  await mkdir(out, { recursive: true });
+  for (const file of ["index.html", "api-docs.js", "api-docs.css"]) await copyFile(join(root, "api-docs", file), join(out, file));
+  for (const file of ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"]) await copyFile(join(swaggerUi, file), join(out, file));
+}
+
+/**
+ * adapter-static and the API reference page, then `_headers` for Workers static assets: the Content-Security-Policy (with the hash of every
  * inline script the pages ended up with) and the other security headers, on every path including deep links.
  * A real header rather than kit.csp: SvelteKit can only put a prerendered/fallback page's policy in a <meta>
  * tag, which cannot carry frame-ancestors and does not cover app.html's own inline script.
@@ -25,6 +38,7 @@ function withSecurityHeaders(adapter: Adapter): Adapter {
     name: `${adapter.name}+security-headers`,
     async adapt(builder) {
       await adapter.adapt(builder);
+      await writeApiDocs();
       const pages = (await readdir(build, { recursive: true })).filter((f) => f.endsWith(".html"));
       if (pages.length === 0) throw new Error(`no HTML page in ${build}: cannot compute the console's script hashes`);
       const hashes = (await Promise.all(pages.map(async (f) => inlineScriptHashes(await readFile(join(build, f), "utf8"))))).flat();

@@ -1,5 +1,4 @@
 // The Hono app: auth, one router per resource under /api/v1, the OpenAPI document and one error shape.
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
@@ -46,19 +45,19 @@ export function createApp() {
 
   // API answers are data, never pages: no sniffing, no framing, no referrers, no caching of secrets; the same
   // headers as the console's (core/security-headers.ts), with a policy that lets a JSON answer load nothing.
-  // /api/docs is a page that loads Swagger UI from its CDN, so it keeps the headers but not that policy.
   // (A WebSocket upgrade's 101 answer is left alone: rebuilding it would drop the socket.)
   const headers = secureHeaders({ xFrameOptions: "DENY", referrerPolicy: "no-referrer", crossOriginResourcePolicy: "same-origin" });
   app.use("*", async (c, next) => {
     if (c.req.header("upgrade")) return next();
     await headers(c, next);
     for (const [name, value] of Object.entries(COMMON_SECURITY_HEADERS)) c.res.headers.set(name, value);
-    if (c.req.path !== "/api/docs") c.res.headers.set("content-security-policy", API_CONTENT_SECURITY_POLICY);
+    c.res.headers.set("content-security-policy", API_CONTENT_SECURITY_POLICY);
     if (c.req.path.startsWith("/api/v1/") && !c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
   });
 
   app.get("/api/v1/health", (c) => c.json({ ok: true }));
-  app.get("/api/docs", swaggerUI({ url: "/api/v1/openapi.json", title: "Sluice API" }));
+  // The API reference is a static page of the console's assets (web/api-docs, under the console's policy).
+  app.get("/api/docs", (c) => c.redirect("/api-docs/", 302));
 
   const apiBodyLimit = bodyLimit({
     maxSize: MAX_REQUEST_BYTES,
