@@ -129,7 +129,8 @@ export function parseDocument(raw: RawDoc, docs: number): DefinitionFile {
       return { kind, name: input.name, input, source };
     }
     const { definition, trigger } = withTriggerId(rest, source, docs);
-    return { kind, name: definition.name, trigger, definition: parseDefinition(definition), source };
+    const parsed = parseDefinition(definition);
+    return { kind, name: parsed.name, trigger, definition: parsed, source };
   } catch (err) {
     if (err instanceof FileError) throw err;
     const e = err as { details?: { path?: string; message: string }[]; message: string };

@@ -112,7 +112,7 @@ function followLive(api: Api, instanceId: string, cursor: LogCursor): Promise<In
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(liveUrl(api.connection, instanceId), ["sluice.v1", `bearer.${api.connection.key}`]);
     let done = false;
-    ws.onmessage = (event) => {
+    ws.addEventListener("message", (event: MessageEvent) => {
       const msg = JSON.parse(String(event.data)) as { type: string; instance?: Instance; node?: string; attempt?: number; text?: string };
       if (msg.type === "log" && msg.node !== undefined) cursor.chunk(msg.node, msg.attempt ?? 1, msg.text ?? "");
       if (msg.type === "instance" && msg.instance) {
@@ -123,12 +123,12 @@ function followLive(api: Api, instanceId: string, cursor: LogCursor): Promise<In
           resolve(msg.instance);
         }
       }
-    };
-    ws.onerror = () => {
+    });
+    ws.addEventListener("error", () => {
       if (!done) reject(new Error("live socket failed"));
-    };
-    ws.onclose = () => {
+    });
+    ws.addEventListener("close", () => {
       if (!done) reject(new Error("live socket closed"));
-    };
+    });
   });
 }

@@ -133,7 +133,7 @@ export function program(out: Out = stdout, env: NodeJS.ProcessEnv = process.env)
     .helpOption(false)
     .argument("[args...]")
     .action((args: string[]) => {
-      const entry = fileURLToPath(new URL("../runner/src/cli.ts", import.meta.url));
+      const entry = fileURLToPath(new URL("../runner/src/cli.ts", import.meta.url).href);
       code = spawnSync(process.execPath, [entry, ...args], { stdio: "inherit" }).status ?? 1;
     });
 

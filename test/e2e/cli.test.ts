@@ -1,0 +1,156 @@
+// The sluice CLI as a user runs it, against the real stack: apply the examples, run, follow, export, errors.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, startStack, type Stack } from "../../scripts/stack.ts";
+
+let stack: Stack;
+let persistTo: string;
+let work: string;
+
+beforeAll(async () => {
+  persistTo = mkdtempSync(join(tmpdir(), "sluice-e2e-cli-"));
+  work = mkdtempSync(join(tmpdir(), "sluice-e2e-cli-files-"));
+  stack = await startStack({ quiet: true, persistTo, runners: [{ name: "e2e-cli-runner", slots: 2 }] });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(persistTo, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** `sluice …` from the repository root, as `npx sluice` runs it (cli/bin.mjs), with the key in the environment. */
+function sluice(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, "cli/bin.mjs"), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, SLUICE_URL: stack.url, SLUICE_KEY: stack.adminToken, XDG_CONFIG_HOME: work, NO_COLOR: "1" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+const file = (name: string, text: string) => {
+  const path = join(work, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+describe("sluice apply, run, export on the real stack", () => {
+  it("applies the examples and publishes them; the same files again change nothing", async () => {
+    const first = await sluice("apply", "-f", "examples/", "--publish", "-m", "from the examples");
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain("+name: r2_new_file_trigger");
+    for (const name of ["hello_trigger_workflow", "process_r2_file_workflow", "handle_user_action_workflow"]) {
+      expect(first.stdout).toMatch(new RegExp(`workflow ${name} \\(wf_\\w+\\): created, published as version 1`));
+    }
+    const second = await sluice("apply", "-f", "examples/", "--publish");
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toContain("no changes");
+    expect(second.stdout).not.toMatch(/created|updated|published/);
+  });
+
+  it("runs scenario 1 in dev, following it live, and exits 0 with the greeting in its log", async () => {
+    const run = await sluice("run", "hello_trigger_workflow", "--env", "dev", "--run-date", "20260310", "--follow");
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain("Hello, Trigger Workflow! Current time is 20260309");
+    expect(run.stderr).toMatch(/hello: succeeded/);
+    expect(run.stderr).toMatch(/instance \S+: succeeded/);
+  });
+
+  it("exports every definition as files that apply reads back with no change", async () => {
+    const dir = join(work, "export");
+    const exported = await sluice("export", "--dir", dir);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual([
+      "handle_user_action_workflow.workflow.yaml",
+      "hello_trigger_workflow.workflow.yaml",
+      "process_r2_file_workflow.workflow.yaml",
+      "r2_new_file_trigger.trigger.yaml",
+      "user_action_trigger.trigger.yaml",
+    ]);
+    const again = await sluice("apply", "-f", dir, "--publish");
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain("no changes");
+  });
+
+  it("shows a diff for a changed draft, applies it, and publishes only what differs from the published version", async () => {
+    const path = file("hello.yaml", 'kind: Workflow\nname: hello_trigger_workflow\nnodes:\n  - name: hello\n    type: shell\n    code: echo "Hello again ${bizdate}"\n');
+    const dry = await sluice("apply", "-f", path, "--dry-run");
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain('-      code: echo "Hello, Trigger Workflow! Current time is ${bizdate}"');
+    expect(dry.stdout).toContain('+      code: echo "Hello again ${bizdate}"');
+    expect(dry.stdout).toContain("dry run: nothing was changed");
+    const applied = await sluice("apply", "-f", path, "--publish", "-m", "again");
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toMatch(/workflow hello_trigger_workflow \(wf_\w+\): updated, published as version 2/);
+    expect((await sluice("apply", "-f", path, "--publish")).stdout).toContain("no changes");
+  });
+
+  it("a run that fails exits 1 with the failing node's log", async () => {
+    const path = file("failing.yaml", 'kind: Workflow\nname: failing_workflow\nnodes:\n  - name: boom\n    type: shell\n    code: |\n      echo "about to fail"\n      exit 3\n');
+    expect((await sluice("apply", "-f", path)).code).toBe(0);
+    const run = await sluice("run", "failing_workflow", "--env", "dev", "--follow");
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("about to fail");
+    expect(run.stderr).toMatch(/instance \S+: failed/);
+  });
+
+  it("scenario 3 through the CLI: send a message, the trigger's event and the run's log", async () => {
+    const sent = await sluice("send", "user-behavior", "--key", "some-key", "--value", '{"user_id": "1001", "action_type": "login", "timestamp": 1688888888}');
+    expect(sent.code, sent.stderr).toBe(0);
+    let instances: any[] = [];
+    for (let i = 0; i < 150 && !instances.some((x) => x.status === "succeeded"); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      instances = JSON.parse((await sluice("--json", "instances", "--workflow", "handle_user_action_workflow")).stdout);
+    }
+    expect(instances.map((x) => x.status)).toEqual(["succeeded"]);
+    const logs = await sluice("logs", instances[0].id, "--node", "parse");
+    expect(logs.stdout).toContain("User ID: 1001, Action: login");
+    const events = await sluice("--json", "events", "user_action_trigger");
+    expect(JSON.parse(events.stdout).map((e: any) => e.outcome)).toEqual(["started"]);
+  });
+});
+
+describe("sluice apply refuses bad files before changing anything", () => {
+  it("names the file, the line, the path in it and the problem; exit 2", async () => {
+    const path = file("bad.yaml", "kind: Workflow\nname: bad_workflow\npolicy:\n  trigger: r2_new_file_trigger\nnodes:\n  - name: a\n    type: shell\n    priority: 4\n");
+    const res = await sluice("apply", "-f", path);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(`${path}:8: nodes[0].priority (node 'a'): priority must be one of 1, 3, 5, 7, 8`);
+    const list = await sluice("--json", "workflows");
+    expect(JSON.parse(list.stdout).map((w: any) => w.name)).not.toContain("bad_workflow");
+  });
+
+  it("an unknown trigger name and the API's own 400 are pointed at the file the same way", async () => {
+    const unknown = file("unknown.yaml", "kind: Workflow\nname: orphan\npolicy:\n  trigger: no_such_trigger\nnodes:\n  - name: a\n    type: shell\n");
+    const a = await sluice("apply", "-f", unknown);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain(`${unknown}:4: policy.trigger: no trigger named 'no_such_trigger' in the workspace or in the files`);
+    // Whether a queue is consumed is the Worker's to say: its 400 comes back located in the file.
+    const queue = file("queue.yaml", "kind: Trigger\nname: ghost_queue_trigger\ntype: queue\nconfig:\n  queue: no-such-queue\n");
+    const b = await sluice("apply", "-f", queue);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain(`${queue}:5: config.queue: this Worker consumes no queue named 'no-such-queue'`);
+  });
+});
+
+describe("the JSON Schemas of definition files", () => {
+  it("are served without a key and describe kind and policy.trigger", async () => {
+    const workflow = (await (await fetch(`${stack.url}/api/v1/schemas/workflow.json`)).json()) as any;
+    expect(workflow.required).toContain("kind");
+    expect(workflow.properties.policy.properties.trigger).toBeDefined();
+    expect(workflow.properties.policy.properties.triggerId).toBeUndefined();
+    const trigger = await fetch(`${stack.url}/api/v1/schemas/trigger.json`);
+    expect(trigger.status).toBe(200);
+    expect(((await trigger.json()) as any).oneOf.map((b: any) => b.properties.type.const)).toEqual(["r2", "queue", "webhook"]);
+  });
+});
