@@ -86,8 +86,8 @@ describe("sluice apply, run, export on the real stack", () => {
     const path = file("hello.yaml", 'kind: Workflow\nname: hello_trigger_workflow\nnodes:\n  - name: hello\n    type: shell\n    code: echo "Hello again ${bizdate}"\n');
     const dry = await sluice("apply", "-f", path, "--dry-run");
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toContain('-      code: echo "Hello, Trigger Workflow! Current time is ${bizdate}"');
-    expect(dry.stdout).toContain('+      code: echo "Hello again ${bizdate}"');
+    expect(dry.stdout).toContain('-    code: echo "Hello, Trigger Workflow! Current time is ${bizdate}"');
+    expect(dry.stdout).toContain('+    code: echo "Hello again ${bizdate}"');
     expect(dry.stdout).toContain("dry run: nothing was changed");
     const applied = await sluice("apply", "-f", path, "--publish", "-m", "again");
     expect(applied.code, applied.stderr).toBe(0);
