@@ -102,7 +102,7 @@ export const hasChanges = (steps: readonly Step[]) => steps.some((s) => s.action
 /** A 400 from the API, pointed at the file it came from. */
 function inFile(err: unknown, file: DefinitionFile): never {
   if (err instanceof ApiError && err.status === 400 && err.details.length > 0) {
-    throw new FileError(detailProblems(file.source, err.details, 1, file.kind === "Workflow" ? fileTriggerPath : undefined));
+    throw new FileError(detailProblems(file.source, err.details, file.source.docs, file.kind === "Workflow" ? fileTriggerPath : undefined));
   }
   if (err instanceof ApiError) throw new FileError([`${file.source.file}: ${file.kind.toLowerCase()} '${file.name}': ${err.message}`]);
   throw err;

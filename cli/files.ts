@@ -15,6 +15,8 @@ export interface Source {
   file: string;
   /** 1-based, among the file's documents (and array items). */
   doc: number;
+  /** How many documents the file holds (a lone one is not numbered in messages). */
+  docs: number;
   line(path: readonly (string | number)[]): number | undefined;
 }
 
@@ -40,7 +42,7 @@ export function pathSegments(path: string | undefined): (string | number)[] {
 }
 
 /** `file:line: problem`; the document number only when a file holds several. */
-export function located(source: Source, path: string | undefined, message: string, docs = 1): string {
+export function located(source: Source, path: string | undefined, message: string, docs = source.docs): string {
   const line = source.line(pathSegments(path));
   const where = `${source.file}${docs > 1 ? ` (document ${source.doc})` : ""}${line !== undefined ? `:${line}` : ""}`;
   const text = path && !message.startsWith(path) ? `${path}: ${message}` : message;
@@ -91,11 +93,12 @@ export function readDocuments(file: string, text: string): RawDoc[] {
     const value = doc.toJS() as unknown;
     if (value === null || value === undefined) continue; // an empty document (a trailing ---)
     if (Array.isArray(value)) {
-      value.forEach((item, i) => out.push({ value: item, source: { file, doc: out.length + 1, line: lineIn(doc, [i]) } }));
+      value.forEach((item, i) => out.push({ value: item, source: { file, doc: out.length + 1, docs: 0, line: lineIn(doc, [i]) } }));
     } else {
-      out.push({ value, source: { file, doc: out.length + 1, line: lineIn(doc, []) } });
+      out.push({ value, source: { file, doc: out.length + 1, docs: 0, line: lineIn(doc, []) } });
     }
   }
+  for (const raw of out) raw.source.docs = out.length;
   return out;
 }
 

@@ -15,7 +15,7 @@ export function workflowForm(def: WorkflowDefinition, triggerName: string | null
     name: def.name,
     description: def.description,
     params: def.params,
-    policy: { ...policy, trigger: triggerName },
+    policy: { trigger: triggerName, ...policy },
     nodes: def.nodes,
     edges: def.edges,
   };
