@@ -28,6 +28,7 @@ export function printingSink(out: Out, prefix = true): FollowSink {
   return {
     node: (n) => out.error(`${pc.dim("●")} ${n.name}${n.attempt > 1 ? ` (attempt ${n.attempt})` : ""}: ${status(n.status)}${n.error ? ` — ${n.error}` : ""}`),
     log: flush,
+    notice: (text) => out.error(pc.yellow(text)),
     instance: (i) => {
       for (const [node, rest] of partial) if (rest !== "") out.line(prefix ? `${pc.dim(`[${node}]`)} ${rest}` : rest);
       partial.clear();
@@ -37,7 +38,7 @@ export function printingSink(out: Out, prefix = true): FollowSink {
 }
 
 /** With JSON output the stream is quiet and the end state is printed once. */
-const quietSink: FollowSink = { node: () => {}, log: () => {}, instance: () => {} };
+const quietSink: FollowSink = { node: () => {}, log: () => {}, instance: () => {}, notice: () => {} };
 
 export interface RunOptions {
   env: "dev" | "prod";

@@ -23,6 +23,8 @@ export interface FollowSink {
   node(node: InstanceNode): void;
   log(node: string, text: string): void;
   instance(instance: Instance): void;
+  /** Said once when the live socket cannot be had and polling takes over. */
+  notice(text: string): void;
 }
 
 /**
@@ -87,7 +89,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Follows until the instance finishes; returns it as it ended. */
 export async function follow(api: Api, instanceId: string, sink: FollowSink, only?: string): Promise<Instance> {
   const cursor = new LogCursor(sink, only);
-  const viaSocket = typeof WebSocket === "function" ? await followLive(api, instanceId, cursor).catch(() => null) : null;
+  const viaSocket =
+    typeof WebSocket === "function"
+      ? await followLive(api, instanceId, cursor).catch((err: Error) => {
+          sink.notice(`live status unavailable (${err.message}); polling`);
+          return null;
+        })
+      : null;
   let instance = viaSocket ?? (await pollUntilFinished(api, instanceId, cursor));
   // The live window may close before the last chunks travel: the API's log has every byte.
   instance = await api.call("GET", `/instances/${instanceId}`);
@@ -127,8 +135,8 @@ function followLive(api: Api, instanceId: string, cursor: LogCursor): Promise<In
     ws.addEventListener("error", () => {
       if (!done) reject(new Error("live socket failed"));
     });
-    ws.addEventListener("close", () => {
-      if (!done) reject(new Error("live socket closed"));
+    ws.addEventListener("close", (event: CloseEvent) => {
+      if (!done) reject(new Error(`live socket closed${event.code ? ` with ${event.code}` : ""}`));
     });
   });
 }

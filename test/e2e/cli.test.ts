@@ -64,6 +64,7 @@ describe("sluice apply, run, export on the real stack", () => {
     expect(run.stdout).toContain("Hello, Trigger Workflow! Current time is 20260309");
     expect(run.stderr).toMatch(/hello: succeeded/);
     expect(run.stderr).toMatch(/instance \S+: succeeded/);
+    expect(run.stderr).not.toContain("polling"); // followed over the live socket
   });
 
   it("exports every definition as files that apply reads back with no change", async () => {
@@ -117,6 +118,56 @@ describe("sluice apply, run, export on the real stack", () => {
     expect(logs.stdout).toContain("User ID: 1001, Action: login");
     const events = await sluice("--json", "events", "user_action_trigger");
     expect(JSON.parse(events.stdout).map((e: any) => e.outcome)).toEqual(["started"]);
+  });
+});
+
+describe("operating through the CLI", () => {
+  /** Polls `sluice --json instances` until `done` (bounded by the test timeout). */
+  async function instancesUntil(workflow: string, done: (list: any[]) => boolean): Promise<any[]> {
+    for (;;) {
+      const list = JSON.parse((await sluice("--json", "instances", "--workflow", workflow)).stdout);
+      if (done(list)) return list;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  it("scenario 2: upload starts one run; the event log, replay, rerun and logs -f", async () => {
+    const csv = file("orders.csv", "order_id,amount\n1,9.99\n");
+    const up = await sluice("upload", "uploads", "input/test_file_20260310.csv", csv, "--content-type", "text/csv");
+    expect(up.code, up.stderr).toBe(0);
+    const [run] = await instancesUntil("process_r2_file_workflow", (l) => l.some((i) => i.status === "succeeded"));
+    const followed = await sluice("logs", run.id, "-f");
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout).toContain("A new file has arrived: input/test_file_20260310.csv");
+
+    const events = JSON.parse((await sluice("--json", "events", "r2_new_file_trigger")).stdout);
+    expect(events.map((e: any) => e.outcome)).toEqual(["started"]);
+    const replayed = await sluice("replay", "r2_new_file_trigger", events[0].id);
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toMatch(/replayed as \S+: started/);
+    await instancesUntil("process_r2_file_workflow", (l) => l.length === 2 && l.every((i) => i.status === "succeeded"));
+
+    const rerun = await sluice("rerun", run.id, "--mode", "all");
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const after = await sluice("logs", run.id, "--follow", "--node", "print_key");
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stdout).toContain("A new file has arrived: input/test_file_20260310.csv");
+  });
+
+  it("trigger test says whether a sample matches (exit 1 when it does not)", async () => {
+    const other = file("other.json", JSON.stringify({ key: "other-key", value: "{}" }));
+    const miss = await sluice("trigger", "test", "user_action_trigger", "--message", `@${other}`);
+    expect(miss.code).toBe(1);
+    expect(miss.stdout).toContain("does not match: key_mismatch");
+    const hit = await sluice("trigger", "test", "user_action_trigger", "--message", JSON.stringify({ key: "some-key", value: '{"user_id": "7"}' }));
+    expect(hit.code, hit.stderr).toBe(0);
+    expect(hit.stdout).toContain("workflow handle_user_action_workflow v1: would start");
+  });
+
+  it("an API refusal exits 1 with the API's message", async () => {
+    const res = await sluice("terminate", "ins_does_not_exist");
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/ins_does_not_exist was not found \(404 not_found\)/);
   });
 });
 
