@@ -25,7 +25,8 @@ export function program(out: Out = stdout, env: NodeJS.ProcessEnv = process.env)
   const action =
     <A extends unknown[]>(fn: (...args: A) => Promise<number | void>) =>
     async (...args: A) => {
-      code = (await fn(...args)) ?? 0;
+      const result = await fn(...args);
+      code = typeof result === "number" ? result : 0;
     };
 
   cli

@@ -10,8 +10,8 @@ export interface Out {
 
 export const stdout: Out = {
   json: false,
-  line: (text) => process.stdout.write(`${text}\n`),
-  error: (text) => process.stderr.write(`${text}\n`),
+  line: (text) => void process.stdout.write(`${text}\n`),
+  error: (text) => void process.stderr.write(`${text}\n`),
 };
 
 export function table(head: string[], rows: unknown[][]): string {

@@ -1,6 +1,6 @@
 // The sluice CLI as a user runs it, against the real stack: apply the examples, run, follow, export, errors.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,10 +24,15 @@ afterAll(async () => {
 
 /** `sluice …` from the repository root, as `npx sluice` runs it (cli/bin.mjs), with the key in the environment. */
 function sluice(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return sluiceWith({ SLUICE_URL: stack.url, SLUICE_KEY: stack.adminToken }, ...args);
+}
+
+function sluiceWith(connection: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { SLUICE_URL: _u, SLUICE_KEY: _k, ...inherited } = process.env;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, "cli/bin.mjs"), ...args], {
       cwd: ROOT,
-      env: { ...process.env, SLUICE_URL: stack.url, SLUICE_KEY: stack.adminToken, XDG_CONFIG_HOME: work, NO_COLOR: "1" },
+      env: { ...inherited, ...connection, XDG_CONFIG_HOME: work, NO_COLOR: "1" },
     });
     let stdout = "";
     let stderr = "";
@@ -162,6 +167,18 @@ describe("operating through the CLI", () => {
     const hit = await sluice("trigger", "test", "user_action_trigger", "--message", JSON.stringify({ key: "some-key", value: '{"user_id": "7"}' }));
     expect(hit.code, hit.stderr).toBe(0);
     expect(hit.stdout).toContain("workflow handle_user_action_workflow v1: would start");
+  });
+
+  it("login saves the connection (mode 0600) that later commands use without SLUICE_URL/SLUICE_KEY", async () => {
+    const wrong = await sluiceWith({}, "login", "--url", stack.url, "--key", "not-a-key");
+    expect(wrong.code).toBe(1); // a wrong key is said at login, and nothing is saved
+    expect(existsSync(join(work, "sluice", "config.json"))).toBe(false);
+    const login = await sluiceWith({}, "login", "--url", stack.url, "--key", stack.adminToken);
+    expect(login.code, login.stderr).toBe(0);
+    expect(statSync(join(work, "sluice", "config.json")).mode & 0o777).toBe(0o600);
+    const list = await sluiceWith({}, "--json", "workflows");
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).map((w: any) => w.name)).toContain("hello_trigger_workflow");
   });
 
   it("an API refusal exits 1 with the API's message", async () => {
