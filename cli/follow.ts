@@ -115,28 +115,39 @@ async function pollUntilFinished(api: Api, instanceId: string, cursor: LogCursor
   }
 }
 
-/** The live socket: resolves with the finished instance, rejects when the socket fails (the caller then polls). */
+/** How often the API is asked whether the instance ended, in case the socket falls silent. */
+const WATCHDOG_MS = 5_000;
+
+/**
+ * The live socket: resolves with the finished instance, rejects when the socket fails (the caller then polls).
+ * A slow poll beside it ends the wait should the socket stay open but silent.
+ */
 function followLive(api: Api, instanceId: string, cursor: LogCursor): Promise<Instance> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(liveUrl(api.connection, instanceId), ["sluice.v1", `bearer.${api.connection.key}`]);
     let done = false;
+    const end = (outcome: () => void) => {
+      if (done) return;
+      done = true;
+      clearInterval(watchdog);
+      ws.close();
+      outcome();
+    };
+    const watchdog = setInterval(() => {
+      api.call("GET", `/instances/${instanceId}`).then(
+        (instance: Instance) => FINISHED.includes(instance.status) && end(() => resolve(instance)),
+        () => {}, // the socket or the next tick says more
+      );
+    }, WATCHDOG_MS);
     ws.addEventListener("message", (event: MessageEvent) => {
       const msg = JSON.parse(String(event.data)) as { type: string; instance?: Instance; node?: string; attempt?: number; text?: string };
       if (msg.type === "log" && msg.node !== undefined) cursor.chunk(msg.node, msg.attempt ?? 1, msg.text ?? "");
       if (msg.type === "instance" && msg.instance) {
         cursor.instance(msg.instance);
-        if (FINISHED.includes(msg.instance.status)) {
-          done = true;
-          ws.close();
-          resolve(msg.instance);
-        }
+        if (FINISHED.includes(msg.instance.status)) end(() => resolve(msg.instance!));
       }
     });
-    ws.addEventListener("error", () => {
-      if (!done) reject(new Error("live socket failed"));
-    });
-    ws.addEventListener("close", (event: CloseEvent) => {
-      if (!done) reject(new Error(`live socket closed${event.code ? ` with ${event.code}` : ""}`));
-    });
+    ws.addEventListener("error", () => end(() => reject(new Error("live socket failed"))));
+    ws.addEventListener("close", (event: CloseEvent) => end(() => reject(new Error(`live socket closed${event.code ? ` with ${event.code}` : ""}`))));
   });
 }
