@@ -104,7 +104,8 @@ function inFile(err: unknown, file: DefinitionFile): never {
   if (err instanceof ApiError && err.status === 400 && err.details.length > 0) {
     throw new FileError(detailProblems(file.source, err.details, file.source.docs, file.kind === "Workflow" ? fileTriggerPath : undefined));
   }
-  if (err instanceof ApiError) throw new FileError([`${file.source.file}: ${file.kind.toLowerCase()} '${file.name}': ${err.message}`]);
+  // Any other refusal (403, 409 …) is the API's, not the file's: exit 1 with its message, naming what was being applied.
+  if (err instanceof ApiError) throw new ApiError(err.status, err.code, `${file.source.file}: ${file.kind.toLowerCase()} '${file.name}': ${err.message}`, err.details);
   throw err;
 }
 
