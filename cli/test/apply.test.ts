@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { hasChanges, plan, type Workspace } from "../apply.ts";
+import { execute, hasChanges, plan, type Workspace } from "../apply.ts";
+import { ApiError, type Api } from "../api.ts";
 import { FileError, type DefinitionFile, type Source } from "../files.ts";
 import { definitionOf, formDiff, sameForm, triggerForm, triggerInputOf, workflowForm } from "../forms.ts";
 import { parseDefinition } from "../../worker/core/validate.ts";
@@ -102,5 +103,61 @@ describe("file forms", () => {
 
   it("diffs as YAML lines", () => {
     expect(formDiff("w", { kind: "Workflow", name: "a" }, { kind: "Workflow", name: "b" })).toContain("-name: a\n+name: b");
+  });
+});
+
+describe("apply's execution", () => {
+  /** Records calls and answers as the API would, ids made up. */
+  function recordingApi(answers: Record<string, unknown> = {}) {
+    const calls: [string, string, any][] = [];
+    const api = {
+      connection: { url: "http://x", key: "k" },
+      call: async (method: string, path: string, body?: unknown): Promise<any> => {
+        calls.push([method, path, body]);
+        if (`${method} ${path}` in answers) {
+          const answer = answers[`${method} ${path}`];
+          if (answer instanceof Error) throw answer;
+          return answer;
+        }
+        return method === "POST" && path === "/triggers" ? { id: "trg_new" } : method === "POST" && path === "/workflows" ? { id: "wf_new" } : { version: 1 };
+      },
+      all: async () => [],
+      text: async () => ({ status: 200, text: "" }),
+      put: async () => ({}),
+    } as Api;
+    return { api, calls };
+  }
+
+  it("creates the trigger first and gives its new id to the workflow, then publishes with the message", async () => {
+    const { api, calls } = recordingApi();
+    const steps = plan([workflowFile(HELLO, "q"), triggerFile(QUEUE)], empty, true);
+    await execute(api, steps, "first", () => {});
+    expect(calls.map(([m, p]) => `${m} ${p}`)).toEqual(["POST /triggers", "POST /workflows", "POST /workflows/wf_new/publish"]);
+    expect(calls[1]![2].policy.triggerId).toBe("trg_new");
+    expect(calls[2]![2]).toEqual({ message: "first" });
+  });
+
+  it("keeps the editor's layout when the file has none, and skips unchanged workflows", async () => {
+    const { api, calls } = recordingApi();
+    const layout = { positions: { a: { x: 1, y: 2 } } };
+    const ws: Workspace = {
+      triggers: [],
+      workflows: [
+        { id: "wf_1", name: "hello", publishedVersion: null, draft: definitionOf({ ...HELLO, ui: layout }) },
+        { id: "wf_2", name: "same", publishedVersion: null, draft: definitionOf({ ...HELLO, name: "same" }) },
+      ],
+    };
+    await execute(api, plan([workflowFile({ ...HELLO, description: "new" }), workflowFile({ ...HELLO, name: "same" })], ws, false), "", () => {});
+    expect(calls.map(([m, p]) => `${m} ${p}`)).toEqual(["PUT /workflows/wf_1"]);
+    expect(calls[0]![2].ui).toEqual(layout);
+  });
+
+  it("a 400 from the API is located in the file; another refusal stays the API's", async () => {
+    const bad = new ApiError(400, "invalid_definition", "x", [{ path: "policy.triggerId", message: "policy.triggerId: refused" }]);
+    const { api } = recordingApi({ "POST /workflows": bad });
+    const run = execute(api, plan([workflowFile(HELLO)], empty, false), "", () => {});
+    await expect(run).rejects.toThrow(new FileError(["hello.yaml:3: policy.trigger: refused"]));
+    const { api: api2 } = recordingApi({ "POST /workflows": new ApiError(403, "forbidden", "read-only key", []) });
+    await expect(execute(api2, plan([workflowFile(HELLO)], empty, false), "", () => {})).rejects.toThrow("hello.yaml: workflow 'hello': read-only key");
   });
 });
