@@ -219,6 +219,8 @@ describe("the JSON Schemas of definition files", () => {
     expect(workflow.properties.policy.properties.triggerId).toBeUndefined();
     const trigger = await fetch(`${stack.url}/api/v1/schemas/trigger.json`);
     expect(trigger.status).toBe(200);
+    const doc = (await (await fetch(`${stack.url}/api/v1/openapi.json`)).json()) as any;
+    expect(doc.paths["/api/v1/schemas/workflow.json"].get.security).toEqual([]);
     expect(((await trigger.json()) as any).oneOf.map((b: any) => b.properties.type.const)).toEqual(["r2", "queue", "webhook"]);
   });
 });
