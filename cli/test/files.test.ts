@@ -76,3 +76,21 @@ describe("definition files", () => {
     expect(pathSegments(undefined)).toEqual([]);
   });
 });
+
+describe("examples/", () => {
+  it("holds the three reference scenarios as valid files, each with its schema comment", async () => {
+    const { readFileSync } = await import("node:fs");
+    const dir = new URL("../../examples", import.meta.url).pathname;
+    const defs = loadDefinitions([dir]);
+    expect(defs.map((d) => `${d.kind}:${d.name}`).sort()).toEqual([
+      "Trigger:r2_new_file_trigger",
+      "Trigger:user_action_trigger",
+      "Workflow:handle_user_action_workflow",
+      "Workflow:hello_trigger_workflow",
+      "Workflow:process_r2_file_workflow",
+    ]);
+    for (const def of defs) {
+      expect(readFileSync(def.source.file, "utf8").split("\n")[0]).toBe(`# yaml-language-server: $schema=http://127.0.0.1:8787/api/v1/schemas/${def.kind.toLowerCase()}.json`);
+    }
+  });
+});
