@@ -15,7 +15,7 @@ export default defineConfig({
         test: {
           name: "unit",
           environment: "node",
-          include: ["worker/core/**/*.test.ts", "runner/test/**/*.test.ts", "web/src/**/*.test.ts"],
+          include: ["worker/core/**/*.test.ts", "runner/test/**/*.test.ts", "cli/test/**/*.test.ts", "web/src/**/*.test.ts"],
         },
       },
       {

@@ -18,6 +18,7 @@ import { runnerApi } from "./runner.ts";
 import { runnersApi } from "./runners.ts";
 import { statsApi } from "./stats.ts";
 import { runsApi } from "./runs.ts";
+import { SCHEMA_PATHS, schemasRoute } from "./schemas-route.ts";
 import { workspacesApi } from "./workspaces.ts";
 import { audit } from "../auth/audit.ts";
 import { triggerActivityApi } from "./trigger-activity.ts";
@@ -68,7 +69,7 @@ export function createApp() {
   // Object uploads have their own, larger limit (buckets.ts).
   app.use("/api/*", (c, next) => (c.req.path.startsWith("/api/v1/buckets/") ? next() : apiBodyLimit(c, next)));
   app.use("/api/v1/*", async (c, next) => {
-    if (c.req.path === "/api/v1/openapi.json") return next();
+    if (c.req.path === "/api/v1/openapi.json" || SCHEMA_PATHS.includes(c.req.path)) return next();
     c.set("principal", await authenticate(c.env, c.req.header("authorization") ?? bearerFromWebSocketProtocol(c.req.header("sec-websocket-protocol"))));
     return next();
   });
@@ -77,6 +78,7 @@ export function createApp() {
   for (const api of [workflowsApi, versionsApi, runsApi, instancesApi, runnerApi, runnersApi, statsApi, keysApi, workspacesApi, triggersApi, triggerActivityApi, triggerOpsApi, queuesApi, bucketsApi]) {
     app.route("/api/v1", api);
   }
+  app.route("/", schemasRoute); // GET /api/v1/schemas/{workflow,trigger}.json, no key (DESIGN §8)
   app.route("/api/v1", bulkApi); // POST /instances/bulk (DESIGN §2.10)
   app.route("/api/v1", alertsApi); // /workflows/{id}/alerts (DESIGN §2.10)
   // Signed webhooks: outside /api/v1, so no bearer key; the Standard Webhooks signature is the auth.
