@@ -13,7 +13,8 @@ const scope = isolatedGroup();
 function declared(method: string, path: string, status: number): z.ZodType {
   for (const def of createApp().openAPIRegistry.definitions) {
     if (def.type !== "route" || def.route.method !== method || def.route.path !== path) continue;
-    const schema = def.route.responses[status]?.content?.["application/json"]?.schema;
+    const response = def.route.responses[status];
+    const schema = response && "content" in response ? response.content?.["application/json"]?.schema : undefined;
     if (schema) return schema as z.ZodType;
   }
   throw new Error(`no ${status} JSON schema declared for ${method} ${path}`);
