@@ -14,7 +14,8 @@ function declared(method: string, path: string, status: number): z.ZodType {
   for (const def of createApp().openAPIRegistry.definitions) {
     if (def.type !== "route" || def.route.method !== method || def.route.path !== path) continue;
     const response = def.route.responses[status];
-    const schema = response && "content" in response ? response.content?.["application/json"]?.schema : undefined;
+    const media = response && "content" in response ? response.content?.["application/json"] : undefined;
+    const schema = media && "schema" in media ? media.schema : undefined;
     if (schema) return schema as z.ZodType;
   }
   throw new Error(`no ${status} JSON schema declared for ${method} ${path}`);
