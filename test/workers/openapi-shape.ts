@@ -8,7 +8,6 @@ export const FREE_FORM_FIELDS: ReadonlySet<string> = new Set([
   "message", // a trigger event's message, as the source delivers it
   "params", // workflow and node parameters, by parameter name
   "outputs", // a node's outputs, by output name
-  "config", // a trigger's config: its type's settings
   "env", // a runner task's environment variables
   "headers", // an HTTP node's request headers
   "positions", // the canvas position of each node, by node name
