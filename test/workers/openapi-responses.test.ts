@@ -78,7 +78,9 @@ describe("the OpenAPI document's answers", () => {
     const list = await api("GET", `/api/v1/instances?workflowId=${wf.id}`);
     expect(list.json.items.map((i: { id: string }) => i.id)).toEqual([id]);
     expectConforms("get", "/api/v1/instances", 200, list.json);
-    // D1's copy of the instance, once the coordinator has forgotten nothing: still the same schema.
+    const workflows = await api("GET", "/api/v1/workflows?limit=200");
+    expect(workflows.json.items.find((w: { id: string }) => w.id === wf.id).lastRun).toMatchObject({ id, status: "succeeded", env: "dev" });
+    expectConforms("get", "/api/v1/workflows", 200, workflows.json);
     expectConforms("get", "/api/v1/workflows/{id}", 200, (await api("GET", `/api/v1/workflows/${wf.id}`)).json);
   });
 

@@ -4769,15 +4769,16 @@ export interface components {
         LastRun: {
             id: string;
             /**
-             * @description waiting, running, succeeded, failed or terminated
              * @example succeeded
+             * @enum {string}
              */
-            status: string;
+            status: "waiting" | "running" | "succeeded" | "failed" | "terminated" | "skipped";
             /**
              * @description dev (the draft) or prod (a published version)
              * @example prod
+             * @enum {string}
              */
-            env: string;
+            env: "dev" | "prod";
             /** Format: date-time */
             createdAt: string;
         } | null;
