@@ -23,7 +23,7 @@ export class ApiError extends Error {
 }
 
 export interface ClientOptions {
-  /** The server's origin, e.g. `https://sluice.example.com`; empty in a page the Worker serves (same origin). */
+  /** The server's origin, e.g. `https://sluice.example.com`; left out in a page the Worker serves (the page's origin). */
   baseUrl?: string;
   /** The API key, read on every call so signing in or out takes effect at once. */
   key?: string | null | (() => string | null);
@@ -39,8 +39,9 @@ export type SluiceClient = Client<paths>;
 /** A client whose calls resolve to `{ data }` on success and throw an ApiError otherwise. */
 export function createSluiceClient(options: ClientOptions = {}): SluiceClient {
   const client = createClient<paths>({
-    baseUrl: options.baseUrl ?? "",
+    baseUrl: options.baseUrl || sameOrigin(),
     headers: options.headers,
+    querySerializer: queryString,
     // Looked up per call, not stored bare: a detached window.fetch throws "Illegal invocation" in browsers.
     fetch: (request: Request) => (options.fetch ?? globalThis.fetch)(request),
   });
@@ -48,9 +49,21 @@ export function createSluiceClient(options: ClientOptions = {}): SluiceClient {
   return client;
 }
 
+/** A page's own origin (the console served by the Worker); none in Node, where a baseUrl is required. */
+const sameOrigin = () => (globalThis as { location?: { origin: string } }).location?.origin ?? "";
+
 /** The data of a call that succeeded (failures have thrown already); `undefined` for a 204. */
 export async function data<T>(call: Promise<{ data?: T }>): Promise<T> {
   return (await call).data as T;
+}
+
+/** Only the values that are set: no `cursor=` for a first page, no `status=` for "any status". */
+function queryString(query: Record<string, unknown>): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== "") params.set(name, String(value));
+  }
+  return params.toString();
 }
 
 const bearer = (key: ClientOptions["key"]) => (typeof key === "function" ? key() : key);
