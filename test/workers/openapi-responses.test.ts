@@ -107,4 +107,29 @@ describe("the OpenAPI document's answers", () => {
     expect(events.items[0].outcome).toBe("started");
     expectConforms("get", "/api/v1/triggers/{id}/events", 200, events);
   });
+
+  it("real answers of runners, stats, keys, workspaces, audit, alerts, bulk and errors match their schemas", async () => {
+    const wf = await scope.createWorkflow({ name: unique("ops"), nodes: [shellNode("a", "echo a")] });
+    await startRun(wf.id);
+    const runner = await scope.newRunner();
+    await runner.claim(1);
+    const runners = await api("GET", `/api/v1/runners?resourceGroup=${scope.name()}`);
+    expect(runners.json.items).toHaveLength(1);
+    expectConforms("get", "/api/v1/runners", 200, runners.json);
+    const bulk = await api("POST", "/api/v1/instances/bulk", { action: "terminate", filter: { workflowId: wf.id }, dryRun: true });
+    expect(bulk.status).toBe(200);
+    expectConforms("post", "/api/v1/instances/bulk", 200, bulk.json);
+    for (const path of ["/api/v1/stats", "/api/v1/keys", "/api/v1/workspaces", "/api/v1/audit"]) {
+      const res = await api("GET", path);
+      expect(res.status, path).toBe(200);
+      expectConforms("get", path, 200, res.json);
+    }
+    expectConforms("get", "/api/v1/workflows/{id}/alerts", 200, (await api("GET", `/api/v1/workflows/${wf.id}/alerts`)).json);
+    const missing = await api("GET", "/api/v1/instances/wf_nope.ins_nope");
+    expect(missing.status).toBe(404);
+    expectConforms("get", "/api/v1/instances/{id}", 404, missing.json);
+    const invalid = await api("POST", `/api/v1/workflows/${wf.id}/runs`, { env: "dev", runDate: "tomorrow" });
+    expect(invalid.status).toBe(400);
+    expectConforms("post", "/api/v1/workflows/{id}/runs", 400, invalid.json);
+  });
 });

@@ -2720,17 +2720,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: {
-                                id: number;
-                                at: string;
-                                actorKeyId: string;
-                                actorRole: string;
-                                action: string;
-                                target: {
-                                    [key: string]: string;
-                                };
-                                status: number;
-                            }[];
+                            items: components["schemas"]["AuditEvent"][];
                         };
                     };
                 };
@@ -4992,6 +4982,20 @@ export interface components {
             buckets: string[];
             /** @description Queues of this installation the workspace may trigger on and send to */
             queues: string[];
+        };
+        AuditEvent: {
+            id: number;
+            /** Format: date-time */
+            at: string;
+            actorKeyId: string;
+            actorRole: string;
+            /** @example POST /api/v1/workflows/:id/publish */
+            action: string;
+            /** @description What the request acted on: its path parameters (strings); for a bulk action, its filter, counts and the ids it acted on */
+            target: {
+                [key: string]: unknown;
+            };
+            status: number;
         };
         CreatedTrigger: components["schemas"]["Trigger"] & {
             /** @description Webhook triggers: the whsec_ signing secret, shown only now (and on rotation) */
