@@ -132,4 +132,30 @@ describe("the OpenAPI document's answers", () => {
     expect(invalid.status).toBe(400);
     expectConforms("post", "/api/v1/workflows/{id}/runs", 400, invalid.json);
   });
+
+  it("real answers of run starts, version lists, keys, queue sends and trigger operations match their schemas", async () => {
+    const wf = await scope.createWorkflow({ name: unique("calls"), nodes: [{ name: "n", type: "noop" }] });
+    const started = await api("POST", `/api/v1/workflows/${wf.id}/runs`, { env: "dev" });
+    expect(started.status).toBe(201);
+    expectConforms("post", "/api/v1/workflows/{id}/runs", 201, started.json);
+    const published = await api("POST", `/api/v1/workflows/${wf.id}/publish`, { message: "one" });
+    expectConforms("post", "/api/v1/workflows/{id}/publish", 200, published.json);
+    expectConforms("get", "/api/v1/workflows/{id}/versions", 200, (await api("GET", `/api/v1/workflows/${wf.id}/versions`)).json);
+    const key = await api("POST", "/api/v1/keys", { name: unique("dev"), role: "developer" });
+    expect(key.status).toBe(201);
+    expectConforms("post", "/api/v1/keys", 201, key.json);
+
+    const { key: messageKey, trigger } = await queueTriggerSetup(scope);
+    const sent = await api("POST", "/api/v1/queues/user-behavior/messages", { key: messageKey, value: "clicked" });
+    expectConforms("post", "/api/v1/queues/{queue}/messages", sent.status, sent.json);
+    const paused = await api("POST", `/api/v1/triggers/${trigger.id}/pause`, {});
+    expectConforms("post", "/api/v1/triggers/{id}/pause", 200, paused.json);
+    const resumed = await api("POST", `/api/v1/triggers/${trigger.id}/resume`, {});
+    expectConforms("post", "/api/v1/triggers/{id}/resume", 200, resumed.json);
+    const discarded = await api("POST", `/api/v1/triggers/${trigger.id}/discard`, {});
+    expectConforms("post", "/api/v1/triggers/{id}/discard", 200, discarded.json);
+    const [first] = (await eventually(async () => (await api("GET", `/api/v1/triggers/${trigger.id}/events`)).json.items, (items: unknown[]) => items.length === 1)) as { id: string }[];
+    const replayed = await api("POST", `/api/v1/triggers/${trigger.id}/events/${first!.id}/replay`, {});
+    expectConforms("post", "/api/v1/triggers/{id}/events/{eventId}/replay", replayed.status, replayed.json);
+  });
 });
