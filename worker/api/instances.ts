@@ -10,6 +10,7 @@ import { InstanceRepo } from "../db/instances.ts";
 import { readLog } from "../db/log-store.ts";
 import type { InstanceView } from "../db/views.ts";
 import { router } from "./context.ts";
+import { Instance, InstancePage } from "./response-schemas.ts";
 import { body, errors, IdParam, json, Page } from "./schemas.ts";
 
 export const instancesApi = router();
@@ -27,7 +28,7 @@ instancesApi.openapi(
     path: "/instances",
     tags,
     request: { query: Filter },
-    responses: { 200: json(z.object({ items: z.array(z.record(z.string(), z.unknown())), nextCursor: z.string().nullable() }), "Newest first"), ...errors },
+    responses: { 200: json(InstancePage, "Newest first"), ...errors },
   }),
   async (c) => {
     const principal = c.get("principal");
@@ -43,7 +44,7 @@ instancesApi.openapi(
     path: "/instances/{id}",
     tags,
     request: { params: IdParam },
-    responses: { 200: json(z.record(z.string(), z.unknown()).openapi("Instance"), "The instance with the current attempt of every node"), ...errors },
+    responses: { 200: json(Instance, "The instance with the current attempt of every node"), ...errors },
   }),
   async (c) => {
     const principal = c.get("principal");

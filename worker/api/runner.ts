@@ -8,6 +8,7 @@ import { coordinatorFor, poolFor } from "../coordinator/stub.ts";
 import { insertLog, type Statement } from "../db/mirror.ts";
 import { archiveById } from "../db/log-store.ts";
 import { router, type AppEnv } from "./context.ts";
+import { RunnerTask } from "./response-schemas.ts";
 import { body, errors, json } from "./schemas.ts";
 import type { Context } from "hono";
 
@@ -80,7 +81,7 @@ runnerApi.openapi(
     path: "/runner/claim",
     tags,
     request: body(ClaimSchema),
-    responses: { 200: json(z.object({ tasks: z.array(z.record(z.string(), z.unknown())) }), "Leased tasks (held up to waitMs when none is ready)"), ...errors },
+    responses: { 200: json(z.object({ tasks: z.array(RunnerTask) }), "Leased tasks (held up to waitMs when none is ready)"), ...errors },
   }),
   async (c) => {
     const { runnerId, name, slots, waitMs } = c.req.valid("json");
@@ -172,7 +173,7 @@ runnerApi.openapi(
     request: { params: Attempt, headers: LeaseHeadersSchema, ...body(ResultSchema) },
     responses: {
       200: json(
-        z.object({ ok: z.literal(true), tasks: z.array(z.record(z.string(), z.unknown())) }),
+        z.object({ ok: z.literal(true), tasks: z.array(RunnerTask) }),
         "Accepted; `tasks` are the runner's next tasks, up to `freeSlots`, leased in this call",
       ),
       ...errors,

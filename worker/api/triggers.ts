@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { newId } from "../core/ids.ts";
 import { SecretBox } from "../core/secret-box.ts";
 import { newWebhookSecret, parseTriggerInput, PREVIOUS_SECRET_GRACE_MS, TRIGGER_TYPES, TriggerInputSchema, type TriggerInput as ParsedTrigger } from "../core/triggers/index.ts";
+import { QueueConfigSchema, R2ConfigSchema, WebhookConfigSchema } from "../core/triggers/config.ts";
 import { requireGrant } from "../db/sources.ts";
 import { requirePermission, type Principal } from "../auth/keys.ts";
 import { TriggerRepo, type TriggerRecord } from "../db/triggers.ts";
@@ -17,13 +18,18 @@ const repo = (c: Ctx) => new TriggerRepo(c.env.DB, c.get("principal").workspaceI
 
 export const TriggerInput = TriggerInputSchema.openapi("TriggerInput");
 
+/** A trigger's settings, by its type (as saved: defaults filled in). */
+const TriggerConfig = z
+  .union([R2ConfigSchema.openapi("R2TriggerConfig"), QueueConfigSchema.openapi("QueueTriggerConfig"), WebhookConfigSchema.openapi("WebhookTriggerConfig")])
+  .openapi("TriggerConfig");
+
 export const Trigger = z
   .object({
     id: z.string().openapi({ example: "trg_01jd3k2v9q7m4x8c2n6b5t1r0a" }),
     name: z.string(),
     description: z.string(),
     type: z.enum(TRIGGER_TYPES),
-    config: z.record(z.string(), z.unknown()),
+    config: TriggerConfig,
     filter: z.string().nullable(),
     dedup: z.object({ key: z.string().nullable(), windowSeconds: z.number().int() }),
     ordering: z.object({ key: z.string() }).nullable(),

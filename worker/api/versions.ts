@@ -6,6 +6,7 @@ import { parseDefinition } from "../core/validate.ts";
 import { requirePermission } from "../auth/keys.ts";
 import { WorkflowRepo } from "../db/workflows.ts";
 import { router } from "./context.ts";
+import { Comparison } from "./response-schemas.ts";
 import { body, Definition, ErrorBody, errors, IdParam, json, Workflow } from "./schemas.ts";
 
 export const versionsApi = router();
@@ -81,7 +82,7 @@ versionsApi.openapi(
         b: z.coerce.number().int().min(1).openapi({ param: { name: "b", in: "path" } }),
       }),
     },
-    responses: { 200: json(z.record(z.string(), z.unknown()), "Structured diff of the definitions and line diffs of node code"), ...errors },
+    responses: { 200: json(Comparison, "Structured diff of the definitions and line diffs of node code"), ...errors },
   }),
   async (c) => {
     requirePermission(c.get("principal"), "read");

@@ -1,6 +1,7 @@
 // Workflow definitions: create, list, read, replace the draft, delete, clone (DESIGN §4, §2.8).
 import { createRoute, z } from "@hono/zod-openapi";
 import { newId } from "../core/ids.ts";
+import { INSTANCE_STATUSES } from "../core/progress.ts";
 import { parseDefinition } from "../core/validate.ts";
 import { unwrap } from "../core/errors.ts";
 import { requirePermission } from "../auth/keys.ts";
@@ -16,8 +17,8 @@ const tags = ["workflows"];
 const LastRun = z
   .object({
     id: z.string(),
-    status: z.string().openapi({ description: "waiting, running, succeeded, failed or terminated", example: "succeeded" }),
-    env: z.string().openapi({ description: "dev (the draft) or prod (a published version)", example: "prod" }),
+    status: z.enum(INSTANCE_STATUSES).openapi({ example: "succeeded" }),
+    env: z.enum(["dev", "prod"]).openapi({ description: "dev (the draft) or prod (a published version)", example: "prod" }),
     createdAt: z.string().openapi({ format: "date-time" }),
   })
   .openapi("LastRun");

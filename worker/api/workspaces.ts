@@ -103,7 +103,19 @@ workspacesApi.openapi(
   },
 );
 
-const AuditEvent = z.object({ id: z.number(), at: z.string(), actorKeyId: z.string(), actorRole: z.string(), action: z.string(), target: z.record(z.string(), z.string()), status: z.number() });
+const AuditEvent = z
+  .object({
+    id: z.number(),
+    at: z.string().openapi({ format: "date-time" }),
+    actorKeyId: z.string(),
+    actorRole: z.string(),
+    action: z.string().openapi({ example: "POST /api/v1/workflows/:id/publish" }),
+    target: z.record(z.string(), z.unknown()).openapi({
+      description: "What the request acted on: its path parameters (strings); for a bulk action, its filter, counts and the ids it acted on",
+    }),
+    status: z.number(),
+  })
+  .openapi("AuditEvent");
 
 workspacesApi.openapi(
   createRoute({
@@ -124,7 +136,7 @@ workspacesApi.openapi(
     const { limit, before } = c.req.valid("query");
     const where = before === undefined ? eq(auditEvents.workspaceId, principal.workspaceId) : and(eq(auditEvents.workspaceId, principal.workspaceId), lt(auditEvents.id, before));
     const rows = await drizzle(c.env.DB).select().from(auditEvents).where(where).orderBy(desc(auditEvents.id)).limit(limit).all();
-    const items = rows.map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), actorKeyId: r.actorKeyId, actorRole: r.actorRole, action: r.action, target: JSON.parse(r.target) as Record<string, string>, status: r.status }));
+    const items = rows.map((r) => ({ id: r.id, at: new Date(r.at).toISOString(), actorKeyId: r.actorKeyId, actorRole: r.actorRole, action: r.action, target: JSON.parse(r.target) as Record<string, unknown>, status: r.status }));
     return c.json({ items }, 200);
   },
 );

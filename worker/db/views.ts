@@ -1,4 +1,6 @@
 // The API's view of an instance, built from the same rows whether they come from D1 or a coordinator.
+import type { InstanceStatus, NodeStatus } from "../core/progress.ts";
+import type { TriggerType } from "../core/runs.ts";
 import type { InstanceRow, NodeRunRow } from "./mirror.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -9,11 +11,12 @@ export function instanceSummary(r: InstanceRow) {
     workflowId: r.workflow_id,
     workflowName: r.workflow_name,
     version: r.version,
-    env: r.env,
-    status: r.status,
+    // The rows hold what the coordinator wrote from these unions; the API's schema (api/response-schemas.ts) names them.
+    env: r.env as "dev" | "prod",
+    status: r.status as InstanceStatus,
     priority: r.priority,
     runDate: r.run_date,
-    triggerType: r.trigger_type,
+    triggerType: r.trigger_type as TriggerType,
     createdAt: iso(r.created_at)!,
     startedAt: iso(r.started_at),
     finishedAt: iso(r.finished_at),
@@ -41,7 +44,7 @@ export function instanceView(r: InstanceRow, runs: readonly NodeRunRow[], waitRe
       .map((n) => ({
         name: n.node_name,
         type: n.node_type,
-        status: n.status,
+        status: n.status as NodeStatus,
         attempt: n.attempt,
         queuedAt: iso(n.queued_at),
         startedAt: iso(n.started_at),

@@ -2,6 +2,7 @@
 import { and, desc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { WorkflowDefinition } from "../core/definition.ts";
+import type { InstanceStatus } from "../core/progress.ts";
 import { conflict, invalidDefinition, notFound } from "../core/errors.ts";
 import { triggers, workflows, workflowVersions } from "../db/schema.ts";
 
@@ -42,7 +43,7 @@ export function isUniqueViolation(err: unknown): boolean {
 export interface WorkflowListItem extends Omit<WorkflowRecord, "definition" | "draftRevision"> {
   /** The published version's policy.triggerId; the draft's while the workflow was never published. */
   triggerId: string | null;
-  lastRun: { id: string; status: string; env: string; createdAt: string } | null;
+  lastRun: { id: string; status: InstanceStatus; env: "dev" | "prod"; createdAt: string } | null;
 }
 
 interface ListRow {
@@ -55,8 +56,8 @@ interface ListRow {
   created_at: number;
   updated_at: number;
   last_id: string | null;
-  last_status: string | null;
-  last_env: string | null;
+  last_status: InstanceStatus | null;
+  last_env: "dev" | "prod" | null;
   last_created_at: number | null;
 }
 

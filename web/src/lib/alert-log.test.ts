@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { AlertDelivery } from "./api-types.ts";
+import type { AlertDelivery } from "./api/types.ts";
 import { alertTone, mergeDeliveries } from "./alert-log.ts";
 
-const delivery = (id: string, createdAt: string, status = "pending"): AlertDelivery => ({
+const delivery = (id: string, createdAt: string, status: AlertDelivery["status"] = "pending"): AlertDelivery => ({
   id, instanceId: null, event: "failed", url: "https://x", format: "standard", status, attempts: 1, responseStatus: null, response: null, createdAt, updatedAt: createdAt,
 });
 

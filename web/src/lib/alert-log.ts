@@ -1,5 +1,5 @@
 // The alert log as the console shows it: a delivery's status as a tone, and a refreshed first page merged with older pages.
-import type { AlertDelivery } from "./api-types.ts";
+import type { AlertDelivery } from "./api/types.ts";
 
 /** delivered → ok, failed → bad, pending (a retry is due) → idle. */
 export function alertTone(status: string): "ok" | "bad" | "idle" {

@@ -8,15 +8,20 @@ interface Sent {
   body: string | undefined;
 }
 
-/** A fetch that records what it was sent and answers with one canned response. */
+/** Where the console is served from in these tests: calls go to the page's origin unless a baseUrl is given. */
+const PAGE = "http://console.test";
+vi.stubGlobal("location", new URL(`${PAGE}/workflows`));
+
+/** A fetch that records what it was sent (paths on the page's own origin relative) and answers with one canned response. */
 function fakeFetch(respond: () => Response) {
   const sent: Sent[] = [];
   const fetch = vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
     sent.push({
-      url: String(input),
-      method: init?.method ?? "GET",
-      headers: new Headers(init?.headers),
-      body: init?.body as string | undefined,
+      url: request.url.startsWith(`${PAGE}/`) ? request.url.slice(PAGE.length) : request.url,
+      method: request.method,
+      headers: request.headers,
+      body: request.body ? await request.text() : undefined,
     });
     return respond();
   });
@@ -40,8 +45,8 @@ describe("createApi", () => {
   });
 
   it("sends no authorization header without a key", async () => {
-    const { fetch, sent } = fakeFetch(() => json(200, { ok: true }));
-    await createApi({ getKey: () => null, fetch }).health();
+    const { fetch, sent } = fakeFetch(() => json(200, { items: [], nextCursor: null }));
+    await createApi({ getKey: () => null, fetch }).listWorkflows();
     expect(sent[0]!.headers.has("authorization")).toBe(false);
   });
 
@@ -116,7 +121,7 @@ describe("createApi", () => {
 
   it("turns a response that is not our error body into an ApiError with the status", async () => {
     const { fetch } = fakeFetch(() => new Response("<html>Bad gateway</html>", { status: 502, statusText: "Bad Gateway" }));
-    const error = await createApi({ getKey: () => "k", fetch }).health().catch((e: unknown) => e);
+    const error = await createApi({ getKey: () => "k", fetch }).listWorkflows().catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 502, code: "http_502", message: "502 Bad Gateway", details: [] });
   });
 
@@ -130,7 +135,7 @@ describe("createApi", () => {
     const fetch = (async () => {
       throw new TypeError("fetch failed");
     }) as typeof globalThis.fetch;
-    const error = await createApi({ getKey: () => "k", fetch }).health().catch((e: unknown) => e);
+    const error = await createApi({ getKey: () => "k", fetch }).listWorkflows().catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 0, code: "network" });
     expect((error as ApiError).message).toMatch(/fetch failed/);
   });

@@ -1,5 +1,5 @@
 // Bulk actions on instances (DESIGN §2.10): the instances page's filter as the API's bulk filter, and counts in words.
-import type { BulkAction, BulkFilter, BulkResult, InstanceSummary } from "./api-types.ts";
+import type { BulkAction, BulkFilter, BulkResult, InstanceSummary } from "./api/types.ts";
 import type { ConsoleFilter } from "./instance-filter.ts";
 import { isLive } from "./status.ts";
 

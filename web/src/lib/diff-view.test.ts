@@ -1,6 +1,6 @@
 import { structuredPatch } from "diff";
 import { describe, expect, it } from "vitest";
-import type { Comparison } from "./api-types.ts";
+import type { Comparison } from "./api/types.ts";
 import { comparisonView, definitionSideBySide, fieldRows, sideBySide } from "./diff-view.ts";
 import { emptyDefinition } from "./workflow-doc.ts";
 

@@ -1,6 +1,6 @@
 // The version compare as the console shows it: field rows, and side-by-side line rows from diff hunks.
 import { structuredPatch } from "diff";
-import type { Comparison, DiffHunk, FieldChange, WorkflowDefinition } from "./api-types.ts";
+import type { Comparison, DiffHunk, FieldChange, WorkflowDefinition } from "./api/types.ts";
 
 export interface FieldRow {
   path: string;

@@ -1,5 +1,5 @@
 // The workflow's flow-control policy (DESIGN §2.9, §2.10) as the editor shows it: choices in words and edits to its alert rows.
-import type { AlertEvent, AlertRule, OverlapPolicy, SchedulingPolicy } from "./api-types.ts";
+import type { AlertEvent, AlertRule, OverlapPolicy, SchedulingPolicy } from "./api/types.ts";
 
 /** What a new instance does when a limit is full; the words are the help text under the choice. */
 export const OVERLAP_CHOICES: readonly { value: OverlapPolicy; label: string; help: string }[] = [

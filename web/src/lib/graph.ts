@@ -1,7 +1,7 @@
 // Graph building: a workflow definition (plus weights, errors and run states) as Svelte Flow nodes and edges.
 import type { Edge as FlowEdge, Node as FlowNode } from "@xyflow/svelte";
 import { downwardWeights } from "../../../worker/core/dag.ts";
-import type { Edge, NodeStatus, WorkflowDefinition } from "./api-types.ts";
+import type { Edge, NodeStatus, WorkflowDefinition } from "./api/types.ts";
 import { NODE_HEIGHT, NODE_WIDTH, type Point } from "./layout.ts";
 import { edgeKey } from "./workflow-doc.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { InstanceSummary } from "./api-types.ts";
+import type { InstanceSummary } from "./api/types.ts";
 import { filterFromSearch, matchesLocally, searchOfFilter, serverFilter } from "./instance-filter.ts";
 
 describe("filterFromSearch", () => {

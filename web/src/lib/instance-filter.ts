@@ -1,5 +1,5 @@
 // The instances page keeps its filter in the query string, so a filtered list is a link.
-import type { InstanceFilter, InstanceSummary, TriggerType } from "./api-types.ts";
+import type { InstanceFilter, InstanceSummary, TriggerType } from "./api/types.ts";
 import { isEnv, isInstanceStatus } from "./status.ts";
 
 export const TRIGGER_TYPES: readonly TriggerType[] = ["manual", "api", "r2", "queue", "webhook"];

@@ -1,6 +1,6 @@
 // Auto-layout of a DAG with dagre: ranks top to bottom (or left to right), no hand-written placement.
 import dagre from "@dagrejs/dagre";
-import type { Edge } from "./api-types.ts";
+import type { Edge } from "./api/types.ts";
 
 export interface Point {
   x: number;

@@ -1,5 +1,5 @@
 // What the browser keeps for the editor: a backup of unsaved edits (the layout is saved with the draft).
-import type { WorkflowDefinition } from "./api-types.ts";
+import type { WorkflowDefinition } from "./api/types.ts";
 
 type KeyValue = Pick<Storage, "getItem" | "setItem" | "removeItem">;
 

@@ -1,5 +1,5 @@
 // The node types the editor offers (DESIGN §2.1): what each is for, where it runs and what a new one starts with.
-import type { NodeDefinition } from "./api-types.ts";
+import type { NodeDefinition } from "./api/types.ts";
 
 export type CodeLanguage = "shell" | "python" | "json";
 

@@ -4,7 +4,7 @@ import { builtinParams, runClock, type RunClock } from "../../../worker/core/par
 import { codeReferences } from "../../../worker/core/params/prepare.ts";
 import { Resolver, runSources, type Sources } from "../../../worker/core/params/resolve.ts";
 import { scanReferences, type ParsedReference } from "../../../worker/core/params/template.ts";
-import type { NodeDefinition, WorkflowDefinition } from "./api-types.ts";
+import type { NodeDefinition, WorkflowDefinition } from "./api/types.ts";
 
 export interface PreviewInput {
   /** `yyyymmdd`, or blank for "the time of the run" (then `now`). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Trigger, TriggerEvent } from "./api-types.ts";
+import type { Trigger, TriggerEvent } from "./api/types.ts";
 import {
   emptyForm,
   eventsAbout,
@@ -49,7 +49,7 @@ describe("triggerFromForm", () => {
   it("round-trips a saved trigger through the form", () => {
     const trigger = {
       id: "trg_1", name: "t", description: "", type: "queue", config: { queue: "user-behavior", key: "some-key" }, filter: null,
-      dedup: { key: null, windowSeconds: 86_400 }, ordering: null, enabled: false, createdAt: "", updatedAt: "",
+      dedup: { key: null, windowSeconds: 86_400 }, ordering: null, batch: null, debounce: null, paused: false, pausedAt: null, enabled: false, createdAt: "", updatedAt: "",
     } satisfies Trigger;
     const result = triggerFromForm(formFromTrigger(trigger));
     expect(result.ok && result.input).toMatchObject({ type: "queue", config: { queue: "user-behavior", key: "some-key" }, enabled: false, dedup: { windowSeconds: 86_400 } });
@@ -84,7 +84,7 @@ describe("batching and debounce", () => {
   it("reads a saved batch or debounce back into the form", () => {
     const base = {
       id: "trg_1", name: "t", description: "", type: "queue", config: { queue: "user-behavior", key: null }, filter: null,
-      dedup: { key: null, windowSeconds: 86_400 }, ordering: null, enabled: true, createdAt: "", updatedAt: "",
+      dedup: { key: null, windowSeconds: 86_400 }, ordering: null, batch: null, debounce: null, paused: false, pausedAt: null, enabled: true, createdAt: "", updatedAt: "",
     } satisfies Trigger;
     expect(formFromTrigger({ ...base, batch: { maxEvents: 7, windowSeconds: 9, key: "k" } })).toMatchObject({ gathering: "batch", batchMaxEvents: "7", batchWindowSeconds: "9", batchKey: "k" });
     expect(formFromTrigger({ ...base, debounce: { windowSeconds: 4, maxWaitSeconds: 60, key: null } })).toMatchObject({ gathering: "debounce", debounceWindowSeconds: "4", debounceMaxWaitSeconds: "60", debounceKey: "" });
@@ -116,7 +116,7 @@ describe("samples", () => {
 
 describe("events", () => {
   const event = (id: string, at: string, message: unknown): TriggerEvent => ({
-    id, receivedAt: at, lastReceivedAt: at, deliveries: 1, source: "r2://uploads", sourceId: null, outcome: "started", detail: "", dedupKey: null, instanceIds: [], message, messageTruncated: false,
+    id, receivedAt: at, lastReceivedAt: at, deliveries: 1, source: "r2://uploads", sourceId: null, outcome: "started", detail: "", dedupKey: null, instanceIds: [], message, messageTruncated: false, replayOf: null,
   });
 
   it("finds the events about one object since an upload", () => {

@@ -1,5 +1,5 @@
 // The trigger form: its fields ↔ the API's trigger input, sample messages for the test bench, and outcomes in words.
-import type { ErrorDetail, EventOutcome, Trigger, TriggerEvent, TriggerInput, TriggerKind } from "./api-types.ts";
+import type { ErrorDetail, EventOutcome, Trigger, TriggerConfig, TriggerEvent, TriggerInput, TriggerKind } from "./api/types.ts";
 
 /** How a trigger turns events into runs: one run each, gathered into batches, or debounced (DESIGN §2.9). */
 export type Gathering = "none" | "batch" | "debounce";
@@ -60,15 +60,16 @@ export function emptyForm(type: TriggerKind = "r2"): TriggerForm {
 
 export function formFromTrigger(trigger: Trigger): TriggerForm {
   const form = emptyForm(trigger.type);
+  const config: TriggerConfig = trigger.config;
   return {
     ...form,
     name: trigger.name,
     description: trigger.description ?? "",
-    bucket: trigger.config.bucket ?? form.bucket,
-    events: (trigger.config.events ?? ["object-create"]).join(", "),
-    keyPattern: trigger.config.keyPattern ?? "**",
-    queue: trigger.config.queue ?? form.queue,
-    messageKey: trigger.config.key ?? "",
+    bucket: config.bucket ?? form.bucket,
+    events: (config.events ?? ["object-create"]).join(", "),
+    keyPattern: config.keyPattern ?? "**",
+    queue: config.queue ?? form.queue,
+    messageKey: config.key ?? "",
     filter: trigger.filter ?? "",
     dedupKey: trigger.dedup?.key ?? "",
     dedupHours: String(Math.round(((trigger.dedup?.windowSeconds ?? 86_400) / 3600) * 100) / 100),
@@ -175,7 +176,8 @@ export function triggerFromForm(form: TriggerForm): { ok: true; input: TriggerIn
             }
           : null,
       enabled: form.enabled,
-    },
+      // The type and its config agree by construction; the server names any event it does not know.
+    } as TriggerInput,
   };
 }
 

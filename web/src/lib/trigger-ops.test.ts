@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { TriggerEvent } from "./api-types.ts";
+import type { TriggerEvent } from "./api/types.ts";
 import { eventChoiceLabel, keptCount, messageText, replaySummary, resumeSummary } from "./trigger-ops.ts";
 
 describe("resumeSummary", () => {

@@ -1,5 +1,5 @@
 // Operating a trigger (DESIGN §2.10) in words: what a resume did, how many events a pause keeps, what a replay decided.
-import type { Page, ReplayResult, ResumeResult, TriggerEvent } from "./api-types.ts";
+import type { Page, ReplayResult, ResumeResult, TriggerEvent } from "./api/types.ts";
 import { formatTime } from "./format.ts";
 import { eventSubject, outcomeText } from "./trigger-form.ts";
 

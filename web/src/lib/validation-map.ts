@@ -1,5 +1,5 @@
 // Validation errors (400 details with paths like `nodes[3].code`) mapped onto the nodes, edges and fields they name.
-import type { ErrorDetail, WorkflowDefinition } from "./api-types.ts";
+import type { ErrorDetail, WorkflowDefinition } from "./api/types.ts";
 import { edgeKey } from "./workflow-doc.ts";
 
 export interface FieldError {

@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
-import type { Instance, NodeRun } from "./api-types.ts";
+import type { Instance, NodeRun } from "./api/types.ts";
 import { explainInstance, explainNode, skipReasonText } from "./wait-explain.ts";
 
 const run = (name: string, status: NodeRun["status"], extra: Partial<NodeRun> = {}): NodeRun => ({
-  name, type: "shell", status, attempt: 1, startedAt: null, finishedAt: null, exitCode: null, error: null, ...extra,
+  name, type: "shell", status, attempt: 1, queuedAt: null, startedAt: null, finishedAt: null, exitCode: null, error: null, outputs: {}, ...extra,
 });
 const instance = (status: Instance["status"], nodes: NodeRun[], waitReason: string | null = null): Instance => ({
-  id: "ins_1", workflowId: "wf_1", workflowName: "wf", version: 1, env: "prod", status, priority: 5, runDate: null,
-  createdAt: "2026-03-10T00:00:00Z", startedAt: null, finishedAt: null, nodes, waitReason,
+  id: "ins_1", workflowId: "wf_1", workflowName: "wf", version: 1, env: "prod", status, priority: 5, runDate: null, triggerType: "manual",
+  createdAt: "2026-03-10T00:00:00Z", startedAt: null, finishedAt: null, reason: null, concurrencyKey: null, params: {}, nodes, waitReason,
 });
-const runner = (slots: number, running: number) => ({ id: "r", name: "r", slots, running, lastSeen: "2026-03-10T00:00:00Z" });
+const runner = (slots: number, running: number) => ({ id: "r", name: "r", slots, running, lastSeen: "2026-03-10T00:00:00Z", connected: true });
 
 describe("explainInstance", () => {
   it("says which limit a waiting instance waits on and its place in line", () => {

@@ -1,5 +1,5 @@
 // Why an instance or a node has not started yet (or never will), in words a person can act on.
-import type { Edge, Instance, NodeRun, Runner } from "./api-types.ts";
+import type { Edge, Instance, NodeRun, Runner } from "./api/types.ts";
 
 export interface RunnerPicture {
   /** Connected runners of the instance's resource group; null when unknown. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { WorkflowDefinition } from "./api-types.ts";
+import type { WorkflowDefinition } from "./api/types.ts";
 import {
   connect,
   connectionProblem,

@@ -1,6 +1,6 @@
 // Edits to a workflow definition as pure functions: add, rename, remove, connect, its layout, and what a save sends.
 import { findCycle } from "../../../worker/core/dag.ts";
-import type { Edge, NodeDefinition, WorkflowDefinition } from "./api-types.ts";
+import type { Edge, NodeDefinition, WorkflowDefinition } from "./api/types.ts";
 import type { Point } from "./layout.ts";
 
 export const edgeKey = (edge: Edge) => `${edge.from}>${edge.to}`;

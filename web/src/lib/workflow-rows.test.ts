@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Trigger, WorkflowListItem } from "./api-types.ts";
+import type { Trigger, WorkflowListItem } from "./api/types.ts";
 import { copyName, matchesSearch, workflowRows } from "./workflow-rows.ts";
 
 const item = (id: string, name: string, triggerId: string | null = null): WorkflowListItem => ({
@@ -7,7 +7,7 @@ const item = (id: string, name: string, triggerId: string | null = null): Workfl
   lastRun: { id: `ins_${id}`, status: "succeeded", env: "dev", createdAt: "2026-03-10T00:00:00Z" },
 });
 const r2: Trigger = {
-  id: "trg_1", name: "r2 csv", type: "r2", config: {}, description: "", filter: null, dedup: { key: null, windowSeconds: 1 }, ordering: null, enabled: true, createdAt: "", updatedAt: "",
+  id: "trg_1", name: "r2 csv", type: "r2", config: { bucket: "uploads" }, description: "", filter: null, dedup: { key: null, windowSeconds: 1 }, ordering: null, batch: null, debounce: null, paused: false, pausedAt: null, enabled: true, createdAt: "", updatedAt: "",
 };
 
 describe("workflowRows", () => {

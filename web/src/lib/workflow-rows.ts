@@ -1,5 +1,5 @@
 // The workflows table: each listed workflow with its trigger's name, and the search over them.
-import type { Trigger, WorkflowListItem } from "./api-types.ts";
+import type { Trigger, WorkflowListItem } from "./api/types.ts";
 
 export interface WorkflowRow extends WorkflowListItem {
   /** The trigger that starts it: its name when the trigger list has it, else its id; null for none. */

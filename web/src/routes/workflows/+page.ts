@@ -1,6 +1,6 @@
 // The first page of workflows (each with its trigger id and last run) and the triggers, for their names.
 import { api, loadFailed, PAGE_SIZE } from "#lib/client.ts";
-import type { Trigger } from "#lib/api-types.ts";
+import type { Trigger } from "#lib/api/types.ts";
 import type { PageLoad } from "./$types";
 
 export const load: PageLoad = async ({ url }) => {

@@ -1,5 +1,5 @@
 // The studio for one workflow (or a new one at /workflows/new), with the triggers it may select.
-import type { Trigger } from "#lib/api-types.ts";
+import type { Trigger } from "#lib/api/types.ts";
 import { api, loadFailed } from "#lib/client.ts";
 import type { PageLoad } from "./$types";
 
