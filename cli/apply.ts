@@ -28,24 +28,21 @@ export type Step =
 
 /** The workspace's triggers and the named workflows (with drafts, and published versions when `published`). */
 export async function readWorkspace(api: Api, workflowNames: ReadonlySet<string> | "all", published: boolean): Promise<Workspace> {
-  const { GET } = api.client;
   const [triggers, summaries] = await Promise.all([api.all("/api/v1/triggers"), api.all("/api/v1/workflows")]);
   const wanted = summaries.filter((w) => workflowNames === "all" || workflowNames.has(w.name));
   const workflows = await Promise.all(
     wanted.map(async (w): Promise<RemoteWorkflow> => {
-      const full = await data(GET("/api/v1/workflows/{id}", { params: { path: { id: w.id } } }));
+      const full = await data(api.client.GET("/api/v1/workflows/{id}", { params: { path: { id: w.id } } }));
       const remote: RemoteWorkflow = { id: w.id, name: w.name, publishedVersion: full.publishedVersion, draft: definitionOf(full.definition) };
-      if (published && full.publishedVersion !== null) {
-        const version = await data(GET("/api/v1/workflows/{id}/versions/{n}", { params: { path: { id: w.id, n: full.publishedVersion } } }));
-        remote.published = definitionOf(version.definition);
-      } else if (published) {
-        remote.published = null;
-      }
+      if (published) remote.published = full.publishedVersion === null ? null : await versionDefinition(api, w.id, full.publishedVersion);
       return remote;
     }),
   );
   return { triggers: triggers.map((t) => ({ id: t.id, name: t.name, record: t })), workflows };
 }
+
+const versionDefinition = async (api: Api, id: string, n: number) =>
+  definitionOf((await data(api.client.GET("/api/v1/workflows/{id}/versions/{n}", { params: { path: { id, n } } }))).definition);
 
 /** A name must be unique in the workspace to be applied by name. */
 function byName<T extends { name: string; id: string }>(items: readonly T[], kind: string): Map<string, T> {
