@@ -1,6 +1,5 @@
 // `sluice apply`: plans from the files and the workspace (matched by name), shows the diff, then changes (DESIGN §8).
-import type { Api } from "./api.ts";
-import { ApiError } from "./api.ts";
+import { ApiError, data, type Api } from "./api.ts";
 import { detailProblems, FileError, fileTriggerPath, located, type DefinitionFile, type TriggerFile, type WorkflowFile } from "./files.ts";
 import { definitionOf, formDiff, sameForm, triggerForm, triggerInputOf, workflowForm, type FileForm } from "./forms.ts";
 import type { WorkflowDefinition } from "../worker/core/definition.ts";
@@ -29,18 +28,21 @@ export type Step =
 
 /** The workspace's triggers and the named workflows (with drafts, and published versions when `published`). */
 export async function readWorkspace(api: Api, workflowNames: ReadonlySet<string> | "all", published: boolean): Promise<Workspace> {
-  const [triggers, summaries] = await Promise.all([api.all("/triggers"), api.all("/workflows")]);
+  const [triggers, summaries] = await Promise.all([api.all("/api/v1/triggers"), api.all("/api/v1/workflows")]);
   const wanted = summaries.filter((w) => workflowNames === "all" || workflowNames.has(w.name));
   const workflows = await Promise.all(
     wanted.map(async (w): Promise<RemoteWorkflow> => {
-      const full = await api.call("GET", `/workflows/${w.id}`);
+      const full = await data(api.client.GET("/api/v1/workflows/{id}", { params: { path: { id: w.id } } }));
       const remote: RemoteWorkflow = { id: w.id, name: w.name, publishedVersion: full.publishedVersion, draft: definitionOf(full.definition) };
-      if (published) remote.published = full.publishedVersion === null ? null : definitionOf((await api.call("GET", `/workflows/${w.id}/versions/${full.publishedVersion}`)).definition);
+      if (published) remote.published = full.publishedVersion === null ? null : await versionDefinition(api, w.id, full.publishedVersion);
       return remote;
     }),
   );
   return { triggers: triggers.map((t) => ({ id: t.id, name: t.name, record: t })), workflows };
 }
+
+const versionDefinition = async (api: Api, id: string, n: number) =>
+  definitionOf((await data(api.client.GET("/api/v1/workflows/{id}/versions/{n}", { params: { path: { id, n } } }))).definition);
 
 /** A name must be unique in the workspace to be applied by name. */
 function byName<T extends { name: string; id: string }>(items: readonly T[], kind: string): Map<string, T> {
@@ -119,6 +121,7 @@ export interface Outcome {
 
 /** Makes the changes the plan lists, in its order; stops at the first refusal. */
 export async function execute(api: Api, steps: readonly Step[], message: string, report: (o: Outcome) => void): Promise<void> {
+  const { POST, PUT } = api.client;
   const triggerIds = new Map<string, string>();
   for (const step of steps) if (step.kind === "Trigger" && step.remote) triggerIds.set(step.name, step.remote.id);
   for (const step of steps) {
@@ -126,18 +129,18 @@ export async function execute(api: Api, steps: readonly Step[], message: string,
     const input = step.file.input;
     try {
       if (step.action === "create") {
-        const created = await api.call("POST", "/triggers", input);
+        const created = await data(POST("/api/v1/triggers", { body: input }));
         triggerIds.set(step.name, created.id);
         report({ step, id: created.id, secret: created.secret });
       } else if (step.action === "update") {
-        report({ step, id: (await api.call("PUT", `/triggers/${step.remote!.id}`, input)).id });
+        report({ step, id: (await data(PUT("/api/v1/triggers/{id}", { params: { path: { id: step.remote!.id } }, body: input }))).id });
       }
     } catch (err) {
       inFile(err, step.file);
     }
   }
   const remaining = steps.some((s) => s.kind === "Workflow" && s.file.trigger !== null && !triggerIds.has(s.file.trigger));
-  const allTriggers = remaining ? new Map((await api.all("/triggers")).map((t) => [t.name as string, t.id as string])) : new Map<string, string>();
+  const allTriggers = remaining ? new Map((await api.all("/api/v1/triggers")).map((t) => [t.name, t.id])) : new Map<string, string>();
   for (const step of steps) {
     if (step.kind !== "Workflow" || (step.action === "unchanged" && !step.publish)) continue;
     const trigger = step.file.trigger;
@@ -147,9 +150,9 @@ export async function execute(api: Api, steps: readonly Step[], message: string,
     if (def.ui === undefined && step.remote?.draft.ui) def.ui = step.remote.draft.ui;
     try {
       let id = step.remote?.id;
-      if (step.action === "create") id = (await api.call("POST", "/workflows", def)).id;
-      else if (step.action === "update") await api.call("PUT", `/workflows/${id}`, def);
-      const version = step.publish ? (await api.call("POST", `/workflows/${id}/publish`, { message })).version : undefined;
+      if (step.action === "create") id = (await data(POST("/api/v1/workflows", { body: def }))).id;
+      else if (step.action === "update") await data(PUT("/api/v1/workflows/{id}", { params: { path: { id: id! } }, body: def }));
+      const version = step.publish ? (await data(POST("/api/v1/workflows/{id}/publish", { params: { path: { id: id! } }, body: { message } }))).version : undefined;
       report({ step, id: id!, version });
     } catch (err) {
       inFile(err, step.file);

@@ -1,7 +1,6 @@
 // Following a run (DESIGN §8 `run --follow`, `logs -f`): node states and log lines as they happen, over the
 // live WebSocket, polling when it cannot be had; every node's log is completed from the API before the end.
-import type { Api } from "./api.ts";
-import { ApiError, liveUrl } from "./api.ts";
+import { ApiError, data, liveUrl, type Api } from "./api.ts";
 
 export const FINISHED = ["succeeded", "failed", "terminated", "skipped"];
 
@@ -70,8 +69,7 @@ export class LogCursor {
       if (this.only !== undefined && node.name !== this.only) continue;
       if (node.status === "queued" || node.status === "waiting" || node.status === "pending") continue;
       const from = this.offset(node.name, node.attempt);
-      const path = `/instances/${instance.id}/nodes/${encodeURIComponent(node.name)}/log?attempt=${node.attempt}`;
-      const answer = await api.text(path, from).catch((err: unknown) => {
+      const answer = await api.log(instance.id, node.name, node.attempt, from).catch((err: unknown) => {
         if (err instanceof ApiError && err.status === 404) return null; // a node that never ran has no log
         throw err;
       });
@@ -83,6 +81,8 @@ export class LogCursor {
     }
   }
 }
+
+const getInstance = (api: Api, id: string): Promise<Instance> => data(api.client.GET("/api/v1/instances/{id}", { params: { path: { id } } }));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -98,7 +98,7 @@ export async function follow(api: Api, instanceId: string, sink: FollowSink, onl
       : null;
   let instance = viaSocket ?? (await pollUntilFinished(api, instanceId, cursor));
   // The live window may close before the last chunks travel: the API's log has every byte.
-  instance = await api.call("GET", `/instances/${instanceId}`);
+  instance = await getInstance(api, instanceId);
   cursor.instance(instance);
   await cursor.catchUp(api, instance);
   sink.instance(instance);
@@ -107,7 +107,7 @@ export async function follow(api: Api, instanceId: string, sink: FollowSink, onl
 
 async function pollUntilFinished(api: Api, instanceId: string, cursor: LogCursor): Promise<Instance> {
   for (;;) {
-    const instance: Instance = await api.call("GET", `/instances/${instanceId}`);
+    const instance = await getInstance(api, instanceId);
     cursor.instance(instance);
     await cursor.catchUp(api, instance);
     if (FINISHED.includes(instance.status)) return instance;
@@ -134,7 +134,7 @@ function followLive(api: Api, instanceId: string, cursor: LogCursor): Promise<In
       outcome();
     };
     const watchdog = setInterval(() => {
-      api.call("GET", `/instances/${instanceId}`).then(
+      getInstance(api, instanceId).then(
         (instance: Instance) => FINISHED.includes(instance.status) && end(() => resolve(instance)),
         () => {}, // the socket or the next tick says more
       );

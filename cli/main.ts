@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import pc from "picocolors";
-import { ApiError, createApi, type Api } from "./api.ts";
+import { ApiError, createApi, data, type Api } from "./api.ts";
 import { parseIntArg } from "./args.ts";
 import { apply, exportAll } from "./cmd-defs.ts";
 import * as ops from "./cmd-ops.ts";
@@ -36,7 +36,8 @@ export function program(out: Out = stdout, env: NodeJS.ProcessEnv = process.env)
     .requiredOption("--key <key>", "an API key")
     .action(
       action(async (o: { url: string; key: string }) => {
-        await createApi(o).call("GET", "/workflows?limit=1"); // a wrong URL or key is said now, not at the next command
+        // A wrong URL or key is said now, not at the next command.
+        await data(createApi(o).client.GET("/api/v1/workflows", { params: { query: { limit: 1 } } }));
         out.line(`saved to ${saveConnection({ url: o.url, key: o.key }, env)}`);
       }),
     );
@@ -89,13 +90,13 @@ export function program(out: Out = stdout, env: NodeJS.ProcessEnv = process.env)
     .option("-f, --follow", "follow until the instance ends (exit 0 when it succeeded)")
     .action(action(async (id: string, o: { node?: string; follow?: boolean }) => ops.logs(ctx().api, ctx().out, id, { node: o.node, follow: Boolean(o.follow) })));
 
-  cli.command("terminate <instance>").description("terminate an instance").action(action(async (id: string) => ops.control(ctx().api, ctx().out, id, "terminate")));
+  cli.command("terminate <instance>").description("terminate an instance").action(action(async (id: string) => ops.terminate(ctx().api, ctx().out, id)));
   cli
     .command("rerun <instance>")
     .description("rerun an instance's nodes")
     .addOption(new Option("--mode <mode>", "all, failed, or from (with --node)").choices(["all", "failed", "from"]).default("failed"))
     .option("--node <name>", "with --mode from: rerun this node and everything downstream")
-    .action(action(async (id: string, o: { mode: string; node?: string }) => ops.control(ctx().api, ctx().out, id, "rerun", { mode: o.mode, ...(o.node ? { node: o.node } : {}) })));
+    .action(action(async (id: string, o: { mode: "all" | "failed" | "from"; node?: string }) => ops.rerun(ctx().api, ctx().out, id, { mode: o.mode, ...(o.node ? { node: o.node } : {}) })));
 
   cli
     .command("events <trigger>")

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { execute, hasChanges, plan, type Workspace } from "../apply.ts";
-import { ApiError, type Api } from "../api.ts";
+import { ApiError } from "../api.ts";
+import { fakeServer } from "./fake-server.ts";
 import { FileError, type DefinitionFile, type Source } from "../files.ts";
 import { definitionOf, formDiff, sameForm, triggerForm, triggerInputOf, workflowForm } from "../forms.ts";
 import { parseDefinition } from "../../worker/core/validate.ts";
@@ -107,34 +108,25 @@ describe("file forms", () => {
 });
 
 describe("apply's execution", () => {
-  /** Records calls and answers as the API would, ids made up. */
+  /** Records calls and answers as the API would, ids made up; an ApiError answer is sent as the API's error body. */
   function recordingApi(answers: Record<string, unknown> = {}) {
-    const calls: [string, string, any][] = [];
-    const api = {
-      connection: { url: "http://x", key: "k" },
-      call: async (method: string, path: string, body?: unknown): Promise<any> => {
-        calls.push([method, path, body]);
-        if (`${method} ${path}` in answers) {
-          const answer = answers[`${method} ${path}`];
-          if (answer instanceof Error) throw answer;
-          return answer;
-        }
-        return method === "POST" && path === "/triggers" ? { id: "trg_new" } : method === "POST" && path === "/workflows" ? { id: "wf_new" } : { version: 1 };
-      },
-      all: async () => [],
-      text: async () => ({ status: 200, text: "" }),
-      put: async () => ({}),
-    } as Api;
-    return { api, calls };
+    const { api, seen } = fakeServer(({ method, path }) => {
+      const call = `${method} ${path}`;
+      if (call in answers) return answers[call];
+      return call === "POST /api/v1/triggers" ? { id: "trg_new" } : call === "POST /api/v1/workflows" ? { id: "wf_new" } : { version: 1 };
+    });
+    return { api, calls: seen };
   }
 
   it("creates the trigger first and gives its new id to the workflow, then publishes with the message", async () => {
     const { api, calls } = recordingApi();
     const steps = plan([workflowFile(HELLO, "q"), triggerFile(QUEUE)], empty, true);
     await execute(api, steps, "first", () => {});
-    expect(calls.map(([m, p]) => `${m} ${p}`)).toEqual(["POST /triggers", "POST /workflows", "POST /workflows/wf_new/publish"]);
-    expect(calls[1]![2].policy.triggerId).toBe("trg_new");
-    expect(calls[2]![2]).toEqual({ message: "first" });
+    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual(["POST /api/v1/triggers", "POST /api/v1/workflows", "POST /api/v1/workflows/wf_new/publish"]);
+    expect(calls[0]!.body).toMatchObject({ name: "q", type: "queue", config: { queue: "user-behavior", key: "k" } });
+    expect(calls[1]!.body.policy.triggerId).toBe("trg_new");
+    expect(calls[2]!.body).toEqual({ message: "first" });
+    expect(calls.every((c) => c.headers.get("authorization") === "Bearer sk_test")).toBe(true);
   });
 
   it("keeps the editor's layout when the file has none, and skips unchanged workflows", async () => {
@@ -148,16 +140,16 @@ describe("apply's execution", () => {
       ],
     };
     await execute(api, plan([workflowFile({ ...HELLO, description: "new" }), workflowFile({ ...HELLO, name: "same" })], ws, false), "", () => {});
-    expect(calls.map(([m, p]) => `${m} ${p}`)).toEqual(["PUT /workflows/wf_1"]);
-    expect(calls[0]![2].ui).toEqual(layout);
+    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual(["PUT /api/v1/workflows/wf_1"]);
+    expect(calls[0]!.body.ui).toEqual(layout);
   });
 
   it("a 400 from the API is located in the file; another refusal stays the API's", async () => {
     const bad = new ApiError(400, "invalid_definition", "x", [{ path: "policy.triggerId", message: "policy.triggerId: refused" }]);
-    const { api } = recordingApi({ "POST /workflows": bad });
+    const { api } = recordingApi({ "POST /api/v1/workflows": bad });
     const run = execute(api, plan([workflowFile(HELLO)], empty, false), "", () => {});
     await expect(run).rejects.toThrow(new FileError(["hello.yaml:3: policy.trigger: refused"]));
-    const { api: api2 } = recordingApi({ "POST /workflows": new ApiError(403, "forbidden", "read-only key", []) });
+    const { api: api2 } = recordingApi({ "POST /api/v1/workflows": new ApiError(403, "forbidden", "read-only key", []) });
     await expect(execute(api2, plan([workflowFile(HELLO)], empty, false), "", () => {})).rejects.toThrow("hello.yaml: workflow 'hello': read-only key");
   });
 });

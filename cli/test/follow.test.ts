@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Api } from "../api.ts";
 import { ApiError } from "../api.ts";
+import { fakeServer } from "./fake-server.ts";
 import { follow, LogCursor, type FollowSink, type Instance } from "../follow.ts";
 
 function recorder() {
@@ -15,22 +15,20 @@ function recorder() {
 }
 
 /** An API whose logs answer byte ranges as the Worker does (206 from the offset, 416 past the end). */
-function fakeApi(instance: Instance, logs: Record<string, string>): Api & { ranges: string[] } {
+function fakeApi(instance: Instance, logs: Record<string, string>) {
   const ranges: string[] = [];
-  return {
-    connection: { url: "http://127.0.0.1:9", key: "k" },
-    ranges,
-    call: async () => instance as any,
-    all: async () => [],
-    put: async () => ({}),
-    text: async (path, from = 0) => {
-      const node = decodeURIComponent(path.split("/nodes/")[1]!.split("/")[0]!);
-      ranges.push(`${node}@${from}`);
-      if (!(node in logs)) throw new ApiError(404, "not_found", "no log", []);
-      const bytes = Buffer.from(logs[node]!);
-      return from >= bytes.length && from > 0 ? { status: 416, text: "" } : { status: from ? 206 : 200, text: bytes.subarray(from).toString() };
-    },
-  };
+  const { api, seen } = fakeServer(({ path, headers }) => {
+    const log = /^\/api\/v1\/instances\/[^/]+\/nodes\/([^/]+)\/log$/.exec(path);
+    if (!log) return instance;
+    const node = decodeURIComponent(log[1]!);
+    const from = Number(/^bytes=(\d+)-$/.exec(headers.get("range") ?? "")?.[1] ?? 0);
+    ranges.push(`${node}@${from}`);
+    if (!(node in logs)) return new ApiError(404, "not_found", "no log", []);
+    const bytes = Buffer.from(logs[node]!);
+    if (from >= bytes.length && from > 0) return new Response("", { status: 416 });
+    return new Response(bytes.subarray(from), { status: from ? 206 : 200, headers: { "content-type": "text/plain; charset=utf-8" } });
+  });
+  return { api, ranges, requests: seen };
 }
 
 afterEach(() => vi.unstubAllGlobals());
@@ -41,9 +39,10 @@ describe("following a run", () => {
     const cursor = new LogCursor(sink);
     cursor.chunk("a", 1, "héllo\n");
     const instance: Instance = { id: "ins_1", status: "succeeded", nodes: [{ name: "a", status: "succeeded", attempt: 1 }, { name: "b", status: "skipped", attempt: 1 }] };
-    const api = fakeApi(instance, { a: "héllo\nworld\n" });
+    const { api, ranges, requests } = fakeApi(instance, { a: "héllo\nworld\n" });
     await cursor.catchUp(api, instance);
-    expect(api.ranges).toEqual(["a@7", "b@0"]);
+    expect(ranges).toEqual(["a@7", "b@0"]);
+    expect(requests.map((r) => `${r.path}?${r.query}`)).toEqual(["/api/v1/instances/ins_1/nodes/a/log?attempt=1", "/api/v1/instances/ins_1/nodes/b/log?attempt=1"]);
     expect(seen).toEqual(['log a "héllo\\n"', 'log a "world\\n"']);
   });
 
@@ -62,7 +61,7 @@ describe("following a run", () => {
     vi.stubGlobal("WebSocket", undefined);
     const { seen, sink } = recorder();
     const instance: Instance = { id: "ins_1", status: "failed", nodes: [{ name: "a", status: "failed", attempt: 2, error: "exit code 3" }] };
-    const done = await follow(fakeApi(instance, { a: "about to fail\n" }), "ins_1", sink);
+    const done = await follow(fakeApi(instance, { a: "about to fail\n" }).api, "ins_1", sink);
     expect(done.status).toBe("failed");
     expect(seen).toEqual(["node a failed", 'log a "about to fail\\n"', "instance failed"]);
   });

@@ -4163,6 +4163,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/schemas/workflow.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A `kind: Workflow` file as `sluice apply` reads it: the workflow definition with its trigger named in `policy.trigger`. No key needed. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The JSON Schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DefinitionFileJsonSchema"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schemas/trigger.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A `kind: Trigger` file as `sluice apply` reads it: the trigger's fields, one branch per type. No key needed. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The JSON Schema */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DefinitionFileJsonSchema"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/instances/bulk": {
         parameters: {
             query?: never;
@@ -5310,6 +5382,16 @@ export interface components {
              * @enum {string}
              */
             notification: "sent" | "by-r2";
+        };
+        /** @description A JSON Schema (draft 2020-12) document */
+        DefinitionFileJsonSchema: {
+            /** @example https://json-schema.org/draft/2020-12/schema */
+            $schema: string;
+            /** @description This document's URL on the host that was called */
+            $id: string;
+            title: string;
+        } & {
+            [key: string]: unknown;
         };
         BulkResult: {
             dryRun: boolean;
