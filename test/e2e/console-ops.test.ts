@@ -1,53 +1,40 @@
 // The console's flow-control and operations journey (DESIGN §2.9, §2.10) in a real browser on the real local stack:
 // policy fields, alerts and their log, batch settings, pause/resume/discard, replay, debug run from an event,
 // rerun from a node, skipped instances and bulk actions.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, startStack, type Stack } from "../../scripts/stack.ts";
+import { startStack, type Stack } from "../../scripts/stack.ts";
 import { startAlertReceiver, type AlertReceiver } from "./alert-receiver.ts";
+import { openConsoleBrowser, requireConsoleAndChromium, SCREENSHOTS, type ConsoleBrowser } from "./browser.ts";
 import { client } from "./client.ts";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const SCREENSHOTS = join(ROOT, "docs/screenshots");
 
 let stack: Stack;
 let persistTo: string;
-let profile: string;
-let browser: BrowserContext;
+let chrome: ConsoleBrowser;
 let page: Page;
 let api: ReturnType<typeof client>;
 
 let receiver: AlertReceiver;
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, "web/build/index.html"))) throw new Error("the console is not built: run `npm run build:web` first");
-  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set CHROMIUM_PATH`);
+  requireConsoleAndChromium();
   receiver = await startAlertReceiver();
   persistTo = mkdtempSync(join(tmpdir(), "sluice-console-ops-"));
-  profile = mkdtempSync(join(tmpdir(), "sluice-chromium-ops-"));
   stack = await startStack({ quiet: true, persistTo, runners: [{ name: "ops-runner", slots: 6 }] });
   api = client(stack);
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
-  page.setDefaultTimeout(30_000);
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  chrome = await openConsoleBrowser("ops");
+  page = chrome.page;
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await chrome?.close();
   await stack?.stop();
   await receiver?.close();
   rmSync(persistTo, { recursive: true, force: true });
-  rmSync(profile, { recursive: true, force: true });
 });
 
 // ---- helpers ----

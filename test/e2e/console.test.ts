@@ -1,46 +1,35 @@
 // The console's user journey in a real browser (playwright-core + Debian's chromium) on the real local stack.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LARGE_WORKFLOW_NODES, measureLargeWorkflow } from "../../bench/console.ts";
-import { ROOT, startStack, type Stack } from "../../scripts/stack.ts";
+import { startStack, type Stack } from "../../scripts/stack.ts";
+import { openConsoleBrowser, requireConsoleAndChromium, SCREENSHOTS, type ConsoleBrowser } from "./browser.ts";
 import { client } from "./client.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const SCREENSHOTS = join(ROOT, "docs/screenshots");
 const INITIAL_JS_BUDGET = 250 * 1024;
 
 let stack: Stack;
 let persistTo: string;
-let profile: string;
+let chrome: ConsoleBrowser;
 let browser: BrowserContext;
 let page: Page;
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, "web/build/index.html"))) throw new Error("the console is not built: run `npm run build:web` first");
-  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: install Debian's chromium (.ci/run does) or set CHROMIUM_PATH`);
+  requireConsoleAndChromium();
   persistTo = mkdtempSync(join(tmpdir(), "sluice-console-"));
-  profile = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
   stack = await startStack({ quiet: true, persistTo, runners: [{ name: "journey-runner", slots: 4 }] });
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
-  page.setDefaultTimeout(30_000);
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  chrome = await openConsoleBrowser("journey");
+  ({ browser, page } = chrome);
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await chrome?.close();
   await stack?.stop();
   rmSync(persistTo, { recursive: true, force: true });
-  rmSync(profile, { recursive: true, force: true });
 });
 
 /** Gzipped bytes of every script the page has loaded so far (what a first visit downloads). */
