@@ -90,6 +90,24 @@ describe("rerun", () => {
     for (const n of ["a", "b", "c"]) w.run(attemptOf(w, second, n).id);
     expect(w.status(first)).toBe("running");
   });
+
+  it("has not started while it waits again: a rerun terminated in line shows no start, so its history never overlaps the instance that ran", () => {
+    const w = new World();
+    const def = { ...chain, policy: { maxParallel: 1 } };
+    const first = w.start(def).id;
+    w.run(attemptOf(w, first, "a").id, 1);
+    const second = w.start(def).id;
+    w.advance(60_000);
+    w.tx((s) => s.rerun(first, "failed"));
+    expect(w.host.instance(first)).toMatchObject({ status: "waiting", started_at: null, finished_at: null });
+    w.advance(60_000);
+    w.tx((s) => s.terminate(first));
+    const [a, b] = [w.host.instance(first)!, w.host.instance(second)!];
+    expect(a).toMatchObject({ status: "terminated", started_at: null });
+    // What the fault suite's history check reads: while the second ran, the first never held a place.
+    expect(b.status).toBe("running");
+    expect(b.started_at).not.toBeNull();
+  });
 });
 
 describe("dispatch failures", () => {

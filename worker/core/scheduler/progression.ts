@@ -140,8 +140,9 @@ export class Progression {
 
   /** `reason`: why it finished as it did (skipped, or replaced); cleared by every other change. */
   protected setInstanceStatus(id: string, status: InstanceStatus, at: number, reason: string | null = null): InstanceRecord {
+    // Back in line (a rerun), it has not started this run: a start kept from the last would span the time it waited.
     const changes: InstanceChanges =
-      status === "running" ? { status, started_at: at, finished_at: null } : status === "waiting" ? { status, finished_at: null } : { status, finished_at: at };
+      status === "running" ? { status, started_at: at, finished_at: null } : status === "waiting" ? { status, started_at: null, finished_at: null } : { status, finished_at: at };
     const instance = this.host.updateInstance(id, { ...changes, reason });
     // Whatever it no longer waits for, its waiting timeout has nothing left to watch.
     if (status !== "waiting") this.host.dropTimers("waiting", id);
