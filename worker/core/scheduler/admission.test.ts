@@ -1,14 +1,7 @@
 // Admission with a fake host: maxParallel over real processes, priority then arrival, ordering keys, dedup.
 import { describe, expect, it } from "vitest";
-import { GRACE_MS, shell, World } from "./fake-host.ts";
+import { churn, GRACE_MS, prng, shell, World } from "./fake-host.ts";
 
-/** A small deterministic PRNG, so a failing run can be replayed from its seed. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed / 0x7fffffff;
-  };
-}
 
 const limited = (maxParallel: number, nodes = [shell("work")]) => ({ name: "w", policy: { maxParallel }, nodes });
 
@@ -30,42 +23,14 @@ describe("maxParallel", () => {
       // Odd seeds keep almost nothing in memory, so state is reloaded from storage all the time.
       const w = new World(seed % 2 === 1 ? 2 : undefined);
       const def = { ...limited(3, [shell("work", { retry: { count: 1 } }), shell("after")]), edges: [{ from: "work", to: "after" }] };
-      const started: string[] = [];
-      const queued: string[] = [];
       let peak = 0;
-      const check = (when: string) => {
+      const priority = () => ({ priorityOverride: ([1, 3, 5, 7, 8] as const)[Math.floor(random() * 5)]! });
+      const burst = () => Array.from({ length: Math.floor(random() * 5) + 1 }, () => w.start(def, priority()).id);
+      // Drained at the end: every started instance finishes; nothing is stuck.
+      const started = churn(w, random, 40, burst, (when) => {
         peak = Math.max(peak, w.placesHeld());
         expect(w.placesHeld(), `seed ${seed}: ${when}`).toBeLessThanOrEqual(3);
-        queued.push(...w.dispatched().map((t) => t.task.attemptId));
-      };
-      for (let round = 0; round < 40; round++) {
-        const roll = random();
-        if (roll < 0.3) {
-          for (let i = Math.floor(random() * 5); i >= 0; i--) started.push(w.start(def, { priorityOverride: ([1, 3, 5, 7, 8] as const)[Math.floor(random() * 5)]! }).id);
-        } else if (roll < 0.4 && started.length > 0) {
-          const id = started[Math.floor(random() * started.length)]!;
-          if (["waiting", "running"].includes(w.status(id)!)) w.tx((s) => s.terminate(id));
-        } else if (roll < 0.5 && queued.length > 0) {
-          w.tx((s) => s.nodeLost(queued.shift()!, "runner stopped heartbeating"));
-        } else if (roll < 0.6) {
-          const exiting = [...w.host.t.runs.values()].filter((r) => r.exiting === 1).map((r) => r.id);
-          w.tx((s) => s.processGone(exiting.slice(0, 1)));
-        } else if (roll < 0.65) {
-          w.advance(2 * GRACE_MS);
-        } else if (roll < 0.7) {
-          w.evict();
-        } else if (queued.length > 0) {
-          w.run(queued.shift()!, random() < 0.25 ? 1 : 0);
-        }
-        check(`round ${round}`);
-      }
-      // Drain: every started instance finishes; nothing is stuck.
-      const pendingTimers = () => w.host.t.timers.some((t) => t.kind !== "purge");
-      for (let i = 0; i < 500 && (queued.length > 0 || pendingTimers()); i++) {
-        if (queued.length > 0) w.run(queued.shift()!, 0);
-        else w.advance(GRACE_MS);
-        check(`drain ${i}`);
-      }
+      });
       expect(started.map((id) => w.status(id)).filter((s) => s === "waiting" || s === "running"), `seed ${seed}`).toEqual([]);
       if (started.length >= 4) expect(peak, `seed ${seed}`).toBe(3);
     }

@@ -252,3 +252,56 @@ export class World {
 
 export const shell = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: "shell", code: "true", ...extra });
 export const edge = (from: string, to: string) => ({ from, to });
+
+/** A small deterministic PRNG, so a failing run can be replayed from its seed. */
+export function prng(seed: number): () => number {
+  return () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+}
+
+/**
+ * A seeded storm over one World: bursts of starts (`start`), terminates, lost attempts, exits, time passing and
+ * evictions for `rounds` rounds, `check` after every step (and between a node's start and its result), then a drain
+ * until nothing is queued or timed. Answers the ids started, so the caller can check every one ended.
+ */
+export function churn(w: World, random: () => number, rounds: number, start: () => string[], check: (when: string) => void): string[] {
+  const started: string[] = [];
+  const queued: string[] = [];
+  const step = (when: string) => {
+    check(when);
+    queued.push(...w.dispatched().map((t) => t.task.attemptId));
+  };
+  for (let round = 0; round < rounds; round++) {
+    const roll = random();
+    if (roll < 0.3) {
+      started.push(...start());
+    } else if (roll < 0.4 && started.length > 0) {
+      const id = started[Math.floor(random() * started.length)]!;
+      if (["waiting", "running"].includes(w.status(id)!)) w.tx((s) => s.terminate(id));
+    } else if (roll < 0.5 && queued.length > 0) {
+      w.tx((s) => s.nodeLost(queued.shift()!, "runner stopped heartbeating"));
+    } else if (roll < 0.6) {
+      const exiting = [...w.host.t.runs.values()].filter((r) => r.exiting === 1).map((r) => r.id);
+      w.tx((s) => s.processGone(exiting.slice(0, 1)));
+    } else if (roll < 0.65) {
+      w.advance(2 * GRACE_MS);
+    } else if (roll < 0.7) {
+      w.evict();
+    } else if (queued.length > 0) {
+      const attempt = queued.shift()!;
+      w.tx((s) => s.nodeStarted(attempt, "r1", w.host.clock));
+      step(`round ${round}, started`);
+      w.tx((s) => s.nodeFinished(attempt, { exitCode: random() < 0.25 ? 1 : 0, signal: null, outputs: {}, error: null }));
+    }
+    step(`round ${round}`);
+  }
+  const pendingTimers = () => w.host.t.timers.some((t) => t.kind !== "purge");
+  for (let i = 0; i < 500 && (queued.length > 0 || pendingTimers()); i++) {
+    if (queued.length > 0) w.run(queued.shift()!, 0);
+    else w.advance(GRACE_MS);
+    step(`drain ${i}`);
+  }
+  return started;
+}

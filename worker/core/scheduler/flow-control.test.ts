@@ -1,16 +1,9 @@
 // Flow control with a fake host (DESIGN §2.9): concurrency keys, overlap policies, waiting timeouts, skipped instances, rerun from a node.
 import { describe, expect, it } from "vitest";
 import type { WorkflowDefinitionInput } from "../definition.ts";
-import { edge, GRACE_MS, LIVE_WINDOW_MS, shell, World } from "./fake-host.ts";
+import { churn, edge, LIVE_WINDOW_MS, prng, shell, World } from "./fake-host.ts";
 import { liveRecordsFromHistory } from "./rehydrate.ts";
 
-/** A small deterministic PRNG, so a failing run can be replayed from its seed. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed / 0x7fffffff;
-  };
-}
 
 const keyed = (limit: number, policy: Record<string, unknown> = {}, nodes: unknown[] = [shell("work")]): WorkflowDefinitionInput =>
   ({ name: "w", policy: { concurrency: { key: "${workflow.triggerMessage.user}", limit }, ...policy }, nodes }) as WorkflowDefinitionInput;
@@ -26,43 +19,11 @@ describe("concurrency keys", () => {
       const w = new World(seed % 2 === 1 ? 2 : undefined);
       const def = keyed(2, { maxParallel: 5 }, [shell("work", { retry: { count: 1 } })]);
       const keys = ["u1", "u2", "u3"];
-      const started: string[] = [];
-      const queued: string[] = [];
-      const check = (when: string) => {
+      const burst = () => Array.from({ length: Math.floor(random() * 4) + 1 }, () => w.start(def, key(keys[Math.floor(random() * keys.length)]!)).id);
+      const started = churn(w, random, 50, burst, (when) => {
         for (const [k, n] of w.keyPlaces()) expect(n, `seed ${seed}, key ${k}: ${when}`).toBeLessThanOrEqual(2);
         expect(w.placesHeld(), `seed ${seed}: ${when}`).toBeLessThanOrEqual(5);
-        queued.push(...w.dispatched().map((t) => t.task.attemptId));
-      };
-      for (let round = 0; round < 50; round++) {
-        const roll = random();
-        if (roll < 0.3) {
-          for (let i = Math.floor(random() * 4); i >= 0; i--) started.push(w.start(def, key(keys[Math.floor(random() * keys.length)]!)).id);
-        } else if (roll < 0.4 && started.length > 0) {
-          const id = started[Math.floor(random() * started.length)]!;
-          if (["waiting", "running"].includes(w.status(id)!)) w.tx((s) => s.terminate(id));
-        } else if (roll < 0.5 && queued.length > 0) {
-          w.tx((s) => s.nodeLost(queued.shift()!, "runner stopped heartbeating"));
-        } else if (roll < 0.6) {
-          const exiting = [...w.host.t.runs.values()].filter((r) => r.exiting === 1).map((r) => r.id);
-          w.tx((s) => s.processGone(exiting.slice(0, 1)));
-        } else if (roll < 0.65) {
-          w.advance(2 * GRACE_MS);
-        } else if (roll < 0.7) {
-          w.evict();
-        } else if (queued.length > 0) {
-          const attempt = queued.shift()!;
-          w.tx((s) => s.nodeStarted(attempt, "r1", w.host.clock));
-          check(`round ${round}, started`);
-          w.tx((s) => s.nodeFinished(attempt, { exitCode: random() < 0.25 ? 1 : 0, signal: null, outputs: {}, error: null }));
-        }
-        check(`round ${round}`);
-      }
-      const pendingTimers = () => w.host.t.timers.some((t) => t.kind !== "purge");
-      for (let i = 0; i < 500 && (queued.length > 0 || pendingTimers()); i++) {
-        if (queued.length > 0) w.run(queued.shift()!, 0);
-        else w.advance(GRACE_MS);
-        check(`drain ${i}`);
-      }
+      });
       expect(started.map((id) => w.status(id)).filter((s) => s === "waiting" || s === "running"), `seed ${seed}`).toEqual([]);
     }
   });
